@@ -1,0 +1,9 @@
+"""Embodied Emulated Personas: the library behind the book's chapters.
+
+embodiments   what a body senses, as text, and how text acts on it (CartPole projections)
+policies      hand-made and searched CartPole policies (lookup tables, the prompt's rule, LQR)
+evaluation    vectorised closed-loop evaluation of any policy
+stats         confidence intervals and significance tests
+config        the book's parameter file
+build         text notebooks → papermill → Jupyter Book
+"""

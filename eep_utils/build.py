@@ -1,0 +1,215 @@
+"""Build the book: text notebooks → .ipynb → papermill → Jupyter Book, with execution off.
+
+    python -m eep_utils.build            # the published book (full mode)
+    python -m eep_utils.build --quick    # small sizes, for tests and CI
+    python -m eep_utils.build --force    # re-execute every notebook
+
+Each notebook runs with its parameters from notebooks/parameters.yaml, inside
+_build/<mode>/book/notebooks/, where Jupyter Book then renders it without executing it again.
+A notebook is skipped when its build key is unchanged: the key hashes its source, its
+parameters, the eep_utils code, the recorded transcripts, the settings read from the
+environment and the key of the notebook before it (so a changed chapter re-runs what follows).
+Any failing notebook, and any Sphinx warning, stops the build with a non-zero exit.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import jupytext
+import nbformat
+
+from .config import MODES, NOTEBOOKS, ROOT, ConfigError, NotebookPlan, load_plan
+
+BOOK_FILES = ("_config.yml", "_toc.yml", "references.bib", "references.md", "rerun.md")
+KEY_METADATA = "eep_build_key"
+# Settings that change what a notebook computes; their values enter the build key.
+# The API key's value never does: only whether one is set.
+ENVIRONMENT_SETTINGS = ("EEP_ORIGINAL_STUDY_DIR", "EEP_CHATBOT_MODEL", "OPENAI_BASE_URL", "EEP_TRANSCRIPTS")
+ARTIFACTS_RELATIVE_TO_NOTEBOOK = "../../artifacts"
+
+
+class BuildError(RuntimeError):
+    """A notebook or the HTML build failed; the message says which and where to look."""
+
+
+def build_dir(mode: str) -> Path:
+    return ROOT / "_build" / mode
+
+
+def book_source_dir(mode: str) -> Path:
+    return build_dir(mode) / "book"
+
+
+def html_dir(mode: str) -> Path:
+    return build_dir(mode) / "_build" / "html"
+
+
+def _hash_files(digest, paths) -> None:
+    for path in sorted(paths):
+        digest.update(str(path.relative_to(ROOT)).encode())
+        digest.update(path.read_bytes())
+
+
+def code_and_data_fingerprint() -> str:
+    """What every notebook depends on besides its own source: the library and the recordings."""
+    digest = hashlib.sha256()
+    _hash_files(digest, (ROOT / "eep_utils").rglob("*.py"))
+    transcripts = ROOT / "data" / "transcripts"
+    if transcripts.exists():
+        _hash_files(digest, (p for p in transcripts.rglob("*") if p.is_file()))
+    for name in ENVIRONMENT_SETTINGS:
+        digest.update(f"{name}={os.environ.get(name, '')}".encode())
+    digest.update(f"api-key-set={bool(os.environ.get('OPENAI_API_KEY'))}".encode())
+    return digest.hexdigest()
+
+
+def build_key(plan: NotebookPlan, mode: str, upstream_key: str, fingerprint: str) -> str:
+    digest = hashlib.sha256()
+    digest.update(plan.source.read_bytes())
+    digest.update(json.dumps(plan.parameters, sort_keys=True).encode())
+    digest.update(mode.encode())
+    digest.update(upstream_key.encode())
+    digest.update(fingerprint.encode())
+    return digest.hexdigest()
+
+
+def recorded_key(executed: Path) -> str | None:
+    if not executed.exists():
+        return None
+    try:
+        return nbformat.read(executed, as_version=4).metadata.get(KEY_METADATA)
+    except Exception:  # an unreadable earlier output is simply re-executed
+        return None
+
+
+def copy_if_changed(source: Path, target: Path) -> None:
+    """Copy keeping the target's mtime when nothing changed, so Sphinx rebuilds nothing."""
+    if target.exists() and target.read_bytes() == source.read_bytes():
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(source, target)
+
+
+def sync_book_sources(mode: str) -> None:
+    for name in BOOK_FILES:
+        if (ROOT / name).exists():
+            copy_if_changed(ROOT / name, book_source_dir(mode) / name)
+    for asset in (ROOT / "assets").glob("*") if (ROOT / "assets").exists() else ():
+        copy_if_changed(asset, book_source_dir(mode) / "assets" / asset.name)
+
+
+def pair_notebook(plan: NotebookPlan) -> Path:
+    """Write the .ipynb half of the jupytext pair from the text notebook, the source of truth."""
+    paired = NOTEBOOKS / f"{plan.name}.ipynb"
+    notebook = jupytext.read(plan.source)
+    notebook.metadata.setdefault("kernelspec", {"name": "python3", "display_name": "Python 3", "language": "python"})
+    jupytext.write(notebook, paired)
+    return paired
+
+
+def execute(plan: NotebookPlan, mode: str, key: str) -> Path:
+    import papermill
+
+    executed = book_source_dir(mode) / "notebooks" / f"{plan.name}.ipynb"
+    executed.parent.mkdir(parents=True, exist_ok=True)
+    (build_dir(mode) / "artifacts").mkdir(parents=True, exist_ok=True)
+    parameters = {**plan.parameters, "artifacts_dir": ARTIFACTS_RELATIVE_TO_NOTEBOOK}
+    failed = executed.with_suffix(".failed.ipynb")
+    failed.unlink(missing_ok=True)
+    try:
+        papermill.execute_notebook(
+            str(pair_notebook(plan)),
+            str(executed),
+            parameters=parameters,
+            cwd=str(executed.parent),
+            kernel_name="python3",
+            progress_bar=False,
+            log_output=False,
+        )
+    except papermill.PapermillExecutionError as error:
+        executed.replace(failed)
+        raise BuildError(
+            f"notebook {plan.name} failed in cell {error.cell_index} (execution count {error.exec_count}): "
+            f"{error.ename}: {error.evalue}\n"
+            f"The executed notebook, with the traceback, is {failed.relative_to(ROOT)}"
+        ) from None
+    except Exception as error:
+        if executed.exists():
+            executed.replace(failed)
+        raise BuildError(f"notebook {plan.name} could not be executed: {type(error).__name__}: {error}") from None
+    notebook = nbformat.read(executed, as_version=4)
+    notebook.metadata[KEY_METADATA] = key
+    nbformat.write(notebook, executed)
+    return executed
+
+
+def run_notebooks(mode: str, force: bool = False) -> dict[str, str]:
+    """Execute what changed; returns each notebook's fate ("executed" or "skipped")."""
+    plans = load_plan(mode)
+    fingerprint = code_and_data_fingerprint()
+    fates = {}
+    upstream = ""
+    for plan in plans:
+        key = build_key(plan, mode, upstream, fingerprint)
+        executed = book_source_dir(mode) / "notebooks" / f"{plan.name}.ipynb"
+        if not force and recorded_key(executed) == key:
+            print(f"[{plan.name}] unchanged, skipped", flush=True)
+            fates[plan.name] = "skipped"
+        else:
+            print(f"[{plan.name}] running ({mode} mode) ...", flush=True)
+            started = time.perf_counter()
+            execute(plan, mode, key)
+            print(f"[{plan.name}] done in {time.perf_counter() - started:.1f} s", flush=True)
+            fates[plan.name] = "executed"
+        upstream = key
+    return fates
+
+
+def render_html(mode: str) -> Path:
+    """Jupyter Book with execution off; every Sphinx warning is an error, all listed at once."""
+    sync_book_sources(mode)
+    command = [
+        sys.executable, "-c", "from jupyter_book.cli.main import main; main()", "build", str(book_source_dir(mode)),
+        "--path-output", str(build_dir(mode)), "--warningiserror", "--keep-going",
+    ]
+    started = time.perf_counter()
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        warnings = [line for line in (result.stdout + result.stderr).splitlines()
+                    if "WARNING" in line or "ERROR" in line or "Error" in line]
+        raise BuildError("the HTML build failed (Sphinx warnings count as errors):\n"
+                         + "\n".join(warnings or (result.stdout + result.stderr).splitlines()[-30:]))
+    print(f"[html] built in {time.perf_counter() - started:.1f} s: {html_dir(mode) / 'index.html'}", flush=True)
+    return html_dir(mode)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, for tests and CI")
+    parser.add_argument("--force", action="store_true", help="re-execute every notebook")
+    parser.add_argument("--no-html", action="store_true", help="execute the notebooks only")
+    args = parser.parse_args(argv)
+    mode = "quick" if args.quick else "full"
+    assert mode in MODES
+    started = time.perf_counter()
+    try:
+        run_notebooks(mode, force=args.force)
+        if not args.no_html:
+            render_html(mode)
+    except (ConfigError, BuildError) as error:
+        print(f"BUILD FAILED: {error}", file=sys.stderr)
+        return 1
+    print(f"book built in {time.perf_counter() - started:.1f} s ({mode} mode)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
