@@ -1,0 +1,108 @@
+"""The one episode format: what a teacher (chatbot, stand-in, or the 2023 recordings) did on CartPole.
+
+An `EpisodeSet` holds two tables and names the teacher that produced it:
+
+frames     one row per frame: episode, t, x, x_dot, theta, theta_dot (the observation the agent saw
+           before acting), action (0 left, 1 right), decided (True where the teacher was asked at this
+           frame; False where an earlier decision was held), reward, terminated, truncated.
+decisions  one row per question to the teacher: episode, t, state (text state index), prompt_text
+           (the state description sent), answer (raw text), status ("ok", "retried", "fallback"),
+           action, p_right (the teacher's probability of "right" where log-probabilities were given,
+           else NaN), prompt_tokens, completion_tokens, latency_s.
+
+Saved as a folder: frames.csv.gz, decisions.csv.gz and metadata.json (teacher label, whether it is a
+chatbot, the protocol, seeds). A student trains on the observation-action pairs of `decided` frames.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+OBSERVATION_COLUMNS = ["x", "x_dot", "theta", "theta_dot"]
+FRAME_COLUMNS = ["episode", "t", *OBSERVATION_COLUMNS, "action", "decided", "reward", "terminated", "truncated"]
+DECISION_COLUMNS = ["episode", "t", "state", "prompt_text", "answer", "status", "action", "p_right",
+                    "prompt_tokens", "completion_tokens", "latency_s"]
+DECISION_STATUSES = ("ok", "retried", "fallback")
+
+
+class EpisodeFormatError(ValueError):
+    """An episode folder or table is incomplete or damaged; the message names the file and the fix."""
+
+
+@dataclass
+class EpisodeSet:
+    teacher: str
+    is_chatbot: bool
+    frames: pd.DataFrame
+    decisions: pd.DataFrame
+    metadata: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        for name, table, columns in (("frames", self.frames, FRAME_COLUMNS), ("decisions", self.decisions, DECISION_COLUMNS)):
+            missing = [c for c in columns if c not in table.columns]
+            if missing:
+                raise EpisodeFormatError(f"{self.teacher}: the {name} table lacks columns {missing}")
+        unknown = set(self.decisions["status"]) - set(DECISION_STATUSES)
+        if unknown:
+            raise EpisodeFormatError(f"{self.teacher}: unknown decision statuses {sorted(unknown)}")
+
+    @property
+    def n_episodes(self) -> int:
+        return int(self.frames["episode"].nunique())
+
+    def returns(self) -> np.ndarray:
+        """Frames survived per episode (CartPole's return), in episode order."""
+        return self.frames.groupby("episode")["reward"].sum().to_numpy()
+
+    def training_pairs(self, include_fallbacks: bool = False):
+        """(observations, actions, episode ids) at the frames where the teacher decided.
+
+        Fallback decisions are the pipeline's, not the teacher's: left out unless asked for."""
+        decided = self.frames[self.frames["decided"]]
+        if not include_fallbacks and len(self.decisions):
+            keep = self.decisions.set_index(["episode", "t"])["status"] != "fallback"
+            index = pd.MultiIndex.from_frame(decided[["episode", "t"]])
+            decided = decided[keep.reindex(index, fill_value=True).to_numpy()]
+        return (decided[OBSERVATION_COLUMNS].to_numpy(np.float32), decided["action"].to_numpy(np.int64),
+                decided["episode"].to_numpy(np.int64))
+
+    def soft_labels(self) -> np.ndarray:
+        """p(right) per decided frame, in `training_pairs(include_fallbacks=True)` order (NaN where unknown)."""
+        decided = self.frames[self.frames["decided"]][["episode", "t"]]
+        merged = decided.merge(self.decisions[["episode", "t", "p_right"]], on=["episode", "t"], how="left")
+        return merged["p_right"].to_numpy(np.float64)
+
+    def save(self, folder: Path) -> Path:
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.frames.to_csv(folder / "frames.csv.gz", index=False)
+        self.decisions.to_csv(folder / "decisions.csv.gz", index=False)
+        metadata = {**self.metadata, "teacher": self.teacher, "is_chatbot": self.is_chatbot}
+        (folder / "metadata.json").write_text(json.dumps(metadata, indent=2, default=str))
+        return folder
+
+    @classmethod
+    def load(cls, folder: Path) -> "EpisodeSet":
+        folder = Path(folder)
+        try:
+            metadata = json.loads((folder / "metadata.json").read_text())
+            frames = pd.read_csv(folder / "frames.csv.gz")
+            decisions = pd.read_csv(folder / "decisions.csv.gz", keep_default_na=False,
+                                    na_values={"p_right": [""], "latency_s": [""]})
+        except FileNotFoundError as error:
+            raise EpisodeFormatError(f"{folder} is not a complete episode folder ({error.filename} is missing); "
+                                     "re-run the chapter that writes it") from None
+        except (ValueError, EOFError, OSError, json.JSONDecodeError) as error:
+            raise EpisodeFormatError(f"{folder} is damaged ({type(error).__name__}: {error}); "
+                                     "delete the folder and re-run the chapter that writes it") from None
+        teacher, is_chatbot = metadata.pop("teacher"), metadata.pop("is_chatbot")
+        return cls(teacher, bool(is_chatbot), frames, decisions, metadata)
+
+
+def empty_decisions() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=object if c in ("prompt_text", "answer", "status") else float)
+                         for c in DECISION_COLUMNS})
