@@ -17,6 +17,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -122,6 +123,8 @@ def execute(plan: NotebookPlan, mode: str, key: str) -> Path:
     executed.parent.mkdir(parents=True, exist_ok=True)
     (build_dir(mode) / "artifacts").mkdir(parents=True, exist_ok=True)
     parameters = {**plan.parameters, "artifacts_dir": ARTIFACTS_RELATIVE_TO_NOTEBOOK}
+    # The kernel imports eep_utils from this checkout, whatever folder the notebook runs in.
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     failed = executed.with_suffix(".failed.ipynb")
     failed.unlink(missing_ok=True)
     try:
@@ -183,10 +186,11 @@ def render_html(mode: str) -> Path:
     started = time.perf_counter()
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
-        warnings = [line for line in (result.stdout + result.stderr).splitlines()
+        output = re.sub(r"\x1b\[[0-9;]*m", "", result.stdout + result.stderr)
+        warnings = [line for line in output.splitlines()
                     if "WARNING" in line or "ERROR" in line or "Error" in line]
         raise BuildError("the HTML build failed (Sphinx warnings count as errors):\n"
-                         + "\n".join(warnings or (result.stdout + result.stderr).splitlines()[-30:]))
+                         + "\n".join(warnings or output.splitlines()[-30:]))
     print(f"[html] built in {time.perf_counter() - started:.1f} s: {html_dir(mode) / 'index.html'}", flush=True)
     return html_dir(mode)
 

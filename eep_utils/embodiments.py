@@ -130,11 +130,109 @@ PROJECTIONS = {"study_2023": STUDY_2023, "five_words": FIVE_WORDS}
 
 def render_frame(observation: np.ndarray) -> np.ndarray:
     """CartPole's own RGB rendering of one observation (the picture a camera would give)."""
+    import os
+
     import gymnasium as gym
 
+    # Off-screen: no display, no sound device (pygame otherwise complains on headless machines).
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+    os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
     env = gym.make("CartPole-v1", render_mode="rgb_array")
     env.reset(seed=0)
     env.unwrapped.state = np.asarray(observation, dtype=np.float64)
     frame = env.render()
     env.close()
     return frame
+
+
+def state_occupancy(projection: Projection, observations: np.ndarray) -> "pd.DataFrame":
+    """How often each text state occurs among `observations`, most frequent first."""
+    import pandas as pd
+
+    counts = np.bincount(projection.state_index(observations), minlength=projection.n_states)
+    table = pd.DataFrame({
+        "state": np.arange(projection.n_states),
+        "description": [", ".join(projection.words_of_state(s)) for s in range(projection.n_states)],
+        "count": counts,
+    })
+    table["share"] = table["count"] / max(1, counts.sum())
+    return table.sort_values("count", ascending=False, kind="stable").reset_index(drop=True)
+
+
+# The requirements of the 2023 study's README, for an embodiment and for its environment.
+REQUIREMENTS = {
+    "sense": "a proper sense that can be projected into text",
+    "action": "an action space controllable by text",
+    "small": "simple enough for a small network",
+    "many_tasks": "common-sense tasks in large numbers",
+    "describable": "tasks describable to a chatbot",
+}
+
+# Candidate embodiments scored against them: 2 = met, 1 = partly, 0 = not; each with the reason.
+CANDIDATES = [
+    {"environment": "CartPole-v1", "gymnasium_id": "CartPole-v1",
+     "sense": (2, "four named quantities, each a few words (left/center/right…)"),
+     "action": (2, "two commands: push left, push right"),
+     "small": (2, "4 numbers in, 2 actions out"),
+     "many_tasks": (1, "endless episodes, but one task"),
+     "describable": (2, "a pole to balance is everyday physics")},
+    {"environment": "Cute-animal game (chapter 06)", "gymnasium_id": None,
+     "sense": (2, "a caption of the creature's looks"),
+     "action": (2, "a verdict: cute or not, and a score"),
+     "small": (1, "pixels in: a small image model, or features"),
+     "many_tasks": (2, "a generator makes any number of creatures"),
+     "describable": (2, "taste is what personas differ in")},
+    {"environment": "MountainCar-v0", "gymnasium_id": "MountainCar-v0",
+     "sense": (2, "position and velocity in words"),
+     "action": (2, "push left, no push, push right"),
+     "small": (2, "2 numbers in, 3 actions out"),
+     "many_tasks": (1, "one task; success needs planning ahead (swing back first)"),
+     "describable": (1, "describable, but common sense (drive uphill) fails it")},
+    {"environment": "Acrobot-v1", "gymnasium_id": "Acrobot-v1",
+     "sense": (1, "two joint angles as sines and cosines: awkward in words"),
+     "action": (2, "torque −1, 0, +1"),
+     "small": (2, "6 numbers in, 3 actions out"),
+     "many_tasks": (1, "one task"),
+     "describable": (0, "pumping a double pendulum is not everyday common sense")},
+    {"environment": "Pendulum-v1", "gymnasium_id": "Pendulum-v1",
+     "sense": (2, "angle and angular velocity in words"),
+     "action": (1, "continuous torque: text must be quantised"),
+     "small": (2, "3 numbers in, 1 number out"),
+     "many_tasks": (1, "one task"),
+     "describable": (2, "swing a pendulum up and hold it")},
+    {"environment": "FrozenLake-v1", "gymnasium_id": "FrozenLake-v1",
+     "sense": (2, "a grid position, or the whole map, as text"),
+     "action": (2, "four moves"),
+     "small": (2, "a grid cell in, 4 actions out"),
+     "many_tasks": (2, "random maps: many tasks"),
+     "describable": (2, "walk to the goal, avoid holes")},
+]
+
+
+def candidate_table() -> "pd.DataFrame":
+    """The candidates' scores and reasons, with each Gymnasium task's spaces read from Gymnasium itself."""
+    import gymnasium as gym
+    import pandas as pd
+
+    rows = []
+    for candidate in CANDIDATES:
+        row = {"environment": candidate["environment"]}
+        if candidate["gymnasium_id"]:
+            env = gym.make(candidate["gymnasium_id"])
+            row["observation space"] = _space_in_words(env.observation_space)
+            row["action space"] = _space_in_words(env.action_space)
+            env.close()
+        else:
+            row["observation space"], row["action space"] = "RGB image (student); caption (teacher)", "yes/no + score"
+        for key in REQUIREMENTS:
+            score, reason = candidate[key]
+            row[key] = f"{score}: {reason}"
+        row["total (of 10)"] = sum(candidate[key][0] for key in REQUIREMENTS)
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("environment")
+
+
+def _space_in_words(space) -> str:
+    if hasattr(space, "n"):
+        return f"{space.n} choices"
+    return f"{int(np.prod(space.shape))} real number{'s' if np.prod(space.shape) > 1 else ''}"

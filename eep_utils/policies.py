@@ -150,3 +150,15 @@ class LQRController:
     def __call__(self, observations: np.ndarray) -> np.ndarray:
         force = -np.asarray(observations, dtype=np.float64) @ self.gain
         return (force > 0).astype(np.int64)
+
+
+def majority_table(projection: Projection, observations: np.ndarray, actions: np.ndarray, default: int = 1):
+    """Per text state, the action most often taken there: the closest a lookup table can imitate a policy.
+
+    Returns the table and the share of `actions` it reproduces (states never seen get `default`)."""
+    states = projection.state_index(observations)
+    rights = np.bincount(states, weights=actions, minlength=projection.n_states)
+    visits = np.bincount(states, minlength=projection.n_states)
+    table = np.where(visits > 0, (2 * rights > visits).astype(np.int64), default)
+    agreement = float(np.mean(table[states] == actions))
+    return table, agreement

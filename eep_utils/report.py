@@ -1,0 +1,73 @@
+"""What notebooks show: numbers glued into the prose, tables with confidence intervals, headline results.
+
+Chapters never type a result: they glue it (`glue_numbers`) and write `{glue:text}` in the prose.
+Each chapter also saves its headline results, with the teacher that produced them, so the
+introduction can tabulate them (`save_headline` / `load_headlines`).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from .stats import Estimate
+
+STAND_IN_NOTE = "offline stand-in, not a chatbot"
+
+
+def glue_numbers(**values) -> None:
+    """Glue each value under its keyword for `{glue:text}` in the chapter's prose, without displaying it."""
+    from myst_nb import glue
+
+    for name, value in values.items():
+        # Plain Python numbers: numpy's repr ("np.float64(…)") defeats `{glue:text}` formatting.
+        glue(name, value.item() if hasattr(value, "item") else value, display=False)
+
+
+def glue_estimate(name: str, estimate: Estimate) -> None:
+    """Glue `name`, `name_low`, `name_high` and `name_n` from one estimate."""
+    glue_numbers(**{name: estimate.value, f"{name}_low": estimate.low, f"{name}_high": estimate.high,
+                    f"{name}_n": estimate.n})
+
+
+def estimate_row(label: str, estimate: Estimate, **columns) -> dict:
+    return {"": label, **columns, "mean": estimate.value, "95% CI": f"[{estimate.low:.2f}, {estimate.high:.2f}]",
+            "n": estimate.n}
+
+
+def estimate_table(rows: list[dict], index: str = "") -> pd.DataFrame:
+    """A display table: one row per estimate, means to two decimals, its CI and sample size beside it."""
+    table = pd.DataFrame(rows).set_index(index)
+    return table.style.format({"mean": "{:.2f}"}) if "mean" in table else table
+
+
+def results_dir(artifacts_dir: str | Path) -> Path:
+    path = Path(artifacts_dir) / "results"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def save_headline(artifacts_dir: str | Path, chapter: str, rows: list[dict]) -> Path:
+    """Headline rows for the introduction: each names its measure, teacher, whether a chatbot, value and CI."""
+    required = {"measure", "teacher", "is_chatbot", "mean", "ci_low", "ci_high", "n"}
+    for row in rows:
+        missing = required - set(row)
+        if missing:
+            raise ValueError(f"headline row {row} lacks {sorted(missing)}")
+    path = results_dir(artifacts_dir) / f"{chapter}.json"
+    path.write_text(json.dumps({"chapter": chapter, "rows": rows}, indent=2))
+    return path
+
+
+def load_headlines(artifacts_dir: str | Path) -> pd.DataFrame:
+    rows = []
+    for path in sorted(results_dir(artifacts_dir).glob("*.json")):
+        document = json.loads(path.read_text())
+        rows += [{"chapter": document["chapter"], **row} for row in document["rows"]]
+    return pd.DataFrame(rows)
+
+
+def teacher_name(label: str, is_chatbot: bool) -> str:
+    """How a table names a teacher: stand-ins say so in the name itself."""
+    return label if is_chatbot or STAND_IN_NOTE in label else f"{label} ({STAND_IN_NOTE})"
