@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from eep_utils.embodiments import FIVE_WORDS, STUDY_2023, Feature, Projection, candidate_table, state_occupancy
+from eep_utils.embodiments import (FIVE_WORDS, REQUIREMENTS, STUDY_2023, Feature, Projection, candidate_reasons,
+                                   candidate_table, state_occupancy)
 
 
 def observation(x=0.0, x_dot=0.0, theta=0.0, theta_dot=0.0):
@@ -69,6 +70,9 @@ def test_state_occupancy_counts_every_observation_once():
 
 def test_candidate_table_reads_spaces_from_gymnasium():
     table = candidate_table()
-    assert table.loc["CartPole-v1", "observation space"] == "4 real numbers"
-    assert table.loc["MountainCar-v0", "action space"] == "3 choices"
-    assert table["total (of 10)"].between(0, 10).all()
+    assert table.loc["CartPole-v1", "senses"] == "4 real numbers"
+    assert table.loc["MountainCar-v0", "acts"] == "3 choices"
+    assert (table["total (of 10)"] == table[list(REQUIREMENTS)].sum(axis=1)).all()
+    reasons = candidate_reasons()
+    assert len(reasons) == len(table) * len(REQUIREMENTS)
+    assert reasons.loc[("CartPole-v1", "action"), "score"] == table.loc["CartPole-v1", "action"]
