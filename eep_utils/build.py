@@ -200,11 +200,20 @@ def render_html(mode: str) -> Path:
     return html_dir(mode)
 
 
+def check_links(mode: str) -> None:
+    """Sphinx's link checker over the executed book (reaches the internet: the weekly CI job only)."""
+    command = [sys.executable, "-c", "from jupyter_book.cli.main import main; main()", "build",
+               str(book_source_dir(mode)), "--path-output", str(build_dir(mode)), "--builder", "linkcheck"]
+    if subprocess.run(command).returncode != 0:
+        raise BuildError(f"broken links: see {build_dir(mode) / '_build' / 'linkcheck' / 'output.txt'}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, for tests and CI")
     parser.add_argument("--force", action="store_true", help="re-execute every notebook")
     parser.add_argument("--no-html", action="store_true", help="execute the notebooks only")
+    parser.add_argument("--linkcheck", action="store_true", help="also check the book's external links (needs network)")
     args = parser.parse_args(argv)
     mode = "quick" if args.quick else "full"
     assert mode in MODES
@@ -213,6 +222,8 @@ def main(argv: list[str] | None = None) -> int:
         run_notebooks(load_plan(mode), mode, build_dir(mode), force=args.force)
         if not args.no_html:
             render_html(mode)
+        if args.linkcheck:
+            check_links(mode)
     except (ConfigError, BuildError) as error:
         print(f"BUILD FAILED: {error}", file=sys.stderr)
         return 1

@@ -1,30 +1,7 @@
 """The whole book in quick mode, built as the README's build command builds it, then read as a reader would."""
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
-import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
-HTML = ROOT / "_build" / "quick" / "_build" / "html"
-DUMMY_KEY = "sk-test-DUMMY0123456789abcdefghijklmnopqrstuv"
-
-
-def toc_pages() -> list[str]:
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    return [toc["root"]] + [chapter["file"] for chapter in toc["chapters"]]
-
-
-@pytest.fixture(scope="session")
-def quick_book():
-    """Build once per session, with a dummy API key in the environment that must leak nowhere."""
-    env = {**os.environ, "OPENAI_API_KEY": DUMMY_KEY}
-    result = subprocess.run([sys.executable, "-m", "eep_utils.build", "--quick"], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=1500)
-    assert result.returncode == 0, f"quick build failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
-    return result
+from conftest import DUMMY_KEY, HTML, ROOT, toc_pages
 
 
 @pytest.mark.slow
