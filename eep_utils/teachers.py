@@ -144,8 +144,8 @@ def complete_all(teacher: Teacher, requests: Sequence[ChatRequest], max_in_fligh
 # --- What a run cost -------------------------------------------------------------------------------
 
 # USD per million (prompt, completion) tokens, OpenAI's list prices for standard (non-batch) requests
-# as published in 2024-2025. Dated model names ("gpt-4o-mini-2024-07-18") match their family's
-# entry; a model not listed is reported without a cost rather than with a guessed one.
+# as published in 2024-2025. Dated snapshots ("gpt-4o-mini-2024-07-18", "gpt-3.5-turbo-0125")
+# match their family's entry; a model not listed is reported without a cost rather than with a guessed one.
 PRICES_PER_MILLION_TOKENS = {
     "gpt-3.5-turbo": (0.50, 1.50),
     "gpt-4o-mini": (0.15, 0.60),
@@ -158,9 +158,10 @@ PRICES_PER_MILLION_TOKENS = {
 
 def price_of(model: str) -> tuple[float, float] | None:
     """(prompt, completion) USD per million tokens for `model`, or None when not in the table."""
-    family = max((name for name in PRICES_PER_MILLION_TOKENS if model == name or model.startswith(name + "-")),
-                 key=len, default=None)
-    return PRICES_PER_MILLION_TOKENS.get(family)
+    for name, price in PRICES_PER_MILLION_TOKENS.items():
+        if re.fullmatch(rf"{re.escape(name)}(-\d{{4}}(-\d{{2}}-\d{{2}})?)?", model):
+            return price
+    return None
 
 
 @dataclass

@@ -47,6 +47,8 @@ class LocalOpenAIServer:
         self.faults: collections.deque[str] = collections.deque()
         self.received: list[dict] = []  # every request body, in arrival order
         self.headers: list[dict] = []
+        self.in_flight = 0
+        self.most_in_flight = 0  # the most requests the server was answering at once
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
@@ -121,10 +123,16 @@ class LocalOpenAIServer:
                 length = int(self.headers.get("Content-Length", 0))
                 body = json.loads(self.rfile.read(length) or b"{}")
                 fault = server._next_fault(body, dict(self.headers))
+                with server._lock:
+                    server.in_flight += 1
+                    server.most_in_flight = max(server.most_in_flight, server.in_flight)
                 try:
                     self._respond(body, fault)
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up (a timeout test); nothing to answer
+                finally:
+                    with server._lock:
+                        server.in_flight -= 1
 
             def _respond(self, body: dict, fault: str | None):
                 if self.path.rstrip("/") != "/v1/chat/completions":
