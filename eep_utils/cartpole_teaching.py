@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import re
 from dataclasses import dataclass
 
 import gymnasium as gym
@@ -142,7 +143,9 @@ def stand_in_rule_table() -> pd.DataFrame:
 
 
 def _direction(word: str) -> str | None:
-    return "right" if "right" in word else "left" if "left" in word else None
+    """"right" for right, far-right, rightwards (but not upright); likewise "left"; else None."""
+    found = re.search(r"\b(left|right)", word)
+    return found.group(1) if found else None
 
 
 def rule_choice(rule: StandInRule, words: dict[str, str]) -> str:
@@ -248,7 +251,7 @@ class BoundedConversation:
         self.exchanges: list[tuple[str, str]] = []
 
     def messages_for(self, state_text: str) -> list[dict]:
-        recent = self.exchanges[len(self.exchanges) - self.turns:] if self.turns else []
+        recent = self.exchanges[-self.turns:] if self.turns else []
         messages = list(self.initial)
         for state, answer in recent:
             messages += [{"role": "user", "content": state}, {"role": "assistant", "content": answer}]
@@ -368,19 +371,6 @@ async def _play_episode(teacher, conversation, episode: int, seed: int, settings
     return frames, decisions, restarts
 
 
-def _only_budget_stops(group: BaseExceptionGroup) -> str:
-    """The budget message if every failure was the budget stopping the run; else re-raise the first other."""
-    budget, others = group.split(BudgetExhausted)
-    if others is not None:
-        raise _first_leaf(others)
-    return str(_first_leaf(budget))
-
-
-def _first_leaf(group: BaseExceptionGroup) -> BaseException:
-    first = group.exceptions[0]
-    return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first
-
-
 def run_cartpole_teacher(teacher: Teacher, persona: str | Persona, protocol, n_episodes: int, seed: int,
                          steps_per_decision: int = 2, max_in_flight: int = 8,
                          projection: Projection = STUDY_2023) -> EpisodeSet:
@@ -405,19 +395,26 @@ def run_cartpole_teacher(teacher: Teacher, persona: str | Persona, protocol, n_e
                 for episode in range(n_episodes):
                     await play(episode, conversation)
             else:
-                gate = asyncio.Semaphore(max_in_flight)
+                gate, budget_stops = asyncio.Semaphore(max_in_flight), []
 
                 async def gated(episode: int) -> None:
-                    async with gate:
-                        await play(episode, protocol.conversation(persona, projection))
+                    # A budget stop ends this episode only: the others' requests already sent are
+                    # answered and recorded, and each stops at its own next request.
+                    try:
+                        async with gate:
+                            await play(episode, protocol.conversation(persona, projection))
+                    except BudgetExhausted as error:
+                        budget_stops.append(str(error))
 
                 async with asyncio.TaskGroup() as group:
                     for episode in range(n_episodes):
                         group.create_task(gated(episode))
+                if budget_stops:
+                    return budget_stops[0]
         except BudgetExhausted as error:
             return str(error)
         except BaseExceptionGroup as group:
-            return _only_budget_stops(group)
+            raise group.exceptions[0] from None  # the first failure, as it was raised
         finally:
             await aclose(teacher)
         return None

@@ -107,6 +107,12 @@ class LocalOpenAIServer:
             def log_message(self, *args):
                 pass
 
+            def handle(self):
+                try:
+                    super().handle()
+                except ConnectionResetError:
+                    pass  # the client closed a kept-alive connection (a cancelled or timed-out request)
+
             def _send(self, status: int, payload: bytes, headers: dict | None = None):
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
