@@ -26,6 +26,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 REFUSAL_TEXT = "I'm sorry, but I can't help with that."
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128  # the default 5 drops connections when 32 clients connect at once
+
+
 def default_answer(body: dict) -> str:
     """left or right, fixed by a hash of the last user message: deterministic, and varied."""
     last_user = next((m["content"] for m in reversed(body["messages"]) if m["role"] == "user"), "")
@@ -46,12 +51,11 @@ class LocalOpenAIServer:
         self.p_answer = p_answer  # the probability the scripted logprobs give the answer token
         self.faults: collections.deque[str] = collections.deque()
         self.received: list[dict] = []  # every request body, in arrival order
-        self.headers: list[dict] = []
+        self.headers: list[dict] = []  # their HTTP headers, names in lower case
         self.in_flight = 0
         self.most_in_flight = 0  # the most requests the server was answering at once
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", 0), self._handler_class())
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     @property
@@ -103,6 +107,7 @@ class LocalOpenAIServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"  # keep-alive, as the SDK's connection pool expects
+            disable_nagle_algorithm = True  # headers and body go out as separate writes; don't hold the body
 
             def log_message(self, *args):
                 pass
@@ -128,7 +133,7 @@ class LocalOpenAIServer:
             def do_POST(self):
                 length = int(self.headers.get("Content-Length", 0))
                 body = json.loads(self.rfile.read(length) or b"{}")
-                fault = server._next_fault(body, dict(self.headers))
+                fault = server._next_fault(body, {name.lower(): value for name, value in self.headers.items()})
                 with server._lock:
                     server.in_flight += 1
                     server.most_in_flight = max(server.most_in_flight, server.in_flight)
