@@ -4,10 +4,9 @@ import logging
 import pytest
 
 from local_openai_server import LocalOpenAIServer
-from eep_utils.cartpole_teaching import BoundedHistoryProtocol, run_cartpole_teacher
+from eep_utils.cartpole_teaching import BoundedHistoryProtocol, RuleStandIn, run_cartpole_teacher
 from eep_utils.chatbots import OpenAIChatbot, find_secret, scrub
 from eep_utils.teachers import ChatRequest, complete, make_teacher
-from eep_utils.cartpole_teaching import RuleStandIn
 from eep_utils.transcripts import export_batch
 
 DUMMY_KEY = "sk-test-DUMMY-0123456789abcdefABCDEF"
