@@ -58,11 +58,26 @@ class EpisodeSet:
         """Frames survived per episode (CartPole's return), in episode order."""
         return self.frames.groupby("episode")["reward"].sum().to_numpy()
 
-    def training_pairs(self, include_fallbacks: bool = False):
+    def dynamics_consistency(self) -> pd.Series:
+        """Per frame: did the cart's velocity change in the direction of the recorded push by the next
+        frame? True / False, or NA on an episode's last frame (its next observation is not stored)."""
+        frames = self.frames.sort_values(["episode", "t"])
+        following = frames.groupby("episode")[OBSERVATION_COLUMNS].shift(-1)
+        known = following["x_dot"].notna().to_numpy()
+        consistent = pd.Series(pd.NA, index=frames.index, dtype="boolean")
+        consistent[known] = push_consistency(frames.loc[known, OBSERVATION_COLUMNS].to_numpy(),
+                                             frames.loc[known, "action"].to_numpy(),
+                                             following.loc[known].to_numpy())
+        return consistent.reindex(self.frames.index)
+
+    def training_pairs(self, include_fallbacks: bool = False, dynamics_checked: bool = False):
         """(observations, actions, episode ids) at the frames where the teacher decided.
 
-        Fallback decisions are the pipeline's, not the teacher's: left out unless asked for."""
+        Fallback decisions are the pipeline's, not the teacher's: left out unless asked for.
+        With `dynamics_checked`, only pairs that `dynamics_consistency` confirms are kept."""
         decided = self.frames[self.frames["decided"]]
+        if dynamics_checked:
+            decided = decided[self.dynamics_consistency()[decided.index].fillna(False).to_numpy(bool)]
         if not include_fallbacks and len(self.decisions):
             keep = self.decisions.set_index(["episode", "t"])["status"] != "fallback"
             index = pd.MultiIndex.from_frame(decided[["episode", "t"]])
@@ -101,6 +116,17 @@ class EpisodeSet:
                                      "delete the folder and re-run the chapter that writes it") from None
         teacher, is_chatbot = metadata.pop("teacher"), metadata.pop("is_chatbot")
         return cls(teacher, bool(is_chatbot), frames, decisions, metadata)
+
+
+def push_consistency(observations, actions, next_observations) -> np.ndarray:
+    """Whether each (observation, action) pair agrees with CartPole's dynamics: a push changes the
+    cart's velocity in its direction (action 1 pushes right, so x_dot must grow; 0 pushes left).
+
+    `next_observations` is what followed each observation. For pairs that really belong together the
+    check always passes on CartPole-v1 (the ±10 N push dominates the pole's reaction at angles within
+    the 12° limit); a pair that fails was not recorded as played."""
+    change = np.asarray(next_observations, dtype=np.float64)[:, 1] - np.asarray(observations, dtype=np.float64)[:, 1]
+    return np.where(np.asarray(actions) == 1, change > 0, change < 0)
 
 
 def empty_decisions() -> pd.DataFrame:
