@@ -16,6 +16,7 @@ chatbot, the protocol, seeds). A student trains on the observation-action pairs 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -116,6 +117,54 @@ class EpisodeSet:
                                      "delete the folder and re-run the chapter that writes it") from None
         teacher, is_chatbot = metadata.pop("teacher"), metadata.pop("is_chatbot")
         return cls(teacher, bool(is_chatbot), frames, decisions, metadata)
+
+
+def minari_dataset_id(teacher: str, version: int = 0) -> str:
+    """e.g. "eep/cartpole-gpt-3-5-turbo-as-newton-2023-recordings-chat-api-v0"."""
+    slug = "-".join("".join(c if c.isalnum() else " " for c in teacher.lower()).split())
+    return f"eep/cartpole-{slug}-v{version}"
+
+
+def to_minari(episodes: EpisodeSet, folder: Path, dataset_id: str | None = None):
+    """Write an EpisodeSet as a Minari dataset under `folder` (never the default ~/.minari) and return it.
+
+    Every frame is a Minari step (a held decision repeats its action). Minari wants each episode's
+    observation after its last action; the frames table does not store it, so it is recomputed by one
+    CartPole step from the last stored observation (float32, as observed) — within float32 rounding
+    of the true terminal observation. The teacher's name and the metadata go into the description."""
+    import gymnasium as gym
+    import minari
+    from gymnasium.envs.classic_control.cartpole import CartPoleEnv
+    from minari.data_collector import EpisodeBuffer
+
+    dataset_id = dataset_id or minari_dataset_id(episodes.teacher)
+    stepper = CartPoleEnv()
+    stepper.reset(seed=0)
+    buffers = []
+    for episode, frames in episodes.frames.sort_values(["episode", "t"]).groupby("episode"):
+        observations = frames[OBSERVATION_COLUMNS].to_numpy(np.float32)
+        actions = frames["action"].to_numpy(np.int64)
+        stepper.state = observations[-1].astype(np.float64)
+        final, *_ = stepper.step(int(actions[-1]))
+        buffers.append(EpisodeBuffer(
+            id=int(episode), observations=np.vstack([observations, final[None, :].astype(np.float32)]),
+            actions=actions, rewards=frames["reward"].astype(float).tolist(),
+            terminations=frames["terminated"].astype(bool).tolist(), truncations=frames["truncated"].astype(bool).tolist()))
+    stepper.close()
+    description = (f"CartPole-v1 episodes of teacher: {episodes.teacher} "
+                   f"({'a chatbot' if episodes.is_chatbot else 'not a chatbot'}). "
+                   f"Metadata: {json.dumps(episodes.metadata, default=str)}")
+    previous = os.environ.get("MINARI_DATASETS_PATH")
+    os.environ["MINARI_DATASETS_PATH"] = str(Path(folder).resolve())
+    try:
+        return minari.create_dataset_from_buffers(
+            dataset_id, buffers, env=gym.make("CartPole-v1"), algorithm_name=episodes.teacher,
+            author="Embodied Emulated Personas", description=description)
+    finally:
+        if previous is None:
+            os.environ.pop("MINARI_DATASETS_PATH")
+        else:
+            os.environ["MINARI_DATASETS_PATH"] = previous
 
 
 def push_consistency(observations, actions, next_observations) -> np.ndarray:
