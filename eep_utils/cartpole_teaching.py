@@ -38,7 +38,7 @@ from .chatbots import ContextLengthExceeded
 from .embodiments import STUDY_2023, Projection
 from .episodes import DECISION_COLUMNS, FRAME_COLUMNS, EpisodeSet
 from .teachers import (BudgetExhausted, ChatAnswer, ChatRequest, Teacher, Usage, aclose, choice_probabilities,
-                       parse_choice)
+                       parse_choice, run_sync)
 
 # The 2023 study's system prompt, word for word; only the persona sentence and the state schema vary.
 PERSONA_SENTENCE_2023 = "You are Sir Isaac Newton. "
@@ -419,7 +419,7 @@ def run_cartpole_teacher(teacher: Teacher, persona: str | Persona, protocol, n_e
             await aclose(teacher)
         return None
 
-    stopped = asyncio.run(main())
+    stopped = run_sync(main())
     episodes = sorted(finished)
     frames = pd.DataFrame([row for e in episodes for row in finished[e][0]], columns=FRAME_COLUMNS)
     decisions = pd.DataFrame([row for e in episodes for row in finished[e][1]], columns=DECISION_COLUMNS)
@@ -456,6 +456,6 @@ def label_observations(teacher: Teacher, persona: str | Persona, observations: n
         finally:
             await aclose(teacher)
 
-    decisions = asyncio.run(main())
+    decisions = run_sync(main())
     return (np.array([d.action for d in decisions], dtype=np.int64),
             np.array([d.p_right for d in decisions], dtype=np.float64), [d.status for d in decisions])

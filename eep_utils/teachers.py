@@ -109,6 +109,19 @@ async def aclose(teacher: Teacher) -> None:
         await close()
 
 
+def run_sync(coroutine):
+    """Run `coroutine` to completion from synchronous code, also inside Jupyter, whose kernel already
+    runs an event loop (there `asyncio.run` refuses): then it runs in a new loop on a worker thread."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as worker:
+        return worker.submit(asyncio.run, coroutine).result()
+
+
 def run_with(teacher: Teacher, coroutine):
     """Run `coroutine` in a new event loop and close the teacher's connections before the loop ends."""
 
@@ -118,7 +131,7 @@ def run_with(teacher: Teacher, coroutine):
         finally:
             await aclose(teacher)
 
-    return asyncio.run(main())
+    return run_sync(main())
 
 
 def complete(teacher: Teacher, request: ChatRequest) -> ChatAnswer:

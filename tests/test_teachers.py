@@ -175,3 +175,18 @@ def test_persona_judge_squashes_the_margin():
 
     judgment = PersonaJudgeStandIn(encoder=Fixed(), sharpness=10).judge(["a"], ["b"], "c")
     assert judgment.score == pytest.approx(round(10 / (1 + math.exp(-4.0)), 1)) and judgment.cute
+
+
+def test_run_sync_works_inside_a_running_event_loop_as_in_jupyter():
+    import asyncio
+
+    from eep_utils.teachers import run_sync
+
+    async def answer():
+        return 42
+
+    async def notebook_cell():
+        return run_sync(answer())  # a kernel's loop is running here; asyncio.run would refuse
+
+    assert run_sync(answer()) == 42
+    assert asyncio.run(notebook_cell()) == 42
