@@ -144,7 +144,7 @@ def to_minari(episodes: EpisodeSet, folder: Path, dataset_id: str | None = None)
     for episode, frames in episodes.frames.sort_values(["episode", "t"]).groupby("episode"):
         observations = frames[OBSERVATION_COLUMNS].to_numpy(np.float32)
         actions = frames["action"].to_numpy(np.int64)
-        stepper.state = observations[-1].astype(np.float64)
+        stepper.state, stepper.steps_beyond_terminated = observations[-1].astype(np.float64), None
         final, *_ = stepper.step(int(actions[-1]))
         buffers.append(EpisodeBuffer(
             id=int(episode), observations=np.vstack([observations, final[None, :].astype(np.float32)]),

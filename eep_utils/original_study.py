@@ -27,7 +27,7 @@ import pandas as pd
 
 from .embodiments import STEPS_PER_DECISION_2023, STUDY_2023, Feature, Projection
 from .episodes import DECISION_COLUMNS, OBSERVATION_COLUMNS, EpisodeSet
-from .stats import mean_ci
+from .stats import mean_ci, welch_test
 
 REPOSITORY = "keskival/embodied-emulated-personas"
 PINNED_COMMIT = "b131541656d47135192de3ee409464ee9b4e2cbf"
@@ -588,8 +588,6 @@ def reproduction_table(study: OriginalStudy, n_episodes: int, seed: int, replay_
 
 def _table_row(agent, teacher, origin, returns, published, random_returns, details) -> dict:
     estimate = mean_ci(returns)
-    from .stats import welch_test
-
     return {"agent": agent, "teacher": teacher, "origin": origin, **estimate.as_dict(),
             "published": published,
             "p_vs_random": welch_test(returns, random_returns) if random_returns is not None else np.nan,

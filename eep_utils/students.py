@@ -30,7 +30,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .evaluation import Rollouts, play_episodes
 from .embodiments import STEPS_PER_DECISION_2023
-from .stats import Estimate, mann_whitney, mean_ci, proportion_ci, welch_test
+from .stats import Estimate, mann_whitney, proportion_ci, welch_test
 
 Labeller = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]  # observations -> (actions, p_right)
 
