@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +29,7 @@ FRAME_COLUMNS = ["episode", "t", *OBSERVATION_COLUMNS, "action", "decided", "rew
 DECISION_COLUMNS = ["episode", "t", "state", "prompt_text", "answer", "status", "action", "p_right",
                     "prompt_tokens", "completion_tokens", "latency_s"]
 DECISION_STATUSES = ("ok", "retried", "fallback")
+REPOSITORY_URL = "https://github.com/embodied-emulated-personas/eep-book"
 
 
 class EpisodeFormatError(ValueError):
@@ -157,9 +159,13 @@ def to_minari(episodes: EpisodeSet, folder: Path, dataset_id: str | None = None)
     previous = os.environ.get("MINARI_DATASETS_PATH")
     os.environ["MINARI_DATASETS_PATH"] = str(Path(folder).resolve())
     try:
-        return minari.create_dataset_from_buffers(
-            dataset_id, buffers, env=gym.make("CartPole-v1"), algorithm_name=episodes.teacher,
-            author="Embodied Emulated Personas", description=description)
+        with warnings.catch_warnings():
+            # Minari asks for a contact e-mail; the book's repository is the contact.
+            warnings.filterwarnings("ignore", message="`author_email` is set to None")
+            return minari.create_dataset_from_buffers(
+                dataset_id, buffers, env=gym.make("CartPole-v1"), eval_env=gym.make("CartPole-v1"),
+                algorithm_name=episodes.teacher, author="Embodied Emulated Personas", code_permalink=REPOSITORY_URL,
+                description=description)
     finally:
         if previous is None:
             os.environ.pop("MINARI_DATASETS_PATH")

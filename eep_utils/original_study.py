@@ -507,7 +507,7 @@ def play_as_in_2023(policy, n_frames: int = 100_000, seed: int = FIRST_RESET_SEE
     `n_frames` frames from reset(seed), unseeded resets, a decision on every 2nd frame of the run
     (so after an odd-length episode the next one starts on the old action). Unfinished last episode
     dropped. For the published model this reproduces its scores.json exactly."""
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     env = gym.make("CartPole-v1")
     observation, _ = env.reset(seed=seed)
@@ -533,7 +533,7 @@ def reproduction_table(study: OriginalStudy, n_episodes: int, seed: int, replay_
     exactly as in 2023 for `replay_frames` frames (0 to skip). One row per agent: mean return, 95% CI,
     n, the published number where there is one, and Welch's p-value against the random walk of the
     same origin (recorded or played here)."""
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     from .evaluation import RandomPolicy
     from .students import OriginalXGBoostStudent, closed_loop_return

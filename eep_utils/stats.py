@@ -66,8 +66,14 @@ def bootstrap_ci(statistic, *samples, n_resamples: int = 2000, level: float = 0.
 
 
 def welch_test(a, b) -> float:
-    """Two-sided p-value that two sets of episode returns have the same mean."""
-    return float(scipy_stats.ttest_ind(np.asarray(a, float), np.asarray(b, float), equal_var=False).pvalue)
+    """Two-sided p-value that two sets of episode returns have the same mean.
+
+    Two samples with no spread at all (a controller that always reaches 500) leave the t statistic
+    undefined: equal constants give p = 1, different constants p = 0."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    if np.ptp(a) == 0 and np.ptp(b) == 0:
+        return 1.0 if a[0] == b[0] else 0.0
+    return float(scipy_stats.ttest_ind(a, b, equal_var=False).pvalue)
 
 
 def mann_whitney(a, b) -> float:

@@ -272,7 +272,7 @@ def dagger(make_student: Callable[[], object], label_fn: Labeller, observations,
     agreement with the teacher on the teacher's demonstration states, and its fidelity: agreement on
     the states it visited itself. `label_fn` is the teacher (e.g. a chatbot asked through a text
     projection); it is called at most `max_new_labels` times per iteration."""
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     demo_observations = np.asarray(observations, dtype=np.float64)
     demo_actions = np.asarray(actions, dtype=np.int64)
@@ -300,3 +300,30 @@ def dagger(make_student: Callable[[], object], label_fn: Labeller, observations,
             y = np.concatenate([y, new_actions])
             p = np.concatenate([p, new_p])
     return DaggerResult(student, pd.DataFrame(history), X, y, p)
+
+
+# ---------------------------------------------------------------------------------------------
+# One student, assessed
+
+
+def assess_student(student, validation: tuple, teacher_returns, random_returns, *, eval_episodes: int, seed: int,
+                   label_fn: Labeller | None = None, max_labels: int = 2000) -> tuple[dict, Rollouts]:
+    """Everything the chapter reports for one fitted student: agreement with the teacher on held-out
+    episodes, closed-loop return (95% CI), the share of the teacher's mean return it keeps, its
+    fidelity on its own states when the teacher can be asked (`label_fn`), and Welch's tests
+    against the random walk and the teacher. Returns the row and the student's rollouts."""
+    validation_observations, validation_actions = validation
+    played = closed_loop_return(student.predict, eval_episodes, seed)
+    returns = played.summary()
+    held_out = agreement(student.predict, validation_observations, validation_actions)
+    row = {"return": returns.value, "return 95% CI": f"[{returns.low:.1f}, {returns.high:.1f}]",
+           "share of teacher's return (%)": 100 * returns.value / float(np.mean(teacher_returns)),
+           "agreement on held-out teacher states (%)": 100 * held_out.value,
+           "agreement 95% CI (%)": f"[{100 * held_out.low:.1f}, {100 * held_out.high:.1f}]",
+           "fidelity on own states (%)": np.nan,
+           "p vs random walk": welch_test(played.returns, random_returns),
+           "p vs teacher": welch_test(played.returns, teacher_returns)}
+    if label_fn is not None:
+        row["fidelity on own states (%)"] = 100 * fidelity(student.predict, label_fn, min(eval_episodes, 200),
+                                                            seed + 1, max_labels=max_labels).value
+    return row, played

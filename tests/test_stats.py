@@ -45,3 +45,8 @@ def test_permutation_p_value_counts_the_observed_as_one_draw():
 def test_welch_test_separates_different_means():
     rng = np.random.default_rng(0)
     assert welch_test(rng.normal(0, 1, 500), rng.normal(1, 1, 500)) < 1e-10
+
+
+def test_welch_test_on_samples_without_spread():
+    assert welch_test([500, 500], [500, 500, 500]) == 1.0
+    assert welch_test([500, 500], [9, 9]) == 0.0
