@@ -18,7 +18,6 @@ episode is not rewarded again (the novelty filter). Here:
 """
 from __future__ import annotations
 
-import asyncio
 import re
 from dataclasses import dataclass
 
@@ -160,7 +159,9 @@ _PUSH_GOAL = re.compile(r"\b(?:push|move) the cart (left|right)\b")
 
 
 def _side(word: str) -> str | None:
-    return "right" if "right" in word else "left" if "left" in word else None
+    """The side a projection word names ("far-left", "rightwards" …); None for "upright", "center", "zero"."""
+    found = re.search(r"\b(left|right)", word)
+    return found.group(1) if found else None
 
 
 def _other(side: str) -> str:
