@@ -423,6 +423,7 @@ class ELLMReward:
         self.threshold = threshold
         self.novelty = novelty
         self.achieved = np.zeros((0, self.similarity.shape[1]), dtype=bool)
+        self.matched = np.zeros(0, dtype=np.int64)
 
     def reset(self, n_episodes: int) -> None:
         """New episodes: nothing achieved yet."""
@@ -439,25 +440,44 @@ class ELLMReward:
         best = scores.argmax(axis=1)
         best_score = scores[np.arange(len(scores)), best]
         rewarded = best_score > self.threshold
+        # Which goal each decision achieved (-1: none), for analyses of what was rewarded.
+        self.matched = np.where(rewarded, safe_goals[np.arange(len(scores)), best], -1)
         if self.novelty:
-            self.achieved[episodes[rewarded], safe_goals[rewarded, best[rewarded]]] = True
+            self.achieved[episodes[rewarded], self.matched[rewarded]] = True
         return np.where(rewarded, best_score, 0.0)
 
 
 def intrinsic_rewards(reward: ELLMReward, transitions: Transitions, projection: Projection,
-                      captioner: TransitionCaptioner) -> np.ndarray:
+                      captioner: TransitionCaptioner, return_goals: bool = False):
     """R_int of every recorded decision, episodes replayed in step with each other (novelty per episode).
 
-    Goals are those suggested for the state the decision was taken in, as in ELLM."""
+    Goals are those suggested for the state the decision was taken in, as in ELLM. With
+    `return_goals`, also the id of the goal each decision achieved (-1 for none)."""
     states = projection.state_index(transitions.before)
     caption_ids = captioner.caption_ids(transitions.before, transitions.actions, transitions.after)
     rewards = np.zeros(len(states))
+    goals = np.full(len(states), -1, dtype=np.int64)
     reward.reset(transitions.n_episodes)
     order = np.argsort(transitions.decision, kind="stable")
     boundaries = np.flatnonzero(np.diff(transitions.decision[order])) + 1
     for rows in np.split(order, boundaries):
         rewards[rows] = reward(states[rows], caption_ids[rows], transitions.episode[rows])
-    return rewards
+        goals[rows] = reward.matched
+    return (rewards, goals) if return_goals else rewards
+
+
+def threshold_for_share(share: float, similarity: np.ndarray, state_goals: np.ndarray, transitions: Transitions,
+                        projection: Projection, captioner: TransitionCaptioner) -> float:
+    """The threshold T at the (1 - `share`) quantile of the given decisions' closest-goal similarity
+    (novelty aside): at most `share` of them pass it (ties with T do not pass).
+
+    A way to set T from the similarities alone, never from CartPole's reward: ELLM's T = 0.99 was
+    set for another sentence model and other captions."""
+    states = projection.state_index(transitions.before)
+    caption_ids = captioner.caption_ids(transitions.before, transitions.actions, transitions.after)
+    goals = np.asarray(state_goals)[states]
+    scores = np.where(goals >= 0, similarity[caption_ids[:, None], np.where(goals >= 0, goals, 0)], -np.inf)
+    return float(np.quantile(scores.max(axis=1), 1 - share, method="higher"))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from eep_utils.captions import CART_CLAUSES, POLE_CLAUSES, TransitionCaptioner
 from eep_utils.ellm import (GOAL_TEMPLATES, PERSONA_INTROS, ELLMReward, GoalTemplateStandIn,
                             Transitions, goal_request, intrinsic_rewards, parse_goals, play_transitions,
-                            resolve_goal_teacher, similarity_matrix, stand_in_goals, stand_in_rule_table,
+                            resolve_goal_teacher, similarity_matrix, threshold_for_share, stand_in_goals, stand_in_rule_table,
                             suggest_goals, train_intrinsic_q_learner)
 from eep_utils.embeddings import shared_minilm
 from eep_utils.embodiments import STUDY_2023
@@ -276,9 +276,23 @@ def test_intrinsic_rewards_follow_each_episode_in_time_order():
     similarity = np.zeros((len(CAPTIONER.vocabulary), 1))
     similarity[captions[0], 0] = 0.8
     goals = np.zeros((STUDY_2023.n_states, 1), int)
-    rewards = intrinsic_rewards(ELLMReward(similarity, goals, 0.5), transitions, STUDY_2023, CAPTIONER)
+    rewards, achieved = intrinsic_rewards(ELLMReward(similarity, goals, 0.5), transitions, STUDY_2023, CAPTIONER,
+                                          return_goals=True)
     assert list(rewards) == [0.8, 0.8, 0.0, 0.0, 0.0]
+    assert list(achieved) == [0, 0, -1, -1, -1]
     assert list(transitions.remaining) == [6, 4, 4, 2, 2]
+
+
+def test_threshold_for_share_sits_at_that_quantile_of_decisions():
+    transitions = play_transitions(RandomPolicy(5), 40, seed=21)
+    caption_ids = CAPTIONER.caption_ids(transitions.before, transitions.actions, transitions.after)
+    similarity = np.random.default_rng(0).random((len(CAPTIONER.vocabulary), 3))
+    goals = np.tile([0, 1, -1], (STUDY_2023.n_states, 1))
+    threshold = threshold_for_share(0.25, similarity, goals, transitions, STUDY_2023, CAPTIONER)
+    best = similarity[caption_ids][:, :2].max(axis=1)
+    # Few distinct captions give ties: at most the share passes strictly, at least it reaches T.
+    assert np.mean(best > threshold) <= 0.25 <= np.mean(best >= threshold)
+    assert threshold in best
 
 
 # --------------------------------------------------------------------------------------------
