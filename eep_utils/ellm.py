@@ -14,7 +14,8 @@ episode is not rewarded again (the novelty filter). Here:
 - goals depend only on the text state, so they are asked once per state (`suggest_goals`);
 - `ELLMReward` computes R_int for many episodes at once; `intrinsic_rewards` applies it to recorded
   `Transitions` (from `play_transitions`); `train_intrinsic_q_learner` trains an agent on R_int
-  alone, never on CartPole's reward.
+  alone, never on CartPole's reward;
+- analyses: `episode_rank_correlation`, `threshold_sweep`, `reward_by_state`.
 """
 from __future__ import annotations
 
@@ -24,10 +25,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from gymnasium.envs.classic_control.cartpole import CartPoleVectorEnv
+from scipy import stats as scipy_stats
 
 from .captions import TransitionCaptioner
 from .embodiments import STUDY_2023, Projection
 from .evaluation import MAX_EPISODE_STEPS
+from .stats import Estimate, bootstrap_ci
 from .teachers import ChatAnswer, ChatRequest, Teacher, complete_all
 
 # ---------------------------------------------------------------------------------------------
@@ -540,3 +543,67 @@ def train_intrinsic_q_learner(reward: ELLMReward, captioner: TransitionCaptioner
     # Unvisited states keep equal values and get "right", the 2023 scripts' fallback.
     table = np.where(q[:, 0] > q[:, 1], 0, 1).astype(np.int64)
     return QLearningResult(q, table, pd.DataFrame(history))
+
+
+# ---------------------------------------------------------------------------------------------
+# Analyses
+
+def episode_rank_correlation(x, y, episode, n_resamples: int = 1000, seed: int = 0) -> Estimate:
+    """Spearman's rank correlation of `x` with `y` over all rows, with a 95% bootstrap CI that
+    resamples whole episodes (rows of one episode are not independent). NaN if either is constant."""
+    x, y, episode = np.asarray(x, float), np.asarray(y, float), np.asarray(episode)
+    if np.ptp(x) == 0 or np.ptp(y) == 0:
+        return Estimate(float("nan"), float("nan"), float("nan"), len(np.unique(episode)))
+    order = np.argsort(episode, kind="stable")
+    rows_of = np.split(order, np.flatnonzero(np.diff(episode[order])) + 1)
+
+    def statistic(chosen):
+        rows = np.concatenate([rows_of[i] for i in chosen])
+        return scipy_stats.spearmanr(x[rows], y[rows]).statistic
+
+    return bootstrap_ci(statistic, np.arange(len(rows_of)), n_resamples=n_resamples, seed=seed)
+
+
+def threshold_sweep(similarity: np.ndarray, suggestions: GoalSuggestions, trajectories: dict[str, Transitions],
+                    thresholds, ks, projection: Projection, captioner: TransitionCaptioner,
+                    novelty: bool = True) -> pd.DataFrame:
+    """R_int for every threshold T and number of goals k (the teacher's first k), along each named set
+    of trajectories: share of decisions rewarded, R_int per episode, and Spearman's correlation of
+    R_int with the frames remaining (NaN where nothing is rewarded)."""
+    rows = []
+    for k in ks:
+        goals = suggestions.goal_ids(k)
+        for threshold in thresholds:
+            reward = ELLMReward(similarity, goals, threshold, novelty)
+            pooled = []
+            for agent, transitions in trajectories.items():
+                rewards = intrinsic_rewards(reward, transitions, projection, captioner)
+                pooled.append((rewards, transitions.remaining))
+                rows.append({"k": k, "threshold": threshold, "agent": agent, "share_rewarded": np.mean(rewards > 0),
+                             "reward_per_episode": rewards.sum() / transitions.n_episodes,
+                             "spearman_remaining": _spearman(rewards, transitions.remaining)})
+            rewards, remaining = (np.concatenate(column) for column in zip(*pooled))
+            rows.append({"k": k, "threshold": threshold, "agent": "all", "share_rewarded": np.mean(rewards > 0),
+                         "reward_per_episode": np.nan, "spearman_remaining": _spearman(rewards, remaining)})
+    return pd.DataFrame(rows)
+
+
+def _spearman(x, y) -> float:
+    if np.ptp(x) == 0 or np.ptp(y) == 0:
+        return float("nan")
+    return float(scipy_stats.spearmanr(x, y).statistic)
+
+
+def reward_by_state(rewards: np.ndarray, achieved_goals: np.ndarray, transitions: Transitions,
+                    suggestions: GoalSuggestions, projection: Projection, min_decisions: int = 1) -> pd.DataFrame:
+    """Per text state met at least `min_decisions` times: how often, mean R_int there, and the goal
+    most often achieved from it; highest mean R_int first."""
+    vocabulary = suggestions.vocabulary
+    table = pd.DataFrame({"state": projection.state_index(transitions.before), "reward": rewards,
+                          "goal": [vocabulary[g] if g >= 0 else None for g in achieved_goals]})
+    summary = table.groupby("state").agg(decisions=("reward", "size"), mean_reward=("reward", "mean"),
+                                         rewarded_share=("reward", lambda r: float(np.mean(r > 0))),
+                                         most_achieved_goal=("goal", lambda g: g.mode().iloc[0] if g.notna().any() else "—"))
+    summary = summary[summary["decisions"] >= min_decisions]
+    summary.insert(0, "description", [", ".join(projection.words_of_state(s)) for s in summary.index])
+    return summary.sort_values("mean_reward", ascending=False, kind="stable")

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from eep_utils.captions import CART_CLAUSES, POLE_CLAUSES, TransitionCaptioner
-from eep_utils.ellm import (GOAL_TEMPLATES, PERSONA_INTROS, ELLMReward, GoalTemplateStandIn,
+from eep_utils.ellm import (GOAL_TEMPLATES, episode_rank_correlation, reward_by_state, threshold_sweep, PERSONA_INTROS, ELLMReward, GoalTemplateStandIn,
                             Transitions, goal_request, intrinsic_rewards, parse_goals, play_transitions,
                             resolve_goal_teacher, similarity_matrix, threshold_for_share, stand_in_goals, stand_in_rule_table,
                             suggest_goals, train_intrinsic_q_learner)
@@ -332,3 +332,34 @@ def test_q_learner_learns_the_push_its_reward_asks_for_and_is_seeded():
     assert np.all(first.table[first.q[:, 0] == 0] == 1)
     assert list(first.history["episodes"])[-1] == 150
     assert first.history["epsilon"].iloc[-1] == pytest.approx(0.05)
+
+
+# --------------------------------------------------------------------------------------------
+# Analyses
+
+def test_episode_rank_correlation_resamples_episodes():
+    rng = np.random.default_rng(0)
+    episode = np.repeat(np.arange(40), 5)
+    x = rng.random(200)
+    assert episode_rank_correlation(x, 2 * x + 1, episode, n_resamples=200).value == pytest.approx(1.0)
+    noise = episode_rank_correlation(x, rng.random(200), episode, n_resamples=200)
+    assert noise.low < 0 < noise.high and noise.n == 40
+    assert np.isnan(episode_rank_correlation(np.zeros(200), x, episode, n_resamples=10).value)
+
+
+def test_sweep_and_per_state_table_on_a_stand_in():
+    suggestions = suggest_goals(GoalTemplateStandIn(), "newton", k=3)
+    similarity = np.random.default_rng(1).random((len(CAPTIONER.vocabulary), len(suggestions.vocabulary)))
+    trajectories = {"random": play_transitions(RandomPolicy(2), 20, seed=3)}
+    sweep = threshold_sweep(similarity, suggestions, trajectories, [0.5, 1.0], [1, 3], STUDY_2023, CAPTIONER)
+    assert len(sweep) == 2 * 2 * 2 and set(sweep["agent"]) == {"random", "all"}
+    never = sweep[sweep["threshold"] == 1.0]
+    assert np.all(never["share_rewarded"] == 0) and never["spearman_remaining"].isna().all()
+    random_rows = sweep[(sweep["agent"] == "random") & (sweep["threshold"] == 0.5)].set_index("k")
+    assert random_rows.loc[3, "share_rewarded"] >= random_rows.loc[1, "share_rewarded"], "more goals, more chances"
+
+    reward = ELLMReward(similarity, suggestions.goal_ids(), 0.5)
+    rewards, achieved = intrinsic_rewards(reward, trajectories["random"], STUDY_2023, CAPTIONER, return_goals=True)
+    table = reward_by_state(rewards, achieved, trajectories["random"], suggestions, STUDY_2023, min_decisions=2)
+    assert table["decisions"].min() >= 2 and table["mean_reward"].is_monotonic_decreasing
+    assert set(table["most_achieved_goal"]) <= set(suggestions.vocabulary) | {"—"}
