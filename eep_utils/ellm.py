@@ -19,7 +19,9 @@ episode is not rewarded again (the novelty filter). Here:
 """
 from __future__ import annotations
 
+import asyncio
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,7 +33,7 @@ from .captions import TransitionCaptioner
 from .embodiments import STUDY_2023, Projection
 from .evaluation import MAX_EPISODE_STEPS
 from .stats import Estimate, bootstrap_ci
-from .teachers import ChatAnswer, ChatRequest, Teacher, complete_all
+from .teachers import ChatAnswer, ChatRequest, Teacher, acomplete_all
 
 # ---------------------------------------------------------------------------------------------
 # Personas and the goal prompt
@@ -317,13 +319,23 @@ class GoalSuggestions:
         }).set_index("state")
 
 
+def _run(coroutine):
+    """Run a coroutine to completion, also from inside a running event loop (a Jupyter kernel has one)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    with ThreadPoolExecutor(max_workers=1) as worker:
+        return worker.submit(asyncio.run, coroutine).result()
+
+
 def suggest_goals(teacher: Teacher, persona: str, k: int, projection: Projection = STUDY_2023,
                   max_in_flight: int = 8) -> GoalSuggestions:
     """Ask `teacher`, as `persona`, for `k` goals in every text state of `projection` (concurrently).
 
     An answer that yields no goals is kept and counted; its state simply gives no reward."""
     requests = [goal_request(persona, projection.describe_state(s), k, projection) for s in range(projection.n_states)]
-    answers = complete_all(teacher, requests, max_in_flight)
+    answers = _run(acomplete_all(teacher, requests, max_in_flight))
     return GoalSuggestions(persona, teacher.label, teacher.is_chatbot, k,
                            [parse_goals(answer.text, k) for answer in answers], [answer.text for answer in answers])
 
@@ -354,6 +366,15 @@ class Transitions:
     def remaining(self) -> np.ndarray:
         """Frames until the episode ends, from each decision's frame."""
         return self.returns[self.episode] - self.frame
+
+    @classmethod
+    def concatenate(cls, parts: list["Transitions"]) -> "Transitions":
+        """Several sets as one, episodes renumbered after each other."""
+        offsets = np.cumsum([0] + [part.n_episodes for part in parts[:-1]])
+        return cls(*(np.concatenate([getattr(part, name) for part in parts])
+                     for name in ("before", "actions", "after")),
+                   np.concatenate([part.episode + offset for part, offset in zip(parts, offsets)]),
+                   *(np.concatenate([getattr(part, name) for part in parts]) for name in ("decision", "frame", "returns")))
 
 
 def _hold(env: CartPoleVectorEnv, actions: np.ndarray, alive: np.ndarray, steps: int):
@@ -607,3 +628,21 @@ def reward_by_state(rewards: np.ndarray, achieved_goals: np.ndarray, transitions
     summary = summary[summary["decisions"] >= min_decisions]
     summary.insert(0, "description", [", ".join(projection.words_of_state(s)) for s in summary.index])
     return summary.sort_values("mean_reward", ascending=False, kind="stable")
+
+
+def push_direction_contrast(similarity: np.ndarray, captions: list[str], goals: list[str]) -> pd.DataFrame:
+    """For each goal that names a push, its mean similarity to captions of that push and of the opposite
+    one: how well the sentence model tells "left" from "right", which R_int depends on."""
+    caption_push = np.array([_PUSH_CAPTION.search(c).group(1) if _PUSH_CAPTION.search(c) else "" for c in captions])
+    rows = []
+    for column, goal in enumerate(goals):
+        named = _PUSH_GOAL.search(goal)
+        if named:
+            side = named.group(1)
+            same = similarity[caption_push == side, column].mean()
+            opposite = similarity[caption_push == _other(side), column].mean()
+            rows.append({"goal": goal, "same push": same, "opposite push": opposite, "difference": same - opposite})
+    return pd.DataFrame(rows, columns=["goal", "same push", "opposite push", "difference"]).set_index("goal")
+
+
+_PUSH_CAPTION = re.compile(r"^you pushed the cart (left|right)")

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from eep_utils.captions import CART_CLAUSES, POLE_CLAUSES, TransitionCaptioner
-from eep_utils.ellm import (GOAL_TEMPLATES, episode_rank_correlation, reward_by_state, threshold_sweep, PERSONA_INTROS, ELLMReward, GoalTemplateStandIn,
+from eep_utils.ellm import (GOAL_TEMPLATES, push_direction_contrast, episode_rank_correlation, reward_by_state, threshold_sweep, PERSONA_INTROS, ELLMReward, GoalTemplateStandIn,
                             Transitions, goal_request, intrinsic_rewards, parse_goals, play_transitions,
                             resolve_goal_teacher, similarity_matrix, threshold_for_share, stand_in_goals, stand_in_rule_table,
                             suggest_goals, train_intrinsic_q_learner)
@@ -190,6 +190,16 @@ def test_suggestions_keep_unparseable_answers_and_pad_missing_goals():
     assert suggestions.teacher == "mumbling test teacher" and suggestions.is_chatbot
 
 
+def test_goals_can_be_asked_from_inside_a_running_event_loop():
+    """Notebooks run in a kernel with its own event loop; asking must work there too."""
+    import asyncio
+
+    async def inside_a_loop():
+        return suggest_goals(GoalTemplateStandIn(), "newton", k=2)
+
+    assert asyncio.run(inside_a_loop()).goals[40]
+
+
 def test_goal_teacher_settings():
     assert isinstance(resolve_goal_teacher("auto"), GoalTemplateStandIn)
     assert isinstance(resolve_goal_teacher("stand-in"), GoalTemplateStandIn)
@@ -313,6 +323,14 @@ def test_play_transitions_matches_evaluation_and_ends_on_the_final_observation()
     np.testing.assert_array_equal(transitions.after[rows[:-1]], transitions.before[rows[1:]])
 
 
+def test_concatenated_transitions_keep_episodes_apart():
+    first, second = play_transitions(RandomPolicy(1), 3, seed=1), play_transitions(RandomPolicy(2), 4, seed=2)
+    both = Transitions.concatenate([first, second])
+    assert both.n_episodes == 7 and len(both.actions) == len(first.actions) + len(second.actions)
+    np.testing.assert_array_equal(both.remaining, np.concatenate([first.remaining, second.remaining]))
+    assert set(both.episode[len(first.actions):]) == {3, 4, 5, 6}
+
+
 def test_q_learner_learns_the_push_its_reward_asks_for_and_is_seeded():
     # Reward only captions of a push to the left (untried states default to right), with no
     # discounting, so a state's left value is exactly its reward.
@@ -363,3 +381,12 @@ def test_sweep_and_per_state_table_on_a_stand_in():
     table = reward_by_state(rewards, achieved, trajectories["random"], suggestions, STUDY_2023, min_decisions=2)
     assert table["decisions"].min() >= 2 and table["mean_reward"].is_monotonic_decreasing
     assert set(table["most_achieved_goal"]) <= set(suggestions.vocabulary) | {"—"}
+
+
+def test_push_direction_contrast_compares_same_and_opposite_pushes():
+    captions = ["you pushed the cart left, x", "you pushed the cart right, y", "you pushed the cart left, z"]
+    goals = ["push the cart left now", "stay calm"]
+    similarity = np.array([[0.9, 0.1], [0.5, 0.1], [0.7, 0.1]])
+    table = push_direction_contrast(similarity, captions, goals)
+    assert list(table.index) == ["push the cart left now"]
+    assert table.loc["push the cart left now"].tolist() == pytest.approx([0.8, 0.5, 0.3])
