@@ -234,7 +234,7 @@ class GoalTemplateStandIn:
     """An offline stand-in for a goal-suggesting chatbot: reads the persona, state, valid actions and k
     from the prompt, answers from `GOAL_TEMPLATES` in the persona's own style. Not a chatbot."""
 
-    label = "stand-in: ELLM goal templates (offline; not a chatbot)"
+    label = "ELLM goal templates (offline stand-in, not a chatbot)"
     is_chatbot = False
     model = "goal-templates"
 
