@@ -12,7 +12,9 @@ episodes           the one episode format (EpisodeSet), the dynamics check, Mina
 original_study     the 2023 recordings: pinned fetch, replay-checked loading, the published table
 students           embodied students (sklearn conventions), their metrics, DAgger
 behaviour          what a teacher did: returns, action balance, action tables, animations
-embeddings         the offline sentence model (all-MiniLM-L6-v2), checked and cached
+embeddings         sentence embeddings: offline all-MiniLM-L6-v2 (checked, cached) or the endpoint's API
+captions           ELLM's transition captions on CartPole (what a push did to the pole and the cart)
+ellm               ELLM: chatbot-suggested goals, caption-goal similarity as intrinsic reward, its learner
 report             glued numbers, CI tables, headline results and claims for the introduction
 config             the book's parameter file
 build              text notebooks → papermill → Jupyter Book
