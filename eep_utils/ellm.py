@@ -19,9 +19,7 @@ episode is not rewarded again (the novelty filter). Here:
 """
 from __future__ import annotations
 
-import asyncio
 import re
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,7 +31,7 @@ from .captions import TransitionCaptioner
 from .embodiments import STUDY_2023, Projection
 from .evaluation import MAX_EPISODE_STEPS
 from .stats import Estimate, bootstrap_ci
-from .teachers import ChatAnswer, ChatRequest, Teacher, acomplete_all
+from .teachers import ChatAnswer, ChatRequest, Teacher, acomplete_all, run_with
 
 # ---------------------------------------------------------------------------------------------
 # Personas and the goal prompt
@@ -262,20 +260,6 @@ class GoalTemplateStandIn:
         return ChatAnswer(_write_answer(goals, ANSWER_STYLES[persona]), self.model)
 
 
-TEACHER_SETTINGS = ("auto", "stand-in", "live", "replay")
-
-
-def resolve_goal_teacher(setting: str, projection: Projection = STUDY_2023) -> Teacher:
-    """The goal teacher for a setting. Until the teacher layer's `make_teacher` is wired in here,
-    only the offline stand-in exists: "auto" and "stand-in" give it."""
-    if setting not in TEACHER_SETTINGS:
-        raise ValueError(f"teacher setting must be one of {TEACHER_SETTINGS}, not {setting!r}")
-    if setting in ("auto", "stand-in"):
-        return GoalTemplateStandIn(projection)
-    raise ValueError(f"teacher setting {setting!r} needs the teacher layer (eep_utils.teachers.make_teacher), "
-                     "which is not wired into ELLM yet; use 'stand-in' or 'auto'")
-
-
 # ---------------------------------------------------------------------------------------------
 # Asking for goals: once per text state
 
@@ -319,23 +303,13 @@ class GoalSuggestions:
         }).set_index("state")
 
 
-def _run(coroutine):
-    """Run a coroutine to completion, also from inside a running event loop (a Jupyter kernel has one)."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coroutine)
-    with ThreadPoolExecutor(max_workers=1) as worker:
-        return worker.submit(asyncio.run, coroutine).result()
-
-
 def suggest_goals(teacher: Teacher, persona: str, k: int, projection: Projection = STUDY_2023,
                   max_in_flight: int = 8) -> GoalSuggestions:
     """Ask `teacher`, as `persona`, for `k` goals in every text state of `projection` (concurrently).
 
     An answer that yields no goals is kept and counted; its state simply gives no reward."""
     requests = [goal_request(persona, projection.describe_state(s), k, projection) for s in range(projection.n_states)]
-    answers = _run(acomplete_all(teacher, requests, max_in_flight))
+    answers = run_with(teacher, acomplete_all(teacher, requests, max_in_flight))
     return GoalSuggestions(persona, teacher.label, teacher.is_chatbot, k,
                            [parse_goals(answer.text, k) for answer in answers], [answer.text for answer in answers])
 

@@ -7,11 +7,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from eep_utils.captions import CART_CLAUSES, POLE_CLAUSES, TransitionCaptioner
-from eep_utils.ellm import (GOAL_TEMPLATES, push_direction_contrast, episode_rank_correlation, reward_by_state, threshold_sweep, PERSONA_INTROS, ELLMReward, GoalTemplateStandIn,
-                            Transitions, goal_request, intrinsic_rewards, parse_goals, play_transitions,
-                            resolve_goal_teacher, similarity_matrix, threshold_for_share, stand_in_goals, stand_in_rule_table,
-                            suggest_goals, train_intrinsic_q_learner)
+from eep_utils.ellm import (GOAL_TEMPLATES, PERSONA_INTROS, ELLMReward, GoalTemplateStandIn, Transitions,
+                            episode_rank_correlation, goal_request, intrinsic_rewards, parse_goals, play_transitions,
+                            push_direction_contrast, reward_by_state, similarity_matrix, stand_in_goals,
+                            stand_in_rule_table, suggest_goals, threshold_for_share, threshold_sweep,
+                            train_intrinsic_q_learner)
 from eep_utils.embeddings import shared_minilm
+from eep_utils.teachers import make_teacher
 from eep_utils.embodiments import STUDY_2023
 from eep_utils.evaluation import RandomPolicy, play_episodes
 from eep_utils.teachers import ChatAnswer, ChatRequest, complete
@@ -200,13 +202,10 @@ def test_goals_can_be_asked_from_inside_a_running_event_loop():
     assert asyncio.run(inside_a_loop()).goals[40]
 
 
-def test_goal_teacher_settings():
-    assert isinstance(resolve_goal_teacher("auto"), GoalTemplateStandIn)
-    assert isinstance(resolve_goal_teacher("stand-in"), GoalTemplateStandIn)
-    with pytest.raises(ValueError, match="teacher layer"):
-        resolve_goal_teacher("live")
-    with pytest.raises(ValueError, match="one of"):
-        resolve_goal_teacher("gpt")
+def test_goal_teacher_comes_from_the_teacher_layer_offline():
+    stand_in = GoalTemplateStandIn()
+    assert make_teacher("auto", stand_in=stand_in, experiment="ellm-goals-test") is stand_in
+    assert not stand_in.is_chatbot and "not a chatbot" in stand_in.label
 
 
 # --------------------------------------------------------------------------------------------
