@@ -172,18 +172,21 @@ class _Canvas:
 
     def paint(self, mask: np.ndarray, colour: np.ndarray) -> None:
         colour = np.broadcast_to(np.asarray(colour, np.float32), (len(self.pixels), 3))
-        self.pixels = np.where(mask[..., None], colour[:, None, None, :], self.pixels)
+        np.copyto(self.pixels, colour[:, None, None, :], where=mask[..., None])
 
     def shade(self, mask: np.ndarray, factor: np.ndarray) -> None:
-        self.pixels = np.where(mask[..., None], self.pixels * factor[..., None], self.pixels)
+        np.multiply(self.pixels, factor[..., None], out=self.pixels, where=mask[..., None])
 
     def ellipse(self, cx, cy, rx, ry, angle=0.0, power=2.0) -> np.ndarray:
         """A (super-)ellipse: power 2 is an ellipse, larger powers are boxier."""
         cx, cy, rx, ry, angle, power = (np.asarray(v, np.float32).reshape(-1, 1, 1) for v in (cx, cy, rx, ry, angle, power))
         dx, dy = self.X - cx, self.Y - cy
-        cos, sin = np.cos(angle), np.sin(angle)
-        u = (dx * cos + dy * sin) / rx
-        v = (-dx * sin + dy * cos) / ry
+        if np.any(angle):
+            cos, sin = np.cos(angle), np.sin(angle)
+            dx, dy = dx * cos + dy * sin, -dx * sin + dy * cos
+        u, v = dx / rx, dy / ry
+        if np.all(power == 2):  # the common case, without the slow general power
+            return u * u + v * v <= 1.0
         return np.abs(u) ** power + np.abs(v) ** power <= 1.0
 
     def segment(self, x0, y0, x1, y1, width) -> np.ndarray:
