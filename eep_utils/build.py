@@ -27,7 +27,7 @@ from pathlib import Path
 import jupytext
 import nbformat
 
-from .config import MODES, NOTEBOOKS, ROOT, ConfigError, NotebookPlan, load_plan
+from .config import MODES, ROOT, ConfigError, NotebookPlan, load_plan
 
 BOOK_FILES = ("_config.yml", "_toc.yml", "references.bib", "references.md", "rerun.md")
 KEY_METADATA = "eep_build_key"
@@ -109,19 +109,23 @@ def sync_book_sources(mode: str) -> None:
 
 def pair_notebook(plan: NotebookPlan) -> Path:
     """Write the .ipynb half of the jupytext pair from the text notebook, the source of truth."""
-    paired = NOTEBOOKS / f"{plan.name}.ipynb"
+    paired = plan.source.with_suffix(".ipynb")
     notebook = jupytext.read(plan.source)
     notebook.metadata.setdefault("kernelspec", {"name": "python3", "display_name": "Python 3", "language": "python"})
     jupytext.write(notebook, paired)
     return paired
 
 
-def execute(plan: NotebookPlan, mode: str, key: str) -> Path:
+def executed_path(plan: NotebookPlan, out_dir: Path) -> Path:
+    return out_dir / "book" / "notebooks" / f"{plan.name}.ipynb"
+
+
+def execute(plan: NotebookPlan, out_dir: Path, key: str) -> Path:
     import papermill
 
-    executed = book_source_dir(mode) / "notebooks" / f"{plan.name}.ipynb"
+    executed = executed_path(plan, out_dir)
     executed.parent.mkdir(parents=True, exist_ok=True)
-    (build_dir(mode) / "artifacts").mkdir(parents=True, exist_ok=True)
+    (out_dir / "artifacts").mkdir(parents=True, exist_ok=True)
     parameters = {**plan.parameters, "artifacts_dir": ARTIFACTS_RELATIVE_TO_NOTEBOOK}
     # The kernel imports eep_utils from this checkout, whatever folder the notebook runs in.
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
@@ -142,7 +146,7 @@ def execute(plan: NotebookPlan, mode: str, key: str) -> Path:
         raise BuildError(
             f"notebook {plan.name} failed in cell {error.cell_index} (execution count {error.exec_count}): "
             f"{error.ename}: {error.evalue}\n"
-            f"The executed notebook, with the traceback, is {failed.relative_to(ROOT)}"
+            f"The executed notebook, with the traceback, is {failed}"
         ) from None
     except Exception as error:
         if executed.exists():
@@ -150,26 +154,27 @@ def execute(plan: NotebookPlan, mode: str, key: str) -> Path:
         raise BuildError(f"notebook {plan.name} could not be executed: {type(error).__name__}: {error}") from None
     notebook = nbformat.read(executed, as_version=4)
     notebook.metadata[KEY_METADATA] = key
+    for cell in notebook.cells:
+        if "injected-parameters" in cell.metadata.get("tags", []):
+            cell.metadata["tags"].append("hide-cell")  # shown folded, like the parameters cell it overrides
     nbformat.write(notebook, executed)
     return executed
 
 
-def run_notebooks(mode: str, force: bool = False) -> dict[str, str]:
-    """Execute what changed; returns each notebook's fate ("executed" or "skipped")."""
-    plans = load_plan(mode)
+def run_notebooks(plans: list[NotebookPlan], mode: str, out_dir: Path, force: bool = False) -> dict[str, str]:
+    """Execute what changed, in order; returns each notebook's fate ("executed" or "skipped")."""
     fingerprint = code_and_data_fingerprint()
     fates = {}
     upstream = ""
     for plan in plans:
         key = build_key(plan, mode, upstream, fingerprint)
-        executed = book_source_dir(mode) / "notebooks" / f"{plan.name}.ipynb"
-        if not force and recorded_key(executed) == key:
+        if not force and recorded_key(executed_path(plan, out_dir)) == key:
             print(f"[{plan.name}] unchanged, skipped", flush=True)
             fates[plan.name] = "skipped"
         else:
             print(f"[{plan.name}] running ({mode} mode) ...", flush=True)
             started = time.perf_counter()
-            execute(plan, mode, key)
+            execute(plan, out_dir, key)
             print(f"[{plan.name}] done in {time.perf_counter() - started:.1f} s", flush=True)
             fates[plan.name] = "executed"
         upstream = key
@@ -195,19 +200,30 @@ def render_html(mode: str) -> Path:
     return html_dir(mode)
 
 
+def check_links(mode: str) -> None:
+    """Sphinx's link checker over the executed book (reaches the internet: the weekly CI job only)."""
+    command = [sys.executable, "-c", "from jupyter_book.cli.main import main; main()", "build",
+               str(book_source_dir(mode)), "--path-output", str(build_dir(mode)), "--builder", "linkcheck"]
+    if subprocess.run(command).returncode != 0:
+        raise BuildError(f"broken links: see {build_dir(mode) / '_build' / 'linkcheck' / 'output.txt'}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, for tests and CI")
     parser.add_argument("--force", action="store_true", help="re-execute every notebook")
     parser.add_argument("--no-html", action="store_true", help="execute the notebooks only")
+    parser.add_argument("--linkcheck", action="store_true", help="also check the book's external links (needs network)")
     args = parser.parse_args(argv)
     mode = "quick" if args.quick else "full"
     assert mode in MODES
     started = time.perf_counter()
     try:
-        run_notebooks(mode, force=args.force)
+        run_notebooks(load_plan(mode), mode, build_dir(mode), force=args.force)
         if not args.no_html:
             render_html(mode)
+        if args.linkcheck:
+            check_links(mode)
     except (ConfigError, BuildError) as error:
         print(f"BUILD FAILED: {error}", file=sys.stderr)
         return 1

@@ -24,10 +24,7 @@ class ConfigError(ValueError):
 class NotebookPlan:
     name: str
     parameters: dict
-
-    @property
-    def source(self) -> Path:
-        return NOTEBOOKS / f"{self.name}.md"
+    source: Path
 
 
 def load_plan(mode: str, path: Path = PARAMETERS_FILE) -> list[NotebookPlan]:
@@ -58,8 +55,8 @@ def load_plan(mode: str, path: Path = PARAMETERS_FILE) -> list[NotebookPlan]:
             if not isinstance(values, dict):
                 raise ConfigError(f"{where}.{part} must be a mapping of parameter → value, got {values!r}")
             merged.update(values)
-        plan = NotebookPlan(name, merged)
+        plan = NotebookPlan(name, merged, Path(path).parent / f"{name}.md")
         if not plan.source.exists():
-            raise ConfigError(f"{where} names {plan.source.relative_to(ROOT)}, which does not exist")
+            raise ConfigError(f"{where} names {plan.source}, which does not exist")
         plans.append(plan)
     return plans

@@ -210,7 +210,7 @@ CANDIDATES = [
 
 
 def candidate_table() -> "pd.DataFrame":
-    """The candidates' scores and reasons, with each Gymnasium task's spaces read from Gymnasium itself."""
+    """Each candidate's score per requirement and in total, with each Gymnasium task's spaces read from Gymnasium."""
     import gymnasium as gym
     import pandas as pd
 
@@ -219,17 +219,23 @@ def candidate_table() -> "pd.DataFrame":
         row = {"environment": candidate["environment"]}
         if candidate["gymnasium_id"]:
             env = gym.make(candidate["gymnasium_id"])
-            row["observation space"] = _space_in_words(env.observation_space)
-            row["action space"] = _space_in_words(env.action_space)
+            row["senses"] = _space_in_words(env.observation_space)
+            row["acts"] = _space_in_words(env.action_space)
             env.close()
         else:
-            row["observation space"], row["action space"] = "RGB image (student); caption (teacher)", "yes/no + score"
-        for key in REQUIREMENTS:
-            score, reason = candidate[key]
-            row[key] = f"{score}: {reason}"
+            row["senses"], row["acts"] = "an RGB image", "cute or not"
+        row.update({key: candidate[key][0] for key in REQUIREMENTS})
         row["total (of 10)"] = sum(candidate[key][0] for key in REQUIREMENTS)
         rows.append(row)
     return pd.DataFrame(rows).set_index("environment")
+
+
+def candidate_reasons() -> "pd.DataFrame":
+    """The reason behind every score of `candidate_table`, one row per candidate and requirement."""
+    import pandas as pd
+
+    return pd.DataFrame([{"environment": c["environment"], "requirement": key, "score": c[key][0], "reason": c[key][1]}
+                         for c in CANDIDATES for key in REQUIREMENTS]).set_index(["environment", "requirement"])
 
 
 def _space_in_words(space) -> str:

@@ -45,15 +45,18 @@ def literal_rule_table(projection: Projection, default: int = 1) -> np.ndarray:
     table = np.empty(projection.n_states, dtype=np.int64)
     for state in range(projection.n_states):
         words = projection.words_of_state(state)
-        leaning = _direction(words[angle]) or _direction(words[spin])
+        leaning = _direction(words[angle])
+        if leaning is None:
+            leaning = _direction(words[spin])
         table[state] = default if leaning is None else leaning
     return table
 
 
 def _direction(word: str) -> int | None:
-    if "right" in word:
+    """1 for a word naming the right ("right", "far-right", "rightwards"), 0 for the left, else None."""
+    if word.endswith(("right", "rightwards")) and word != "upright":
         return 1
-    if "left" in word:
+    if word.endswith(("left", "leftwards")):
         return 0
     return None
 

@@ -48,24 +48,45 @@ def results_dir(artifacts_dir: str | Path) -> Path:
     return path
 
 
-def save_headline(artifacts_dir: str | Path, chapter: str, rows: list[dict]) -> Path:
-    """Headline rows for the introduction: each names its measure, teacher, whether a chatbot, value and CI."""
+CLAIM_STATUSES = ("shown", "not shown", "not tested")
+
+
+def claim(statement: str, shown: bool | None, evidence: str, teacher: str) -> dict:
+    """A claim the chapter tested: shown, not shown, or not tested (e.g. only a stand-in was available)."""
+    status = "not tested" if shown is None else ("shown" if shown else "not shown")
+    return {"claim": statement, "status": status, "evidence": evidence, "teacher": teacher}
+
+
+def save_headline(artifacts_dir: str | Path, chapter: str, rows: list[dict], claims: list[dict] = ()) -> Path:
+    """Headline rows and claims for the introduction; each row names its measure, teacher, whether a
+    chatbot, value and CI; each claim its status and the evidence behind it."""
     required = {"measure", "teacher", "is_chatbot", "mean", "ci_low", "ci_high", "n"}
     for row in rows:
         missing = required - set(row)
         if missing:
             raise ValueError(f"headline row {row} lacks {sorted(missing)}")
+    for item in claims:
+        if item.get("status") not in CLAIM_STATUSES:
+            raise ValueError(f"claim {item} needs a status among {CLAIM_STATUSES} (use report.claim)")
     path = results_dir(artifacts_dir) / f"{chapter}.json"
-    path.write_text(json.dumps({"chapter": chapter, "rows": rows}, indent=2))
+    path.write_text(json.dumps({"chapter": chapter, "rows": rows, "claims": list(claims)}, indent=2))
     return path
 
 
-def load_headlines(artifacts_dir: str | Path) -> pd.DataFrame:
+def _load(artifacts_dir: str | Path, part: str) -> pd.DataFrame:
     rows = []
     for path in sorted(results_dir(artifacts_dir).glob("*.json")):
         document = json.loads(path.read_text())
-        rows += [{"chapter": document["chapter"], **row} for row in document["rows"]]
+        rows += [{"chapter": document["chapter"], **row} for row in document.get(part, [])]
     return pd.DataFrame(rows)
+
+
+def load_headlines(artifacts_dir: str | Path) -> pd.DataFrame:
+    return _load(artifacts_dir, "rows")
+
+
+def load_claims(artifacts_dir: str | Path) -> pd.DataFrame:
+    return _load(artifacts_dir, "claims")
 
 
 def teacher_name(label: str, is_chatbot: bool) -> str:
