@@ -21,10 +21,7 @@ from .stats import Estimate, permutation_p_value
 MEASURES = ("ROC-AUC", "Spearman")
 
 
-def auc_by_row(scores: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """ROC-AUC of each row's scores against its 0/1 labels (ties count half); NaN where a row has one class."""
-    scores, labels = np.atleast_2d(scores), np.atleast_2d(labels).astype(bool)
-    ranks = rankdata(scores, axis=1)
+def _auc_from_ranks(ranks: np.ndarray, labels: np.ndarray) -> np.ndarray:
     positives = labels.sum(axis=1)
     negatives = labels.shape[1] - positives
     rank_sum = np.where(labels, ranks, 0.0).sum(axis=1)
@@ -32,14 +29,24 @@ def auc_by_row(scores: np.ndarray, labels: np.ndarray) -> np.ndarray:
         return (rank_sum - positives * (positives + 1) / 2) / (positives * negatives)
 
 
-def spearman_by_row(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Spearman's rank correlation of each row of x with the same row of y; NaN where a row is constant."""
-    rx = rankdata(np.atleast_2d(x), axis=1)
-    ry = rankdata(np.atleast_2d(y), axis=1)
-    rx -= rx.mean(axis=1, keepdims=True)
-    ry -= ry.mean(axis=1, keepdims=True)
+def _centred_ranks(values: np.ndarray) -> np.ndarray:
+    ranks = rankdata(np.atleast_2d(values), axis=1)
+    return ranks - ranks.mean(axis=1, keepdims=True)
+
+
+def _spearman_from_centred_ranks(rx: np.ndarray, ry: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):
         return (rx * ry).sum(axis=1) / np.sqrt((rx * rx).sum(axis=1) * (ry * ry).sum(axis=1))
+
+
+def auc_by_row(scores: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """ROC-AUC of each row's scores against its 0/1 labels (ties count half); NaN where a row has one class."""
+    return _auc_from_ranks(rankdata(np.atleast_2d(scores), axis=1), np.atleast_2d(labels).astype(bool))
+
+
+def spearman_by_row(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Spearman's rank correlation of each row of x with the same row of y; NaN where a row is constant."""
+    return _spearman_from_centred_ranks(_centred_ranks(x), _centred_ranks(y))
 
 
 @dataclass
@@ -74,21 +81,24 @@ def agreement_matrices(student_probabilities: dict[str, np.ndarray], teacher_ver
     if list(teacher_scores) != teachers:
         raise ValueError("teacher_verdicts and teacher_scores must name the same teachers in the same order")
 
-    rows = np.random.default_rng(seed).integers(0, n, (n_resamples, n))
-    everything = np.arange(n)[None, :]
+    # Column 0 of every sample is the original order (the point estimate); the rest are bootstrap resamples.
+    rows = np.vstack([np.arange(n), np.random.default_rng(seed).integers(0, n, (n_resamples, n))])
+    # Rank each student's and each teacher's values once per sample; every cell then only combines ranks.
+    student_ranks = {s: rankdata(np.asarray(p, float)[rows], axis=1) for s, p in student_probabilities.items()}
+    student_centred = {s: r - r.mean(axis=1, keepdims=True) for s, r in student_ranks.items()}
+    teacher_labels = {t: np.asarray(v, float)[rows].astype(bool) for t, v in teacher_verdicts.items()}
+    teacher_centred = {t: _centred_ranks(np.asarray(v, float)[rows]) for t, v in teacher_scores.items()}
+
+    cells = {measure: np.empty((n_resamples + 1, len(students), len(teachers))) for measure in MEASURES}
+    for i, student in enumerate(students):
+        for j, teacher in enumerate(teachers):
+            cells["ROC-AUC"][:, i, j] = _auc_from_ranks(student_ranks[student], teacher_labels[teacher])
+            cells["Spearman"][:, i, j] = _spearman_from_centred_ranks(student_centred[student], teacher_centred[teacher])
     results = {}
-    for measure in MEASURES:
-        value = np.empty((len(students), len(teachers)))
-        replicates = np.empty((n_resamples, len(students), len(teachers)))
-        for i, student in enumerate(students):
-            probability = np.asarray(student_probabilities[student], float)
-            for j, teacher in enumerate(teachers):
-                truth = np.asarray((teacher_verdicts if measure == "ROC-AUC" else teacher_scores)[teacher], float)
-                statistic = auc_by_row if measure == "ROC-AUC" else spearman_by_row
-                value[i, j] = statistic(probability[everything], truth[everything])[0]
-                replicates[:, i, j] = statistic(probability[rows], truth[rows])
+    for measure, values in cells.items():
+        replicates = values[1:]
         low, high = np.nanquantile(replicates, [(1 - level) / 2, (1 + level) / 2], axis=0)
-        results[measure] = AgreementMatrix(measure, students, teachers, value, low, high, replicates, n)
+        results[measure] = AgreementMatrix(measure, students, teachers, values[0], low, high, replicates, n)
     return results
 
 
@@ -117,11 +127,13 @@ def extraction_test(matrix: AgreementMatrix, personas: list[str], max_exact: int
     columns = [matrix.teachers.index(p) for p in personas]
     square = matrix.value[np.ix_(rows, columns)]
     observed = extraction_index(square)
-    per_resample = np.array([extraction_index(r[np.ix_(rows, columns)]) for r in matrix.replicates])
+    squares = matrix.replicates[:, rows][:, :, columns]
+    k = len(personas)
+    diagonals = np.trace(squares, axis1=1, axis2=2)
+    per_resample = diagonals / k - (squares.sum(axis=(1, 2)) - diagonals) / (k * k - k)
     low, high = np.nanquantile(per_resample, [(1 - level) / 2, (1 + level) / 2])
     estimate = Estimate(observed, float(low), float(high), matrix.n, level)
 
-    k = len(personas)
     # The index depends on a matching only through its trace: compare traces of row-permuted matrices.
     if math.factorial(k) <= max_exact:
         traces = np.array([square[list(order), np.arange(k)].sum() for order in itertools.permutations(range(k))])

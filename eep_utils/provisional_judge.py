@@ -84,3 +84,12 @@ class ProvisionalMiniLMJudge:
         score = int(np.clip(round(5 + SCORE_SCALE * margin), 0, 10))
         text = json.dumps({"cute": margin > 0, "score": score})
         return ChatAnswer(text=text, model=self.model, extra={"margin": margin})
+
+
+def resolve_personality_teacher(setting: str):
+    """The judge for a `teacher` setting. Only the stand-in lives here; the teacher layer wires the rest."""
+    if setting in ("auto", "stand-in"):
+        return ProvisionalMiniLMJudge()
+    raise ValueError(f"teacher setting {setting!r}: live, replayed and Batch-imported chatbot judges are wired by the "
+                     "teacher layer (eep_utils.teachers.make_teacher), which this branch does not have yet; "
+                     "use teacher: auto or stand-in")

@@ -12,7 +12,8 @@ from eep_utils.agreement import (agreement_matrices, auc_by_row, extraction_inde
                                  offdiagonal_correlation, spearman_by_row)
 from eep_utils.creatures import generate_creatures
 from eep_utils.personas import NO_PERSONA, PERSONAS, Persona, judge_captions, judgment_request, parse_cute_judgment
-from eep_utils.provisional_judge import GENERIC_LIKES, ProvisionalMiniLMJudge, clauses_of, read_prompt
+from eep_utils.provisional_judge import (GENERIC_LIKES, ProvisionalMiniLMJudge, clauses_of, read_prompt,
+                                        resolve_personality_teacher)
 from eep_utils.teachers import ChatAnswer
 from eep_utils.vision_students import STUDENT_KINDS, OneVerdictStudent, PixelFeatures, cute_probability, fit_student
 
@@ -138,6 +139,11 @@ def test_stand_in_judges_by_the_persona_s_taste():
     assert "not a chatbot" in judge.label and not judge.is_chatbot
 
 
+def test_only_the_stand_in_is_wired_here():
+    with pytest.raises(ValueError, match="teacher layer"):
+        resolve_personality_teacher("live")
+
+
 # --- pixel students -----------------------------------------------------------------------------
 
 
@@ -228,6 +234,8 @@ def test_matrix_recovers_a_known_persona_transfer():
     assert (auc.low <= auc.value).all() and (auc.value <= auc.high).all()
     assert (np.diag(matrices["Spearman"].value) > 0.85).all()
     assert auc.cell("persona 2", "persona 2").value == auc.value[2, 2]
+    assert auc.value[1, 3] == pytest.approx(roc_auc_score(verdicts["persona 3"], students["persona 1"]))
+    assert matrices["Spearman"].value[2, 0] == pytest.approx(spearmanr(students["persona 2"], scores["persona 0"]).statistic)
     test = extraction_test(auc, names)
     # Diagonal ≈ 0.95, off-diagonal ≈ 0.5: the index is about 0.45 and no other matching does as well.
     assert 0.35 < test.index.value < 0.5 and test.index.low > 0.3
