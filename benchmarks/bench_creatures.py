@@ -7,6 +7,7 @@ Measures, in one run: drawing creatures in batches (vectorised over each body pl
 them one at a time (the baseline); pixel featurisation; training every student the chapter trains
 (six teachers × two kinds, plus six label-shuffled controls). The brief's budget for generating,
 featurising and training on 3,000 creatures is 3 minutes on 2 cores; the ratio to it is printed.
+Also: one XGBoost student fitted with two threads against one thread (the students use one).
 Students are trained on tastes defined from the traits (timing only: no judge is run here).
 """
 from __future__ import annotations
@@ -21,10 +22,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from eep_utils.creatures import generate_creatures, render_creatures, sample_traits  # noqa: E402
-from eep_utils.vision_students import STUDENT_KINDS, PixelFeatures, fit_student  # noqa: E402
+from eep_utils.vision_students import STUDENT_KINDS, PixelFeatures, fit_student, make_student  # noqa: E402
 
 BUDGET_SECONDS_FOR_3000 = 180.0
 N_TEACHERS = 6  # five personas and the no-persona control, as in chapter 06
+N_SHUFFLES = 2  # label-shuffled students per teacher and kind, as chapter 06's full build
 
 
 def timed(function, *args, **kwargs):
@@ -64,12 +66,19 @@ def main() -> None:
         for verdicts in tastes:
             for kind in STUDENT_KINDS:
                 fit_student(kind, features[train], verdicts[train], args.seed)
-            fit_student("XGBoost", features[train], verdicts[train], args.seed, shuffle_labels=True)
+                for repeat in range(N_SHUFFLES):
+                    fit_student(kind, features[train], verdicts[train], args.seed + repeat, shuffle_labels=True)
 
     _, training_seconds = timed(train_all)
-    n_students = N_TEACHERS * (len(STUDENT_KINDS) + 1)
+    n_students = N_TEACHERS * len(STUDENT_KINDS) * (1 + N_SHUFFLES)
     print(f"training {n_students} students on {train.sum()} pictures: {training_seconds:.1f} s "
           f"({training_seconds / n_students:.2f} s per student)")
+
+    labels = tastes[0][train].astype(int)
+    _, one_thread = timed(make_student("XGBoost", args.seed).fit, features[train], labels)
+    _, two_threads = timed(make_student("XGBoost", args.seed).set_params(n_jobs=2).fit, features[train], labels)
+    print(f"one XGBoost student: 1 thread {one_thread:.2f} s, 2 threads {two_threads:.2f} s "
+          f"→ 1 thread is {two_threads / one_thread:.1f}× faster")
 
     total = generate_seconds + feature_seconds + training_seconds
     budget = BUDGET_SECONDS_FOR_3000 * n / 3000

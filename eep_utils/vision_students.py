@@ -66,8 +66,11 @@ class PixelFeatures(TransformerMixin, BaseEstimator):
 def make_student(kind: str, seed: int):
     """An untrained classifier on pixel features: gradient-boosted trees or a regularised linear model."""
     if kind == "XGBoost":
+        # One thread: these fits are small, and on a 2-core machine shared with other jobs, OpenMP threads
+        # waiting for each other sometimes made two threads several times slower than one
+        # (benchmarks/bench_creatures.py compares them).
         return XGBClassifier(n_estimators=100, max_depth=4, learning_rate=0.1, subsample=0.8, colsample_bytree=0.3,
-                             tree_method="hist", max_bin=32, n_jobs=2, random_state=seed)
+                             tree_method="hist", max_bin=32, n_jobs=1, random_state=seed)
     if kind == "logistic regression":
         return make_pipeline(StandardScaler(), LogisticRegression(C=0.01, max_iter=3000, random_state=seed))
     raise ValueError(f"unknown student kind {kind!r}; choose one of {STUDENT_KINDS}")
