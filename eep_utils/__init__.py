@@ -1,9 +1,19 @@
 """Embodied Emulated Personas: the library behind the book's chapters.
 
-embodiments   what a body senses, as text, and how text acts on it (CartPole projections)
-policies      hand-made and searched CartPole policies (lookup tables, the prompt's rule, LQR)
-evaluation    vectorised closed-loop evaluation of any policy
-stats         confidence intervals and significance tests
-config        the book's parameter file
-build         text notebooks → papermill → Jupyter Book
+embodiments        what a body senses, as text, and how text acts on it (CartPole projections)
+policies           hand-made and searched CartPole policies (lookup tables, the prompt's rule, LQR)
+evaluation         vectorised closed-loop evaluation of any policy
+stats              confidence intervals and significance tests
+teachers           who answers text prompts (live chatbot, replay, stand-in), answer parsers, run reports
+chatbots           the live OpenAI-compatible client (retries, concurrency bound, pace, budget)
+transcripts        recorded exchanges: record, replay, resume, Batch API export/import
+cartpole_teaching  CartPole personas, conversation protocols, rule stand-in, teacher rollouts
+episodes           the one episode format (EpisodeSet), the dynamics check, Minari export
+original_study     the 2023 recordings: pinned fetch, replay-checked loading, the published table
+students           embodied students (sklearn conventions), their metrics, DAgger
+behaviour          what a teacher did: returns, action balance, action tables, animations
+embeddings         the offline sentence model (all-MiniLM-L6-v2), checked and cached
+report             glued numbers, CI tables, headline results and claims for the introduction
+config             the book's parameter file
+build              text notebooks → papermill → Jupyter Book
 """

@@ -16,6 +16,7 @@ chatbot, the protocol, seeds). A student trains on the observation-action pairs 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -58,11 +59,26 @@ class EpisodeSet:
         """Frames survived per episode (CartPole's return), in episode order."""
         return self.frames.groupby("episode")["reward"].sum().to_numpy()
 
-    def training_pairs(self, include_fallbacks: bool = False):
+    def dynamics_consistency(self) -> pd.Series:
+        """Per frame: did the cart's velocity change in the direction of the recorded push by the next
+        frame? True / False, or NA on an episode's last frame (its next observation is not stored)."""
+        frames = self.frames.sort_values(["episode", "t"])
+        following = frames.groupby("episode")[OBSERVATION_COLUMNS].shift(-1)
+        known = following["x_dot"].notna().to_numpy()
+        consistent = pd.Series(pd.NA, index=frames.index, dtype="boolean")
+        consistent[known] = push_consistency(frames.loc[known, OBSERVATION_COLUMNS].to_numpy(),
+                                             frames.loc[known, "action"].to_numpy(),
+                                             following.loc[known].to_numpy())
+        return consistent.reindex(self.frames.index)
+
+    def training_pairs(self, include_fallbacks: bool = False, dynamics_checked: bool = False):
         """(observations, actions, episode ids) at the frames where the teacher decided.
 
-        Fallback decisions are the pipeline's, not the teacher's: left out unless asked for."""
+        Fallback decisions are the pipeline's, not the teacher's: left out unless asked for.
+        With `dynamics_checked`, only pairs that `dynamics_consistency` confirms are kept."""
         decided = self.frames[self.frames["decided"]]
+        if dynamics_checked:
+            decided = decided[self.dynamics_consistency()[decided.index].fillna(False).to_numpy(bool)]
         if not include_fallbacks and len(self.decisions):
             keep = self.decisions.set_index(["episode", "t"])["status"] != "fallback"
             index = pd.MultiIndex.from_frame(decided[["episode", "t"]])
@@ -101,6 +117,65 @@ class EpisodeSet:
                                      "delete the folder and re-run the chapter that writes it") from None
         teacher, is_chatbot = metadata.pop("teacher"), metadata.pop("is_chatbot")
         return cls(teacher, bool(is_chatbot), frames, decisions, metadata)
+
+
+def minari_dataset_id(teacher: str, version: int = 0) -> str:
+    """e.g. "eep/cartpole-gpt-3-5-turbo-as-newton-2023-recordings-chat-api-v0"."""
+    slug = "-".join("".join(c if c.isalnum() else " " for c in teacher.lower()).split())
+    return f"eep/cartpole-{slug}-v{version}"
+
+
+def to_minari(episodes: EpisodeSet, folder: Path, dataset_id: str | None = None):
+    """Write an EpisodeSet as a Minari dataset under `folder` (never the default ~/.minari) and return it.
+
+    Every frame is a Minari step (a held decision repeats its action). Minari wants each episode's
+    observation after its last action; the frames table does not store it, so it is recomputed by one
+    CartPole step from the last stored observation (float32, as observed) — within float32 rounding
+    of the true terminal observation. The teacher's name and the metadata go into the description."""
+    import gymnasium as gym
+    import minari
+    from gymnasium.envs.classic_control.cartpole import CartPoleEnv
+    from minari.data_collector import EpisodeBuffer
+
+    dataset_id = dataset_id or minari_dataset_id(episodes.teacher)
+    stepper = CartPoleEnv()
+    stepper.reset(seed=0)
+    buffers = []
+    for episode, frames in episodes.frames.sort_values(["episode", "t"]).groupby("episode"):
+        observations = frames[OBSERVATION_COLUMNS].to_numpy(np.float32)
+        actions = frames["action"].to_numpy(np.int64)
+        stepper.state, stepper.steps_beyond_terminated = observations[-1].astype(np.float64), None
+        final, *_ = stepper.step(int(actions[-1]))
+        buffers.append(EpisodeBuffer(
+            id=int(episode), observations=np.vstack([observations, final[None, :].astype(np.float32)]),
+            actions=actions, rewards=frames["reward"].astype(float).tolist(),
+            terminations=frames["terminated"].astype(bool).tolist(), truncations=frames["truncated"].astype(bool).tolist()))
+    stepper.close()
+    description = (f"CartPole-v1 episodes of teacher: {episodes.teacher} "
+                   f"({'a chatbot' if episodes.is_chatbot else 'not a chatbot'}). "
+                   f"Metadata: {json.dumps(episodes.metadata, default=str)}")
+    previous = os.environ.get("MINARI_DATASETS_PATH")
+    os.environ["MINARI_DATASETS_PATH"] = str(Path(folder).resolve())
+    try:
+        return minari.create_dataset_from_buffers(
+            dataset_id, buffers, env=gym.make("CartPole-v1"), algorithm_name=episodes.teacher,
+            author="Embodied Emulated Personas", description=description)
+    finally:
+        if previous is None:
+            os.environ.pop("MINARI_DATASETS_PATH")
+        else:
+            os.environ["MINARI_DATASETS_PATH"] = previous
+
+
+def push_consistency(observations, actions, next_observations) -> np.ndarray:
+    """Whether each (observation, action) pair agrees with CartPole's dynamics: a push changes the
+    cart's velocity in its direction (action 1 pushes right, so x_dot must grow; 0 pushes left).
+
+    `next_observations` is what followed each observation. For pairs that really belong together the
+    check always passes on CartPole-v1 (the ±10 N push dominates the pole's reaction at angles within
+    the 12° limit); a pair that fails was not recorded as played."""
+    change = np.asarray(next_observations, dtype=np.float64)[:, 1] - np.asarray(observations, dtype=np.float64)[:, 1]
+    return np.where(np.asarray(actions) == 1, change > 0, change < 0)
 
 
 def empty_decisions() -> pd.DataFrame:

@@ -91,4 +91,4 @@ def load_claims(artifacts_dir: str | Path) -> pd.DataFrame:
 
 def teacher_name(label: str, is_chatbot: bool) -> str:
     """How a table names a teacher: stand-ins say so in the name itself."""
-    return label if is_chatbot or STAND_IN_NOTE in label else f"{label} ({STAND_IN_NOTE})"
+    return label if is_chatbot or "not a chatbot" in label else f"{label} ({STAND_IN_NOTE})"

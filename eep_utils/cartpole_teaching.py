@@ -1,0 +1,461 @@
+"""CartPole taught through text: personas, conversation protocols, the offline rule stand-in, and teacher rollouts.
+
+A persona is a system prompt plus the 2023 study's seven example turns. A protocol decides what is
+sent at each decision:
+
+- `Study2023Protocol` reproduces the 2023 chat run: the whole conversation re-sent at every
+  decision, "You failed, the pole fell too far. Try again:" between episodes, and, once more than
+  30 episodes have been played, every episode starting again from the initial prompt; temperature
+  0, at most 2 answer tokens. Episodes share one conversation, so they run one after another.
+- `BoundedHistoryProtocol(turns=k)` sends the system prompt, the examples and only the last k
+  exchanges of the current episode, so the prompt does not grow and episodes run concurrently.
+
+Answers are read with `parse_choice`. An answer that names no single direction is counted, asked
+again once with a short reminder ("retried"), and if still unreadable resolved by the 2023 study's
+own default, "right" (written " right" into the conversation, as the study did), flagged
+"fallback" so that students do not learn it as the teacher's decision.
+
+Differences from the 2023 scripts, on purpose: episode e starts from `reset(seed=seed + e)` (the
+study seeded only the first reset), so personas and protocols are compared on the same starting
+states; decisions fall on every `steps_per_decision`-th frame of each episode (the study counted
+frames across episodes, so an episode could start by holding the last episode's action); and a
+conversation that outgrows the model's context is restarted from the initial prompt at the
+current state (the 2023 recordings show such restarts at episodes 6, 12, 21 and 28, where the
+study wrote its fallback " right").
+"""
+from __future__ import annotations
+
+import asyncio
+import math
+import re
+from dataclasses import dataclass
+
+import gymnasium as gym
+import numpy as np
+import pandas as pd
+
+from .chatbots import ContextLengthExceeded
+from .embodiments import STUDY_2023, Projection
+from .episodes import DECISION_COLUMNS, FRAME_COLUMNS, EpisodeSet
+from .teachers import (BudgetExhausted, ChatAnswer, ChatRequest, Teacher, Usage, aclose, choice_probabilities,
+                       parse_choice, run_sync)
+
+# The 2023 study's system prompt, word for word; only the persona sentence and the state schema vary.
+PERSONA_SENTENCE_2023 = "You are Sir Isaac Newton. "
+TASK_PROMPT_2023 = """Your task is to balance a cartpole.
+You are effecting forces on the cart to make it accelerate either left or right.
+There is a pole set up on top of the cart so that it can fall freely either left or right.
+If the pole is falling right, you need to push the cart right to let the pole rise to an upright position again, and vice versa.
+Your task is to make the pole stay upright by pushing the cart left and right.
+You must always push the cart left or right, those are your only options.
+The cart is controlled by commands "left" and "right". Answer only left or right. Before giving a command, the description of the state
+of the cart is given as follows:
+{schema}
+Here is the first state of the cart, answer only left or right:
+"""
+
+# The seven example turns that followed the system prompt in 2023 (state lines in the prompt's order).
+FEW_SHOT_2023 = tuple(
+    (f"cart-position: center\ncart-velocity: {velocity}\npole-angular-velocity: {spin}\npole-angle: {angle}", answer)
+    for velocity, spin, angle, answer in (
+        ("stopped", "zero", "right", "right"),
+        ("stopped", "leftwards", "right", "right"),
+        ("rightwards", "leftwards", "right", "right"),
+        ("rightwards", "leftwards", "right", "left"),
+        ("rightwards", "leftwards", "upright", "left"),
+        ("stopped", "leftwards", "upright", "right"),
+        ("rightwards", "leftwards", "upright", "right"),
+    )
+)
+FAILED_MESSAGE_2023 = "You failed, the pole fell too far. Try again:"
+HISTORY_EPISODES_2023 = 30
+REMINDER = "Answer only left or right."
+FALLBACK_CHOICE = "right"  # the 2023 scripts' default after unreadable answers
+FALLBACK_HISTORY_TEXT = " right"  # what they wrote into the conversation in its place
+CHOICES = ("left", "right")
+
+
+@dataclass(frozen=True)
+class Persona:
+    name: str
+    persona_sentence: str  # "" for no persona
+    few_shot: tuple[tuple[str, str], ...] = FEW_SHOT_2023
+
+    def system_prompt(self, projection: Projection = STUDY_2023) -> str:
+        return self.persona_sentence + TASK_PROMPT_2023.format(schema=projection.schema())
+
+    def initial_messages(self, projection: Projection = STUDY_2023) -> list[dict]:
+        messages = [{"role": "system", "content": self.system_prompt(projection)}]
+        for state_text, answer in self.few_shot:
+            messages += [{"role": "user", "content": state_text}, {"role": "assistant", "content": answer}]
+        return messages
+
+
+PERSONAS = {
+    "newton": Persona("newton", PERSONA_SENTENCE_2023),
+    "no_persona": Persona("no_persona", ""),
+    # Pre-Newtonian motion: a body moves only while something pushes it (no inertia, no momentum).
+    "aristotle": Persona("aristotle", "You are Aristotle, who teaches that a body moves only while something "
+                                      "pushes it and comes to rest as soon as the push stops. "),
+}
+
+
+def persona_named(persona: str | Persona) -> Persona:
+    if isinstance(persona, Persona):
+        return persona
+    try:
+        return PERSONAS[persona]
+    except KeyError:
+        raise ValueError(f"unknown persona {persona!r}; known: {', '.join(PERSONAS)}") from None
+
+
+# --- The offline stand-in: one readable table -------------------------------------------------------
+
+TOWARD, AGAINST = "toward", "against"
+
+
+@dataclass(frozen=True)
+class StandInRule:
+    """Checks in order: the first quantity whose word names a direction decides, pushing toward or
+    against that direction; if none does, `default`."""
+
+    says: str
+    checks: tuple[tuple[str, str], ...]  # (feature label, TOWARD or AGAINST)
+    default: str
+
+
+STAND_IN_RULES = {
+    "newton": StandInRule("push toward where the pole swings; if it is not swinging, toward where it leans",
+                          (("pole-angular-velocity", TOWARD), ("pole-angle", TOWARD)), "right"),
+    "no_persona": StandInRule("the prompt's rule, literally: push toward where the pole leans; if upright, "
+                              "toward where it swings", (("pole-angle", TOWARD), ("pole-angular-velocity", TOWARD)),
+                              "right"),
+    "aristotle": StandInRule("shove the pole back: push against where it leans; if upright, against its swing",
+                             (("pole-angle", AGAINST), ("pole-angular-velocity", AGAINST)), "left"),
+}
+
+
+def stand_in_rule_table() -> pd.DataFrame:
+    """The stand-in rules as a table for the book."""
+    return pd.DataFrame([{"persona": name, "rule": rule.says,
+                          "checks, in order": "; ".join(f"{how} {label}" for label, how in rule.checks),
+                          "otherwise": rule.default} for name, rule in STAND_IN_RULES.items()]).set_index("persona")
+
+
+def _direction(word: str) -> str | None:
+    """"right" for right, far-right, rightwards (but not upright); likewise "left"; else None."""
+    found = re.search(r"\b(left|right)", word)
+    return found.group(1) if found else None
+
+
+def rule_choice(rule: StandInRule, words: dict[str, str]) -> str:
+    for label, how in rule.checks:
+        direction = _direction(words[label])
+        if direction is not None:
+            return direction if how == TOWARD else {"left": "right", "right": "left"}[direction]
+    return rule.default
+
+
+class RuleStandIn:
+    """A persona's offline stand-in: its rule over the text state, answering as a chatbot would.
+
+    Reads the state from the last user message that describes one (a reminder is not a state) and
+    answers "left" or "right". It has no token probabilities, so answers carry no log-probabilities."""
+
+    is_chatbot = False
+
+    def __init__(self, persona: str, projection: Projection = STUDY_2023):
+        if persona not in STAND_IN_RULES:
+            raise ValueError(f"no stand-in rule for persona {persona!r}; rules exist for {', '.join(STAND_IN_RULES)}")
+        self.rule = STAND_IN_RULES[persona]
+        self.projection = projection
+        self.model = f"rule table '{persona}'"
+        self.label = f"stand-in: rule table '{persona}' (offline; not a chatbot)"
+        self.usage = Usage()
+
+    def choose(self, state: int) -> str:
+        labels = [feature.label for feature in self.projection.features]
+        return rule_choice(self.rule, dict(zip(labels, self.projection.words_of_state(state))))
+
+    def table(self) -> np.ndarray:
+        """The rule as a lookup table over the projection's states (for `LookupTablePolicy`)."""
+        return np.array([CHOICES.index(self.choose(s)) for s in range(self.projection.n_states)], dtype=np.int64)
+
+    async def acomplete(self, request: ChatRequest) -> ChatAnswer:
+        for role, content in reversed(request.messages):
+            if role != "user":
+                continue
+            try:
+                state = self.projection.parse_description(content)
+            except ValueError:
+                continue
+            answer = ChatAnswer(self.choose(state), self.model)
+            self.usage.add_answer(answer)
+            return answer
+        raise ValueError(f"{self.label} found no {self.projection.name} state description in the request "
+                         f"({request.preview()})")
+
+
+# --- Conversation protocols ----------------------------------------------------------------------
+
+
+class Study2023Conversation:
+    def __init__(self, initial: list[dict], history_episodes: int):
+        self.initial = initial
+        self.history_episodes = history_episodes
+        self.history = list(initial)
+        self.episodes_played = 0
+
+    def messages_for(self, state_text: str) -> list[dict]:
+        return self.history + [{"role": "user", "content": state_text}]
+
+    def add_exchange(self, state_text: str, answer_text: str) -> None:
+        self.history += [{"role": "user", "content": state_text}, {"role": "assistant", "content": answer_text}]
+
+    def end_episode(self) -> None:
+        self.episodes_played += 1
+        if self.episodes_played > self.history_episodes:
+            self.history = list(self.initial)
+        else:
+            self.history.append({"role": "user", "content": FAILED_MESSAGE_2023})
+
+    def restart(self) -> None:
+        self.history = list(self.initial)
+
+
+@dataclass(frozen=True)
+class Study2023Protocol:
+    """The 2023 chat run's conversation, exactly (see the module docstring)."""
+
+    history_episodes: int = HISTORY_EPISODES_2023
+    logprobs: bool = False  # the study did not ask for them; asking does not change a temperature-0 answer
+    shares_history = True
+
+    @property
+    def name(self) -> str:
+        return (f"2023 study: whole conversation re-sent, reset after {self.history_episodes} episodes, "
+                "temperature 0, max 2 tokens")
+
+    def request_settings(self) -> dict:
+        return {"temperature": 0.0, "max_tokens": 2, "logprobs": self.logprobs,
+                "top_logprobs": 5 if self.logprobs else None}
+
+    def conversation(self, persona: Persona, projection: Projection = STUDY_2023) -> Study2023Conversation:
+        return Study2023Conversation(persona.initial_messages(projection), self.history_episodes)
+
+
+class BoundedConversation:
+    def __init__(self, initial: list[dict], turns: int):
+        self.initial = initial
+        self.turns = turns
+        self.exchanges: list[tuple[str, str]] = []
+
+    def messages_for(self, state_text: str) -> list[dict]:
+        recent = self.exchanges[-self.turns:] if self.turns else []
+        messages = list(self.initial)
+        for state, answer in recent:
+            messages += [{"role": "user", "content": state}, {"role": "assistant", "content": answer}]
+        return messages + [{"role": "user", "content": state_text}]
+
+    def add_exchange(self, state_text: str, answer_text: str) -> None:
+        self.exchanges.append((state_text, answer_text))
+
+    def end_episode(self) -> None:
+        self.exchanges = []
+
+    def restart(self) -> None:
+        self.exchanges = []
+
+
+@dataclass(frozen=True)
+class BoundedHistoryProtocol:
+    """System prompt, examples and the last `turns` exchanges of the current episode; episodes independent."""
+
+    turns: int = 4
+    logprobs: bool = True
+    shares_history = False
+
+    def __post_init__(self):
+        if self.turns < 0:
+            raise ValueError(f"turns must be 0 or more, not {self.turns}")
+
+    @property
+    def name(self) -> str:
+        return f"bounded history: last {self.turns} exchanges of the episode, temperature 0, max 2 tokens"
+
+    def request_settings(self) -> dict:
+        return {"temperature": 0.0, "max_tokens": 2, "logprobs": self.logprobs,
+                "top_logprobs": 5 if self.logprobs else None}
+
+    def conversation(self, persona: Persona, projection: Projection = STUDY_2023) -> BoundedConversation:
+        return BoundedConversation(persona.initial_messages(projection), self.turns)
+
+
+# --- Asking for one decision -----------------------------------------------------------------------
+
+
+@dataclass
+class Decision:
+    answer: str
+    status: str
+    action: int
+    p_right: float
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency_s: float = 0.0
+    context_restarts: int = 0
+
+
+async def decide(teacher: Teacher, conversation, state_text: str, settings: dict) -> Decision:
+    """One decision: ask; if the answer names no single direction, remind once; else fall back (flagged)."""
+    restarts = 0
+
+    async def ask(messages: list[dict]) -> ChatAnswer:
+        return await teacher.acomplete(ChatRequest.from_messages(messages, **settings))
+
+    messages = conversation.messages_for(state_text)
+    try:
+        answer = await ask(messages)
+    except ContextLengthExceeded:
+        conversation.restart()
+        restarts += 1
+        messages = conversation.messages_for(state_text)
+        answer = await ask(messages)
+    answers = [answer]
+    choice, status = parse_choice(answer.text, CHOICES), "ok"
+    if choice is None:
+        said = answer.text or answer.refusal or ""
+        answer = await ask(messages + [{"role": "assistant", "content": said}, {"role": "user", "content": REMINDER}])
+        answers.append(answer)
+        choice = parse_choice(answer.text, CHOICES)
+        status = "retried" if choice is not None else "fallback"
+    if choice is None:
+        choice, history_text, p_right = FALLBACK_CHOICE, FALLBACK_HISTORY_TEXT, math.nan
+    else:
+        probabilities = choice_probabilities(answer.top_logprobs, CHOICES)
+        history_text, p_right = answer.text, (probabilities["right"] if probabilities else math.nan)
+    conversation.add_exchange(state_text, history_text)
+    teacher.usage.add_decision(status, failed_parses=len(answers) - (status != "fallback"))
+    return Decision(answer.text, status, CHOICES.index(choice), p_right,
+                    sum(a.prompt_tokens for a in answers), sum(a.completion_tokens for a in answers),
+                    sum(a.latency_s for a in answers), restarts)
+
+
+# --- Rollouts -----------------------------------------------------------------------------------------
+
+
+async def _play_episode(teacher, conversation, episode: int, seed: int, settings: dict, steps_per_decision: int,
+                        projection: Projection):
+    env = gym.make("CartPole-v1")
+    observation, _ = env.reset(seed=seed + episode)
+    frames, decisions, restarts = [], [], 0
+    action, t = FALLBACK_CHOICE, 0
+    try:
+        while True:
+            decided = t % steps_per_decision == 0
+            if decided:
+                state_text = projection.describe(observation)
+                decision = await decide(teacher, conversation, state_text, settings)
+                action, restarts = decision.action, restarts + decision.context_restarts
+                decisions.append((episode, t, int(projection.state_index(observation)), state_text, decision.answer,
+                                  decision.status, decision.action, decision.p_right, decision.prompt_tokens,
+                                  decision.completion_tokens, decision.latency_s))
+            next_observation, reward, terminated, truncated, _ = env.step(action)
+            frames.append((episode, t, *map(float, observation), action, decided, float(reward), terminated, truncated))
+            observation, t = next_observation, t + 1
+            if terminated or truncated:
+                break
+    finally:
+        env.close()
+    conversation.end_episode()
+    return frames, decisions, restarts
+
+
+def run_cartpole_teacher(teacher: Teacher, persona: str | Persona, protocol, n_episodes: int, seed: int,
+                         steps_per_decision: int = 2, max_in_flight: int = 8,
+                         projection: Projection = STUDY_2023) -> EpisodeSet:
+    """Let the teacher play `n_episodes` of CartPole-v1 through text, and record every frame and decision.
+
+    With a shared-history protocol episodes run in order; otherwise up to `max_in_flight` at once.
+    If the teacher's budget runs out, the run stops cleanly: the finished episodes are returned
+    (metadata `stopped_early` says why), the unfinished one is dropped, and its exchanges stay in
+    the transcript so the next run resumes without asking them again."""
+    persona = persona_named(persona)
+    settings = protocol.request_settings()
+    finished: dict[int, tuple] = {}
+
+    async def play(episode: int, conversation) -> None:
+        finished[episode] = await _play_episode(teacher, conversation, episode, seed, settings, steps_per_decision,
+                                                projection)
+
+    async def main() -> str | None:
+        try:
+            if protocol.shares_history:
+                conversation = protocol.conversation(persona, projection)
+                for episode in range(n_episodes):
+                    await play(episode, conversation)
+            else:
+                gate, budget_stops = asyncio.Semaphore(max_in_flight), []
+
+                async def gated(episode: int) -> None:
+                    # A budget stop ends this episode only: the others' requests already sent are
+                    # answered and recorded, and each stops at its own next request.
+                    try:
+                        async with gate:
+                            await play(episode, protocol.conversation(persona, projection))
+                    except BudgetExhausted as error:
+                        budget_stops.append(str(error))
+
+                async with asyncio.TaskGroup() as group:
+                    for episode in range(n_episodes):
+                        group.create_task(gated(episode))
+                if budget_stops:
+                    return budget_stops[0]
+        except BudgetExhausted as error:
+            return str(error)
+        except BaseExceptionGroup as group:
+            raise group.exceptions[0] from None  # the first failure, as it was raised
+        finally:
+            await aclose(teacher)
+        return None
+
+    stopped = run_sync(main())
+    episodes = sorted(finished)
+    frames = pd.DataFrame([row for e in episodes for row in finished[e][0]], columns=FRAME_COLUMNS)
+    decisions = pd.DataFrame([row for e in episodes for row in finished[e][1]], columns=DECISION_COLUMNS)
+    metadata = {
+        "persona": persona.name, "system_prompt": persona.system_prompt(projection), "protocol": protocol.name,
+        "seed": seed, "n_episodes_requested": n_episodes, "steps_per_decision": steps_per_decision,
+        "projection": projection.name, "model": teacher.model,
+        "context_restarts": int(sum(finished[e][2] for e in episodes)), "stopped_early": stopped,
+        "usage": teacher.usage.report(teacher.model),
+    }
+    return EpisodeSet(teacher.label, teacher.is_chatbot, frames, decisions, metadata)
+
+
+def label_observations(teacher: Teacher, persona: str | Persona, observations: np.ndarray, max_in_flight: int = 8,
+                       projection: Projection = STUDY_2023, logprobs: bool = True):
+    """The teacher's action for each observation, asked as independent single questions (for DAgger).
+
+    Returns (actions, p_right, statuses): int64 actions (0 left, 1 right), the teacher's probability
+    of "right" where log-probabilities were given (else NaN), and "ok"/"retried"/"fallback" each."""
+    persona = persona_named(persona)
+    protocol = BoundedHistoryProtocol(turns=0, logprobs=logprobs)
+    settings = protocol.request_settings()
+    texts = [projection.describe(o) for o in np.asarray(observations, dtype=np.float64).reshape(-1, 4)]
+
+    async def main() -> list[Decision]:
+        gate = asyncio.Semaphore(max_in_flight)
+
+        async def one(text: str) -> Decision:
+            async with gate:
+                return await decide(teacher, protocol.conversation(persona, projection), text, settings)
+
+        try:
+            return await asyncio.gather(*(one(text) for text in texts))
+        finally:
+            await aclose(teacher)
+
+    decisions = run_sync(main())
+    return (np.array([d.action for d in decisions], dtype=np.int64),
+            np.array([d.p_right for d in decisions], dtype=np.float64), [d.status for d in decisions])

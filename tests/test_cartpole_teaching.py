@@ -1,0 +1,254 @@
+"""CartPole teaching: the 2023 prompt and protocol against its recordings, the bounded protocol, the rule
+stand-in, and teacher rollouts through the real SDK against the local server."""
+import json
+import math
+import os
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from local_openai_server import LocalOpenAIServer
+from eep_utils.cartpole_teaching import (FAILED_MESSAGE_2023, FALLBACK_HISTORY_TEXT, PERSONAS, REMINDER,
+                                         STAND_IN_RULES, BoundedHistoryProtocol, RuleStandIn, Study2023Protocol,
+                                         label_observations, run_cartpole_teacher, stand_in_rule_table)
+from eep_utils.chatbots import OpenAIChatbot
+from eep_utils.embodiments import FIVE_WORDS, STUDY_2023
+from eep_utils.episodes import DECISION_COLUMNS, FRAME_COLUMNS, EpisodeSet
+from eep_utils.evaluation import play_episode_from
+from eep_utils.policies import LookupTablePolicy
+from eep_utils.teachers import Budget, ChatRequest, complete
+from eep_utils.transcripts import RecordingTeacher, ReplayTeacher, TranscriptStore
+
+
+def recorded_prompts() -> list:
+    folder = os.environ.get("EEP_ORIGINAL_STUDY_DIR")
+    path = Path(folder or "/nonexistent") / "chatbot" / "2023-03-03" / "prompts.json"
+    if not path.exists():
+        pytest.skip("the 2023 recordings are not available locally (EEP_ORIGINAL_STUDY_DIR)")
+    return json.loads(path.read_text())
+
+
+def test_newton_prompt_and_examples_are_the_2023_ones():
+    assert PERSONAS["newton"].initial_messages() == recorded_prompts()[0][:15]
+
+
+def test_personas_differ_only_in_the_persona_sentence():
+    newton, plain, aristotle = (PERSONAS[n].system_prompt() for n in ("newton", "no_persona", "aristotle"))
+    assert newton == "You are Sir Isaac Newton. " + plain and aristotle.endswith(plain) and aristotle != plain
+    assert "far-left" in PERSONAS["newton"].system_prompt(FIVE_WORDS)  # the schema follows the projection
+
+
+def _exchanges(episode_messages, start):
+    """(state, answer) pairs of one recorded episode, from message index `start`."""
+    messages = episode_messages[start:]
+    return [(messages[i]["content"], messages[i + 1]["content"]) for i in range(0, len(messages), 2)]
+
+
+def test_study_2023_conversation_reproduces_the_recorded_one():
+    prompts = recorded_prompts()
+    conversation = Study2023Protocol().conversation(PERSONAS["newton"])
+    # Episodes 13-20 continue one conversation (12 began after a context-overflow restart).
+    conversation.history, conversation.episodes_played = list(prompts[12]), 12
+    for episode in range(13, 21):
+        conversation.end_episode()
+        start = len(prompts[episode - 1]) + 1
+        assert conversation.history == prompts[episode][:start]
+        for state, answer in _exchanges(prompts[episode], start):
+            assert conversation.messages_for(state)[-1] == {"role": "user", "content": state}
+            conversation.add_exchange(state, answer)
+        assert conversation.history == prompts[episode]
+    # After more than 30 stored episodes every episode starts again from the initial prompt.
+    conversation.history, conversation.episodes_played = list(prompts[30]), 30
+    for episode in range(31, 36):
+        conversation.end_episode()
+        assert conversation.history == prompts[0][:15]
+        for state, answer in _exchanges(prompts[episode], 15):
+            conversation.add_exchange(state, answer)
+        assert conversation.history == prompts[episode]
+
+
+def test_study_2023_reset_rule_and_settings():
+    protocol = Study2023Protocol(history_episodes=2)
+    conversation = protocol.conversation(PERSONAS["newton"])
+    initial = list(conversation.history)
+    for played in range(1, 5):
+        conversation.add_exchange("cart-position: center", "left")
+        conversation.end_episode()
+        if played <= 2:
+            assert conversation.history[-1] == {"role": "user", "content": FAILED_MESSAGE_2023}
+        else:
+            assert conversation.history == initial
+    assert protocol.request_settings() == {"temperature": 0.0, "max_tokens": 2, "logprobs": False, "top_logprobs": None}
+
+
+def test_bounded_history_prompt_does_not_grow():
+    conversation = BoundedHistoryProtocol(turns=3).conversation(PERSONAS["newton"])
+    sizes = []
+    for step in range(10):
+        messages = conversation.messages_for(f"state {step}")
+        sizes.append(len(messages))
+        conversation.add_exchange(f"state {step}", "left")
+    assert sizes == [16, 18, 20, 22] + [22] * 6
+    assert [m["content"] for m in messages[15:21:2]] == ["state 6", "state 7", "state 8"]
+    assert BoundedHistoryProtocol(turns=0).conversation(PERSONAS["newton"]).messages_for("s")[-2]["content"] == "right"
+
+
+# --- the rule stand-in ---------------------------------------------------------------------------
+
+
+def state_text(velocity="stopped", spin="zero", angle="upright", position="center"):
+    return f"cart-position: {position}\ncart-velocity: {velocity}\npole-angular-velocity: {spin}\npole-angle: {angle}"
+
+
+@pytest.mark.parametrize("persona, spin, angle, expected", [
+    ("newton", "leftwards", "right", "left"), ("newton", "zero", "right", "right"), ("newton", "zero", "upright", "right"),
+    ("no_persona", "leftwards", "right", "right"), ("no_persona", "leftwards", "upright", "left"),
+    ("aristotle", "zero", "right", "left"), ("aristotle", "rightwards", "upright", "left"),
+    ("aristotle", "leftwards", "upright", "right"), ("aristotle", "zero", "upright", "left"),
+])
+def test_stand_in_follows_its_rule(persona, spin, angle, expected):
+    stand_in = RuleStandIn(persona)
+    request = ChatRequest.from_messages(PERSONAS[persona].initial_messages() +
+                                        [{"role": "user", "content": state_text(spin=spin, angle=angle)},
+                                         {"role": "assistant", "content": "hmm"}, {"role": "user", "content": REMINDER}])
+    answer = complete(stand_in, request)
+    assert answer.text == expected and answer.top_logprobs is None
+    assert not stand_in.is_chatbot and stand_in.label == f"stand-in: rule table '{persona}' (offline; not a chatbot)"
+
+
+def test_stand_in_table_and_its_description():
+    table = RuleStandIn("newton").table()
+    assert table.shape == (STUDY_2023.n_states,) and set(table) == {0, 1}
+    assert list(stand_in_rule_table().index) == list(STAND_IN_RULES)
+    with pytest.raises(ValueError, match="found no .* state description"):
+        complete(RuleStandIn("newton"), ChatRequest.from_messages([{"role": "user", "content": "hello"}]))
+
+
+def test_stand_in_rollouts_match_the_reference_player():
+    episodes = run_cartpole_teacher(RuleStandIn("newton"), "newton", BoundedHistoryProtocol(), 6, seed=3)
+    assert list(episodes.frames.columns) == FRAME_COLUMNS and list(episodes.decisions.columns) == DECISION_COLUMNS
+    assert not episodes.is_chatbot and episodes.teacher == RuleStandIn("newton").label
+    policy = LookupTablePolicy(STUDY_2023, RuleStandIn("newton").table())
+    reference = []
+    for episode in range(6):  # the same starting state, exactly: reset with the episode's seed
+        env = gym.make("CartPole-v1")
+        env.reset(seed=3 + episode)
+        reference.append(play_episode_from(policy, np.array(env.unwrapped.state), 2))
+    assert reference == list(episodes.returns())
+    decided = episodes.frames[episodes.frames["decided"]]
+    assert (decided["t"] % 2 == 0).all() and len(decided) == len(episodes.decisions)
+    assert set(episodes.decisions["status"]) == {"ok"} and episodes.decisions["p_right"].isna().all()
+
+
+def test_protocols_share_starting_states_so_comparisons_are_paired():
+    sequential = run_cartpole_teacher(RuleStandIn("no_persona"), "no_persona", Study2023Protocol(), 5, seed=42)
+    concurrent = run_cartpole_teacher(RuleStandIn("no_persona"), "no_persona", BoundedHistoryProtocol(), 5, seed=42)
+    assert sequential.frames.equals(concurrent.frames)
+    assert sequential.metadata["protocol"] != concurrent.metadata["protocol"]
+
+
+# --- live teachers against the local server -------------------------------------------------------
+
+
+@pytest.fixture
+def server():
+    with LocalOpenAIServer() as running:
+        yield running
+
+
+def live(server, **options):
+    return OpenAIChatbot("local-model", base_url=server.base_url, timeout=5, **options)
+
+
+def test_study_2023_rollout_sends_the_2023_conversation(server):
+    episodes = run_cartpole_teacher(live(server), "newton", Study2023Protocol(), 3, seed=42)
+    first = server.received[0]
+    assert first["messages"][:15] == PERSONAS["newton"].initial_messages()
+    assert first["messages"][15]["content"] == STUDY_2023.describe(episodes.frames.iloc[0][["x", "x_dot", "theta", "theta_dot"]].to_numpy())
+    assert first["temperature"] == 0 and first["max_tokens"] == 2 and "logprobs" not in first
+    lengths = [len(body["messages"]) for body in server.received]
+    assert lengths == sorted(lengths)  # one conversation, always re-sent whole
+    assert {"role": "user", "content": FAILED_MESSAGE_2023} in server.received[-1]["messages"]
+    assert len(server.received) == len(episodes.decisions) and episodes.is_chatbot
+    assert episodes.teacher.startswith("local-model at 127.0.0.1:") and episodes.metadata["persona"] == "newton"
+    assert (episodes.decisions["prompt_tokens"] > 0).all()
+    report = episodes.metadata["usage"]
+    assert report["decisions"] == len(episodes.decisions) and report["tokens_per_decision"] > 0
+
+
+def test_unreadable_answers_are_retried_once_then_fall_back_flagged(server):
+    server.queue("refusal", "text:left", "empty", "text:left or right")
+    episodes = run_cartpole_teacher(live(server), "newton", Study2023Protocol(), 1, seed=0)
+    first, second = episodes.decisions.iloc[0], episodes.decisions.iloc[1]
+    assert (first["status"], first["action"], first["answer"]) == ("retried", 0, "left")
+    assert (second["status"], second["action"]) == ("fallback", 1) and math.isnan(second["p_right"])
+    reminder = server.received[1]["messages"]
+    assert reminder[-1] == {"role": "user", "content": REMINDER} and reminder[-2]["role"] == "assistant"
+    # The conversation goes on with the reminder dropped and the fallback written as the study wrote it.
+    third_request = server.received[4]["messages"]
+    assert third_request[-2]["content"] == FALLBACK_HISTORY_TEXT and third_request[-4]["content"] == "left"
+    assert REMINDER not in [m["content"] for m in third_request]
+    report = episodes.metadata["usage"]
+    assert (report["parse_failures"], report["retried"], report["fallbacks"]) == (3, 1, 1)
+    observations, actions, _ = episodes.training_pairs()
+    assert len(actions) == len(episodes.decisions) - 1  # the fallback is not the teacher's decision
+
+
+def test_context_overflow_restarts_the_conversation(server):
+    server.queue("text:left", "context")
+    episodes = run_cartpole_teacher(live(server), "newton", Study2023Protocol(), 1, seed=0)
+    assert episodes.metadata["context_restarts"] == 1
+    assert len(server.received[2]["messages"]) == 16  # the initial prompt and the current state only
+    assert episodes.decisions.iloc[1]["status"] == "ok"
+
+
+def test_soft_labels_from_log_probabilities(server):
+    episodes = run_cartpole_teacher(live(server), "newton", BoundedHistoryProtocol(turns=2), 4, seed=1, max_in_flight=4)
+    decisions = episodes.decisions
+    expected = np.where(decisions["action"] == 1, 0.8, 0.2)
+    assert np.allclose(decisions["p_right"], expected)
+    assert np.allclose(episodes.soft_labels(), expected)
+    assert max(len(body["messages"]) for body in server.received) == 15 + 2 * 2 + 1
+
+
+def test_record_then_replay_gives_identical_episodes(server, tmp_path):
+    store_path = tmp_path / "cartpole.jsonl"
+    recorded = run_cartpole_teacher(RecordingTeacher(live(server), TranscriptStore(store_path)), "newton",
+                                    BoundedHistoryProtocol(turns=2), 4, seed=5, max_in_flight=4)
+    asked = len(server.received)
+    replayed = run_cartpole_teacher(ReplayTeacher(TranscriptStore(store_path), "local-model"), "newton",
+                                    BoundedHistoryProtocol(turns=2), 4, seed=5, max_in_flight=4)
+    assert len(server.received) == asked
+    assert replayed.frames.equals(recorded.frames)
+    columns = ["episode", "t", "state", "answer", "status", "action", "p_right", "prompt_tokens"]
+    assert replayed.decisions[columns].equals(recorded.decisions[columns])
+    assert "replayed from" in replayed.teacher and replayed.is_chatbot
+
+
+def test_budget_stops_cleanly_and_the_next_run_resumes(server, tmp_path):
+    store_path = tmp_path / "cartpole.jsonl"
+    limited = RecordingTeacher(live(server, budget=Budget(max_requests=15)), TranscriptStore(store_path))
+    partial = run_cartpole_teacher(limited, "newton", BoundedHistoryProtocol(turns=1), 6, seed=9, max_in_flight=2)
+    assert "request budget" in partial.metadata["stopped_early"] and len(server.received) == 15
+    assert partial.n_episodes < 6
+    ends = partial.frames.groupby("episode").last()
+    assert (ends["terminated"] | ends["truncated"]).all()  # only whole episodes are kept
+    folder = partial.save(tmp_path / "partial")
+    assert EpisodeSet.load(folder).metadata["stopped_early"] == partial.metadata["stopped_early"]
+
+    full = run_cartpole_teacher(RecordingTeacher(live(server), TranscriptStore(store_path)), "newton",
+                                BoundedHistoryProtocol(turns=1), 6, seed=9, max_in_flight=2)
+    assert full.metadata["stopped_early"] is None and full.n_episodes == 6
+    assert len(server.received) == len(TranscriptStore(store_path))  # nothing asked twice
+
+
+def test_label_observations_asks_single_questions(server):
+    observations = np.array([[0, 0, 0.05, 0], [0, 0, -0.05, 0.5], [0.5, -0.5, 0.0, 0.0]])
+    server.queue("text:right", "text:left", "empty", "empty")
+    actions, p_right, statuses = label_observations(live(server), "no_persona", observations, max_in_flight=1)
+    assert list(actions) == [1, 0, 1] and statuses == ["ok", "ok", "fallback"]
+    assert np.allclose(p_right[:2], [0.8, 0.2]) and math.isnan(p_right[2])
+    assert all(len(body["messages"]) in (16, 18) for body in server.received)
+    assert server.received[0]["messages"][0]["content"] == PERSONAS["no_persona"].system_prompt()

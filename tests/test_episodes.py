@@ -1,0 +1,67 @@
+"""The episode format's additions: the dynamics check and the Minari export."""
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from eep_utils.episodes import (EpisodeSet, OBSERVATION_COLUMNS, empty_decisions, minari_dataset_id,
+                                push_consistency, to_minari)
+from eep_utils.original_study import replay_actions
+
+
+def random_walk_episodes(n_frames=300, seed=0) -> EpisodeSet:
+    actions = np.repeat(np.random.default_rng(seed).integers(0, 2, n_frames // 2), 2)
+    frames = replay_actions(actions, seed=seed).complete_episodes()
+    return EpisodeSet("random walk (test)", False, frames, empty_decisions(), {"seed": seed})
+
+
+def test_push_consistency_on_hand_made_pairs():
+    before = np.array([[0, 0.0, 0, 0], [0, 0.5, 0, 0], [0, 0.5, 0, 0]])
+    after = np.array([[0, 0.2, 0, 0], [0, 0.3, 0, 0], [0, 0.5, 0, 0]])
+    np.testing.assert_array_equal(push_consistency(before, [1, 1, 0], after), [True, False, False])
+
+
+def test_played_frames_are_consistent_and_a_flipped_action_is_caught():
+    episodes = random_walk_episodes()
+    consistency = episodes.dynamics_consistency()
+    assert consistency.isna().sum() == episodes.n_episodes  # the last frame of each episode has no successor
+    assert consistency.dropna().all()
+    flipped = episodes.frames.copy()
+    assert flipped.loc[2, "decided"]
+    flipped.loc[2, "action"] = 1 - flipped.loc[2, "action"]
+    damaged = EpisodeSet(episodes.teacher, False, flipped, episodes.decisions)
+    assert not damaged.dynamics_consistency()[2]
+    checked, _, _ = damaged.training_pairs(dynamics_checked=True)
+    unchecked, _, _ = damaged.training_pairs()
+    decided_last_frames = (flipped[flipped["decided"]].groupby("episode")["t"].max()
+                           == flipped.groupby("episode")["t"].max()).sum()
+    assert len(checked) == len(unchecked) - 1 - decided_last_frames
+    flipped_observation = flipped.loc[2, OBSERVATION_COLUMNS].to_numpy(np.float32)
+    assert (unchecked == flipped_observation).all(axis=1).any()
+    assert not (checked == flipped_observation).all(axis=1).any()
+
+
+def test_minari_export_round_trip(tmp_path, monkeypatch):
+    monkeypatch.delenv("MINARI_DATASETS_PATH", raising=False)
+    episodes = random_walk_episodes()
+    dataset = to_minari(episodes, tmp_path)
+    assert dataset.spec.dataset_id == minari_dataset_id(episodes.teacher) == "eep/cartpole-random-walk-test-v0"
+    assert "MINARI_DATASETS_PATH" not in os.environ
+    assert (tmp_path / "eep").is_dir()
+    assert dataset.total_episodes == episodes.n_episodes and dataset.total_steps == len(episodes.frames)
+    first = next(dataset.iterate_episodes())
+    frames = episodes.frames[episodes.frames["episode"] == 0]
+    np.testing.assert_array_equal(first.observations[:-1], frames[OBSERVATION_COLUMNS].to_numpy(np.float32))
+    np.testing.assert_array_equal(first.actions, frames["action"])
+    assert first.terminations[-1] and abs(first.observations[-1][2]) > 0.2094  # the pole fell past 12 degrees
+    assert "random walk (test)" in dataset.storage.metadata["description"]
+
+
+def test_episode_set_save_load_keeps_frames(tmp_path):
+    episodes = random_walk_episodes()
+    loaded = EpisodeSet.load(episodes.save(tmp_path / "walk"))
+    pd.testing.assert_frame_equal(loaded.frames, episodes.frames, check_dtype=False)
+    (tmp_path / "walk" / "frames.csv.gz").write_bytes(b"\x1f\x8b truncated")
+    with pytest.raises(Exception, match="damaged"):
+        EpisodeSet.load(tmp_path / "walk")

@@ -1,0 +1,111 @@
+"""Students: scikit-learn conformance, soft labels, episode splits, metrics, DAgger."""
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.utils.estimator_checks import check_estimator
+
+from eep_utils.evaluation import RandomPolicy, play_episodes
+from eep_utils.policies import LQRController
+from eep_utils.students import (STUDENTS, LogisticStudent, MLPStudent, OriginalXGBoostStudent, XGBoostStudent,
+                                agreement, compare_returns, dagger, fidelity, soft_label_rows, split_by_episode,
+                                tune_student)
+
+EXPECTED_FAILURES = {
+    OriginalXGBoostStudent: {"check_sample_weight_equivalence_on_dense_data":
+                             "XGBoost's exact split finder breaks ties differently for weighted and repeated rows"},
+}
+
+
+def lqr_labeller(observations):
+    actions = LQRController()(observations)
+    return actions, np.full(len(actions), np.nan)
+
+
+def expert_demonstrations(n_episodes=20, seed=0):
+    rollouts = play_episodes(LQRController(), n_episodes, seed, steps_per_decision=2, record=True)
+    return rollouts.observations, rollouts.actions, rollouts.episode
+
+
+@pytest.mark.parametrize("student_class", list(STUDENTS.values()), ids=list(STUDENTS))
+def test_students_pass_scikit_learn_checks(student_class):
+    student = student_class(max_iter=50) if student_class is MLPStudent else student_class()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        check_estimator(student, expected_failed_checks=EXPECTED_FAILURES.get(student_class, {}))
+
+
+def test_soft_labels_expand_to_weighted_rows():
+    X = np.arange(6.0).reshape(3, 2)
+    rows, labels, weights = soft_label_rows(X, np.array([1, 0, 1]), np.array([np.nan, 0.25, 1.0]))
+    assert len(rows) == 5
+    np.testing.assert_array_equal(labels, [1, 1, 1, 0, 0])
+    np.testing.assert_allclose(weights, [1.0, 0.25, 1.0, 0.75, 0.0])
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        soft_label_rows(X, np.array([1, 0, 1]), np.array([0.5, 2.0, 0.1]))
+
+
+def test_soft_labels_move_the_predicted_probability():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 4))
+    y = (X[:, 2] > 0).astype(int)
+    hard = LogisticStudent().fit(X, y)
+    unsure = LogisticStudent().fit(X, y, p_right=np.where(y == 1, 0.6, 0.4))
+    probe = np.array([[0.0, 0.0, 2.0, 0.0]])
+    assert hard.predict_proba(probe)[0, 1] > 0.95
+    assert 0.5 < unsure.predict_proba(probe)[0, 1] < 0.8
+
+
+def test_split_by_episode_keeps_episodes_whole():
+    groups = np.repeat(np.arange(30), 7)
+    train, validation = split_by_episode(groups, validation_fraction=0.2, seed=1)
+    assert set(groups[train]).isdisjoint(groups[validation])
+    assert len(set(groups[validation])) == 6
+    assert len(train) + len(validation) == len(groups)
+
+
+def test_tuning_uses_grouped_folds_and_returns_a_fitted_student():
+    X, y, episode = expert_demonstrations(10)
+    search = tune_student(LogisticStudent(), {"C": [0.01, 1.0]}, X, y, groups=episode, n_splits=3)
+    assert search.best_params_["C"] in (0.01, 1.0)
+    assert search.best_estimator_.predict(X[:5]).shape == (5,)
+
+
+def test_students_learn_an_expert_from_its_states():
+    X, y, episode = expert_demonstrations(20)
+    train, validation = split_by_episode(episode, 0.25, seed=0)
+    for name, student_class in STUDENTS.items():
+        student = clone(student_class()).fit(X[train], y[train])
+        assert agreement(student.predict, X[validation], y[validation]).value > 0.8, name
+
+
+def test_agreement_and_fidelity_of_the_expert_with_itself_is_one():
+    X, y, _ = expert_demonstrations(5)
+    assert agreement(LQRController(), X, y).value == 1.0
+    estimate = fidelity(LQRController(), lqr_labeller, n_episodes=5, seed=3, max_labels=300)
+    assert estimate.value == 1.0 and estimate.n == 300
+
+
+@pytest.mark.filterwarnings("ignore:Precision loss")
+def test_compare_returns_detects_a_real_difference():
+    lqr = play_episodes(LQRController(), 200, 0, steps_per_decision=2).returns
+    random = play_episodes(RandomPolicy(0), 200, 0, steps_per_decision=2).returns
+    result = compare_returns(lqr, random)
+    assert result["difference"] > 100 and result["welch_p"] < 1e-6 and result["mann_whitney_p"] < 1e-6
+    assert compare_returns(random, random)["welch_p"] == pytest.approx(1.0)
+
+
+def test_dagger_improves_a_student_that_saw_few_expert_states():
+    X, y, _ = expert_demonstrations(1, seed=5)
+    result = dagger(lambda: XGBoostStudent(n_estimators=50), lqr_labeller, X[:40], y[:40], iterations=3,
+                    rollout_episodes=20, max_new_labels=500, eval_episodes=200, seed=11, progress=False)
+    history = result.history
+    assert list(history["iteration"]) == [0, 1, 2, 3]
+    assert history["n_pairs"].is_monotonic_increasing
+    assert history["return_mean"].iloc[-1] > history["return_mean"].iloc[0]
+    assert history["fidelity_mean"].iloc[-1] > 0.9
+    assert len(result.observations) == len(result.actions) == history["n_pairs"].iloc[-1]
+    again = dagger(lambda: XGBoostStudent(n_estimators=50), lqr_labeller, X[:40], y[:40], iterations=1,
+                   rollout_episodes=20, max_new_labels=500, eval_episodes=200, seed=11, progress=False)
+    np.testing.assert_array_equal(again.history["return_mean"], history["return_mean"][:2])

@@ -1,0 +1,194 @@
+"""Transcripts: record then replay, misses, damaged lines, kill -9 and resume, and the Batch API round trip."""
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from local_openai_server import LocalOpenAIServer
+from eep_utils.chatbots import OpenAIChatbot
+from eep_utils.teachers import ChatAnswer, ChatRequest, complete, complete_all, parse_choice
+from eep_utils.transcripts import (RecordingTeacher, ReplayTeacher, TranscriptError, TranscriptMiss, TranscriptStore,
+                                   exchange_record, export_batch, import_batch, request_key)
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def question(i: int) -> ChatRequest:
+    return ChatRequest.from_messages([{"role": "system", "content": "Answer left or right."},
+                                      {"role": "user", "content": f"state {i}"}], max_tokens=2)
+
+
+@pytest.fixture
+def server():
+    with LocalOpenAIServer() as running:
+        yield running
+
+
+def recorder(server, path) -> RecordingTeacher:
+    return RecordingTeacher(OpenAIChatbot("local-model", base_url=server.base_url, timeout=5), TranscriptStore(path))
+
+
+def test_request_key_depends_on_model_messages_and_settings():
+    base = request_key("m", question(1))
+    assert base == request_key("m", question(1))
+    assert len({base, request_key("other", question(1)), request_key("m", question(2)),
+                request_key("m", ChatRequest(question(1).messages, max_tokens=5)),
+                request_key("m", ChatRequest(question(1).messages, max_tokens=2, logprobs=True))}) == 5
+
+
+def test_record_then_replay_gives_identical_answers_without_calls(server, tmp_path):
+    path = tmp_path / "t.jsonl"
+    live = recorder(server, path)
+    recorded = complete_all(live, [question(i) for i in range(20)])
+    assert len(server.received) == 20 and live.label == "local-model at " + live.chatbot.endpoint + " (live, recorded)"
+    replay = ReplayTeacher(TranscriptStore(path), "local-model")
+    replayed = complete_all(replay, [question(i) for i in reversed(range(20))])[::-1]
+    assert [a.text for a in replayed] == [a.text for a in recorded] and all(a.replayed for a in replayed)
+    assert [parse_choice(a.text) for a in replayed] == [parse_choice(a.text) for a in recorded]
+    assert len(server.received) == 20 and replay.usage.replayed == 20
+    line = json.loads(path.read_text().splitlines()[0])
+    assert line["request"]["messages"] == question(0).openai_messages() and line["request"]["max_tokens"] == 2
+    assert {"text", "model", "system_fingerprint", "prompt_tokens", "completion_tokens", "latency_s"} <= line["answer"].keys()
+    assert line["answer"]["system_fingerprint"] == "fp_local" and line["endpoint"].startswith("127.0.0.1:")
+
+
+def test_recording_asks_only_what_is_missing(server, tmp_path):
+    path = tmp_path / "t.jsonl"
+    complete_all(recorder(server, path), [question(i) for i in range(5)])
+    complete_all(recorder(server, path), [question(i) for i in range(8)])
+    assert len(server.received) == 8 and len(TranscriptStore(path)) == 8
+
+
+def test_identical_requests_in_flight_are_sent_once(server, tmp_path):
+    complete_all(recorder(server, tmp_path / "t.jsonl"), [question(1)] * 6, max_in_flight=6)
+    assert len(server.received) == 1
+
+
+def test_replay_miss_names_the_request_and_how_to_record_it(tmp_path):
+    store = TranscriptStore(tmp_path / "t.jsonl")
+    store.append(exchange_record("m", question(1), ChatAnswer("left", "m"), "x"))
+    with pytest.raises(TranscriptMiss, match=r"'state 2'.*teacher setting 'live'.*EEP_CHATBOT_MODEL=m"):
+        complete(ReplayTeacher(store, "m"), question(2))
+    with pytest.raises(TranscriptMiss):
+        complete(ReplayTeacher(store, "another-model"), question(1))
+
+
+def test_failed_exchange_is_not_recorded(server, tmp_path):
+    path = tmp_path / "t.jsonl"
+    server.queue("context")
+    with pytest.raises(Exception):
+        complete(recorder(server, path), question(1))
+    assert not path.exists() or path.read_text() == ""
+
+
+def _write_three(path):
+    store = TranscriptStore(path)
+    for i in range(3):
+        store.append(exchange_record("m", question(i), ChatAnswer(f"answer {i}", "m"), "x"))
+
+
+def test_truncated_last_line_is_skipped_with_a_warning_and_recording_continues(tmp_path, caplog):
+    path = tmp_path / "t.jsonl"
+    _write_three(path)
+    data = path.read_bytes()
+    path.write_bytes(data[:-40])  # a kill in the middle of the third line
+    with caplog.at_level(logging.WARNING):
+        store = TranscriptStore(path)
+    assert len(store) == 2 and store.skipped_lines == [3] and "cut short" in caplog.text
+    store.append(exchange_record("m", question(7), ChatAnswer("answer 7", "m"), "x"))
+    again = TranscriptStore(path)  # the new line starts on a line of its own
+    assert len(again) == 3 and again.get(request_key("m", question(7)))["answer"]["text"] == "answer 7"
+
+
+def test_corrupted_middle_line_is_skipped_and_nothing_else_lost(tmp_path, caplog):
+    path = tmp_path / "t.jsonl"
+    _write_three(path)
+    lines = path.read_text().splitlines()
+    lines[1] = lines[1][:30] + "\x00garbage" + lines[1][30:]
+    path.write_text("\n".join(lines) + "\n")
+    with caplog.at_level(logging.WARNING):
+        store = TranscriptStore(path)
+    assert len(store) == 2 and store.skipped_lines == [2] and f"{path}:2 is damaged" in caplog.text
+    assert [store.get(request_key("m", question(i)))["answer"]["text"] for i in (0, 2)] == ["answer 0", "answer 2"]
+    with pytest.raises(TranscriptError, match=":2 is damaged"):
+        TranscriptStore(path, strict=True)
+
+
+RECORDING_SCRIPT = textwrap.dedent("""
+    import sys
+    sys.path.insert(0, {root!r})
+    from eep_utils.chatbots import OpenAIChatbot
+    from eep_utils.teachers import ChatRequest, complete_all
+    from eep_utils.transcripts import RecordingTeacher, TranscriptStore
+    requests = [ChatRequest.from_messages([{{"role": "system", "content": "Answer left or right."}},
+                                           {{"role": "user", "content": f"state {{i}}"}}], max_tokens=2)
+                for i in range({n})]
+    teacher = RecordingTeacher(OpenAIChatbot("local-model", base_url={base_url!r}, timeout=5),
+                               TranscriptStore({path!r}))
+    complete_all(teacher, requests, max_in_flight=4)
+""")
+
+
+def test_kill_9_during_recording_then_resume_loses_nothing(tmp_path):
+    path, n = tmp_path / "t.jsonl", 400
+    with LocalOpenAIServer(latency_s=0.01) as server:
+        script = RECORDING_SCRIPT.format(root=ROOT, n=n, base_url=server.base_url, path=str(path))
+        process = subprocess.Popen([sys.executable, "-c", script], env={**os.environ, "OPENAI_API_KEY": "sk-test"})
+        deadline = time.monotonic() + 60
+        while (not path.exists() or path.read_bytes().count(b"\n") < 30) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+        lines_at_kill = path.read_bytes().count(b"\n")
+        assert 30 <= lines_at_kill < n, "the kill came too late to test anything"
+        kept = TranscriptStore(path)
+        recorded_before = {record["key"]: record["answer"]["text"] for record in kept.records()}
+        assert len(recorded_before) >= lines_at_kill - 1  # at most the exchange being written is lost
+        asked_before = len(server.received)
+
+        resumed = RecordingTeacher(OpenAIChatbot("local-model", base_url=server.base_url, timeout=5),
+                                   TranscriptStore(path))
+        answers = complete_all(resumed, [question(i) for i in range(n)], max_in_flight=4)
+        asked_again = len(server.received) - asked_before
+    assert asked_again == n - len(recorded_before)  # nothing recorded is asked again
+    final = TranscriptStore(path)
+    assert len(final) == n and final.skipped_lines == kept.skipped_lines
+    assert all(final.get(key)["answer"]["text"] == text for key, text in recorded_before.items())
+    assert len(answers) == n
+
+
+def test_batch_export_and_import_round_trip(tmp_path):
+    store = TranscriptStore(tmp_path / "t.jsonl")
+    store.append(exchange_record("m", question(0), ChatAnswer("left", "m"), "x"))
+    requests = [question(i) for i in range(4)] + [question(3)]
+    exported = export_batch(requests, "m", tmp_path / "batch_in.jsonl", store=store)
+    lines = [json.loads(line) for line in (tmp_path / "batch_in.jsonl").read_text().splitlines()]
+    assert exported == 3 and {line["url"] for line in lines} == {"/v1/chat/completions"}
+    assert lines[0]["method"] == "POST" and lines[0]["body"]["model"] == "m"
+    assert lines[0]["custom_id"] == request_key("m", question(1)) and lines[0]["body"]["max_tokens"] == 2
+
+    server = LocalOpenAIServer()  # only to build realistic completion bodies; not started
+    outputs = []
+    for line, answer in zip(lines, ["right", "left", None]):
+        if answer is None:
+            outputs.append({"id": "batch_req_3", "custom_id": line["custom_id"], "response": None,
+                            "error": {"code": "server_error", "message": "failed"}})
+        else:
+            outputs.append({"id": "batch_req", "custom_id": line["custom_id"], "error": None,
+                            "response": {"status_code": 200, "request_id": "r",
+                                         "body": server.completion(line["body"], answer)}})
+    outputs.append({"custom_id": "not-in-input", "response": {"status_code": 200, "body": {}}, "error": None})
+    (tmp_path / "batch_out.jsonl").write_text("\n".join(json.dumps(o) for o in reversed(outputs)) + "\n")
+    server._server.server_close()
+
+    counts = import_batch(tmp_path / "batch_in.jsonl", tmp_path / "batch_out.jsonl", store)
+    assert counts == {"imported": 2, "already_recorded": 0, "failed": 1, "unmatched": 1}
+    replay = ReplayTeacher(TranscriptStore(tmp_path / "t.jsonl"), "m")
+    assert [complete(replay, question(i)).text for i in range(3)] == ["left", "right", "left"]
+    assert export_batch(requests, "m", tmp_path / "again.jsonl", store=store) == 1  # only the failed one is left
