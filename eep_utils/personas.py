@@ -3,21 +3,18 @@
 Prompt contract (the offline stand-ins read prompts written this way): the persona's system message has
 a line "You find cute: …" and a line "You do not find cute: …", each a comma-separated list of phrases;
 the user message has a line "Caption: <text>"; the expected answer is a JSON object such as
-`{"cute": true, "score": 7}`. The no-persona control gets no system message: only the task.
+`{"cute": true, "score": 7}`, read by `teachers.parse_judgment`. The no-persona control gets no system
+message, only the task, when a chatbot judges; an offline stand-in gets generic anchors instead.
 """
 from __future__ import annotations
 
-import asyncio
-import json
 import math
-import re
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Sequence
 
 import pandas as pd
 
-from .teachers import ChatRequest, Teacher, complete_all
+from .teachers import ChatRequest, Judgment, Teacher, complete_all, parse_judgment
 
 
 @dataclass(frozen=True)
@@ -72,112 +69,65 @@ TASK = ("Is this creature cute? Read its caption and answer with a JSON object o
         "to 10 (extremely).")
 
 
+def one_line(caption: str) -> str:
+    """The caption as the prompt carries it: on its one "Caption:" line."""
+    return " ".join(caption.split())
+
+
 def judgment_request(persona: Persona, caption: str) -> ChatRequest:
     """The prompt for one caption; temperature 0 and a short answer, as a judge needs."""
     messages = []
     if persona.system_message() is not None:
         messages.append({"role": "system", "content": persona.system_message()})
-    caption = " ".join(caption.split())  # the caption stays on its one "Caption:" line
-    messages.append({"role": "user", "content": f"{TASK}\nCaption: {caption}"})
+    messages.append({"role": "user", "content": f"{TASK}\nCaption: {one_line(caption)}"})
     return ChatRequest.from_messages(messages, temperature=0.0, max_tokens=30)
 
 
-@dataclass(frozen=True)
-class Judgment:
-    """One parsed answer. `cute` and `score` are None where the answer did not say; `text` is kept as sent."""
-
-    cute: bool | None
-    score: float | None
-    text: str
-    cute_from_score: bool = False   # the answer gave only a score; `cute` is score ≥ 5
-
-    @property
-    def parsed(self) -> bool:
-        return self.cute is not None
+# An offline stand-in has no taste of its own: to judge the no-persona control it is given these generic
+# anchors as likes and dislikes. That is our choice for the stand-in, not a habit of any chatbot;
+# a chatbot judging the control gets the task alone.
+GENERIC_LIKES = ("a cute, adorable animal", "a sweet, cuddly little creature")
+GENERIC_DISLIKES = ("an ugly, scary animal", "a creepy, unpleasant creature")
+STAND_IN_CONTROL_IDENTITY = "You judge with no persona of your own."
 
 
-_TRUE = {"true", "yes", "y", "cute", "1"}
-_FALSE = {"false", "no", "n", "not cute", "0"}
+def persona_as_asked(persona: Persona, teacher: Teacher) -> Persona:
+    """The persona whose prompt `teacher` gets: the control becomes generic anchors for an offline stand-in."""
+    if persona.is_control and not teacher.is_chatbot:
+        return Persona(persona.key, STAND_IN_CONTROL_IDENTITY, GENERIC_LIKES, GENERIC_DISLIKES)
+    return persona
 
 
-def _as_cute(value) -> bool | None:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, (int, float)) and value in (0, 1):
-        return bool(value)
-    if isinstance(value, str):
-        word = value.strip().lower()
-        return True if word in _TRUE else False if word in _FALSE else None
-    return None
+def verdict_of(judgment: Judgment) -> tuple[float, bool]:
+    """A judgment's verdict, 1.0 cute, 0.0 not, NaN unknown, and whether it was read from the score alone.
 
-
-def _as_score(value) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, str):
-        match = re.fullmatch(r"\s*(-?\d+(?:\.\d+)?)\s*(?:/\s*10)?\s*", value)
-        value = float(match.group(1)) if match else None
-    if isinstance(value, (int, float)) and math.isfinite(value) and 0 <= value <= 10:
-        return float(value)
-    return None
-
-
-def parse_cute_judgment(text: str) -> Judgment:
-    """Read `{"cute": …, "score": …}` from an answer, however it is wrapped; never raises.
-
-    Accepts the object inside prose or code fences, Python-style True/False, single quotes, yes/no strings
-    and "7/10" scores; falls back to `cute: yes` / `score: 7` written without JSON. A score outside 0–10 is
-    dropped. An answer with a score but no verdict is read as cute when the score is 5 or more (flagged).
-    Provisional: the teacher layer's `parse_judgment` replaces this once it lands on main.
-    """
-    fields: dict = {}
-    for candidate in re.findall(r"\{[^{}]*\}", text or ""):
-        for attempt in (candidate, re.sub(r"'", '"', candidate).replace("True", "true").replace("False", "false")):
-            try:
-                document = json.loads(attempt)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(document, dict):
-                fields = {str(k).strip().lower(): v for k, v in document.items()}
-                break
-        if fields:
-            break
-    if not fields:
-        cute_match = re.search(r"\bcute\b\W{0,3}\s*(true|false|yes|no)\b", text or "", re.I)
-        score_match = re.search(r"\bscore\b\W{0,3}\s*(\d+(?:\.\d+)?(?:\s*/\s*10)?)", text or "", re.I)
-        fields = {"cute": cute_match.group(1) if cute_match else None,
-                  "score": score_match.group(1) if score_match else None}
-    cute, score = _as_cute(fields.get("cute")), _as_score(fields.get("score"))
-    if cute is None and score is not None:
-        return Judgment(score >= 5, score, text, cute_from_score=True)
-    return Judgment(cute, score, text)
-
-
-def _outside_event_loop(function, *args):
-    """Run `function` where asyncio.run is allowed: in a worker thread when a loop already runs (Jupyter)."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return function(*args)
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(function, *args).result()
+    A judge that gave a 0–10 score but no yes/no is read as calling the creature cute at 5 or more."""
+    if judgment.cute is not None:
+        return float(judgment.cute), False
+    if judgment.score is not None:
+        return float(judgment.score >= 5), True
+    return math.nan, False
 
 
 def judge_captions(teacher: Teacher, persona: Persona, captions: Sequence[str], max_in_flight: int = 8) -> pd.DataFrame:
     """Ask `teacher`, as `persona`, about every caption, concurrently; one row per caption, answers kept verbatim.
 
-    Columns: cute (1.0, 0.0, or NaN when unparseable), score (0–10 or NaN), parsed, cute_from_score, answer.
+    Columns: cute (1.0, 0.0, or NaN when the answer gave neither verdict nor score), score (0–10 or NaN),
+    cute_from_score (the verdict was read from the score), answer (the text as received).
     """
-    requests = [judgment_request(persona, caption) for caption in captions]
-    # Teachers that answer faster in bulk (the offline stand-in embeds all captions at once) get the batch first.
-    if hasattr(teacher, "prepare"):
-        teacher.prepare(requests)
-    answers = _outside_event_loop(complete_all, teacher, requests, max_in_flight)
-    judgments = [parse_cute_judgment(answer.text) for answer in answers]
+    asked = persona_as_asked(persona, teacher)
+    requests = [judgment_request(asked, caption) for caption in captions]
+    # An offline stand-in with a sentence encoder embeds each caption on its own request, one at a time;
+    # embedding them all in one batch first fills its cache (same vectors) and makes judging ~100× faster.
+    encoder = None if teacher.is_chatbot else getattr(teacher, "encoder", None)
+    if encoder is not None:
+        encoder.encode([one_line(caption) for caption in captions])
+    answers = complete_all(teacher, requests, max_in_flight)
+    judgments = [parse_judgment(answer.text) for answer in answers]
+    verdicts = [verdict_of(j) for j in judgments]
     return pd.DataFrame({
-        "cute": [float(j.cute) if j.parsed else math.nan for j in judgments],
+        "cute": [verdict for verdict, _ in verdicts],
         "score": [j.score if j.score is not None else math.nan for j in judgments],
-        "parsed": [j.parsed for j in judgments],
-        "cute_from_score": [j.cute_from_score for j in judgments],
-        "answer": [j.text for j in judgments],
+        "cute_from_score": [from_score for _, from_score in verdicts],
+        "answer": [answer.text for answer in answers],
     })

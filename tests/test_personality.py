@@ -11,10 +11,9 @@ from sklearn.metrics import roc_auc_score
 from eep_utils.agreement import (agreement_matrices, auc_by_row, extraction_index, extraction_test,
                                  offdiagonal_correlation, spearman_by_row)
 from eep_utils.creatures import generate_creatures
-from eep_utils.personas import NO_PERSONA, PERSONAS, Persona, judge_captions, judgment_request, parse_cute_judgment
-from eep_utils.provisional_judge import (GENERIC_LIKES, ProvisionalMiniLMJudge, clauses_of, read_prompt,
-                                        resolve_personality_teacher)
-from eep_utils.teachers import ChatAnswer
+from eep_utils.personas import (GENERIC_DISLIKES, GENERIC_LIKES, NO_PERSONA, PERSONAS, Persona, judge_captions,
+                                judgment_request, persona_as_asked, verdict_of)
+from eep_utils.teachers import ChatAnswer, Judgment, PersonaJudgeStandIn
 from eep_utils.vision_students import STUDENT_KINDS, OneVerdictStudent, PixelFeatures, cute_probability, fit_student
 
 # --- prompts -------------------------------------------------------------------------------------
@@ -41,44 +40,15 @@ def test_no_persona_control_gets_the_task_only():
     assert "You find cute" not in request.messages[0][1]
 
 
-# --- parsing ---------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("text, cute, score", [
-    ('{"cute": true, "score": 7}', True, 7.0),
-    ('{"cute": false, "score": 0}', False, 0.0),
-    ('Sure! ```json\n{"cute": true, "score": 9}\n```', True, 9.0),
-    ("{'cute': True, 'score': 3}", True, 3.0),
-    ('{"Cute": "no", "Score": "2/10"}', False, 2.0),
-    ('{"cute": "yes", "score": 12}', True, None),     # out-of-range score dropped, verdict kept
-    ('{"cute": true}', True, None),
-    ("cute: no, score: 1", False, 1.0),
-    ("Cute? Yes. Score = 8/10", True, 8.0),
-])
-def test_parse_judgment(text, cute, score):
-    judgment = parse_cute_judgment(text)
-    assert judgment.cute is cute and judgment.score == score and judgment.parsed
-    assert judgment.text == text
-
-
-@pytest.mark.parametrize("text", ["", "I cannot judge animals.", '{"cute": "maybe"}', "{broken json", None, '{"score": "lots"}'])
-def test_unparseable_answers_are_kept_and_flagged(text):
-    judgment = parse_cute_judgment(text)
-    assert not judgment.parsed and judgment.cute is None
-    assert judgment.text == text
-
-
-def test_score_without_verdict_is_read_from_the_score_and_flagged():
-    assert parse_cute_judgment('{"score": 6}').cute is True
-    low = parse_cute_judgment('{"score": 4.5}')
-    assert low.cute is False and low.cute_from_score
+# --- judgments ---------------------------------------------------------------------------------
 
 
 class CannedTeacher:
-    label, is_chatbot = "canned answers (test)", False
+    label, model = "canned answers (test)", "canned"
 
-    def __init__(self, answers):
+    def __init__(self, answers, is_chatbot=True):
         self.answers = answers
+        self.is_chatbot = is_chatbot
         self.seen = []
 
     async def acomplete(self, request):
@@ -88,12 +58,20 @@ class CannedTeacher:
         return ChatAnswer(text=self.answers[caption], model="canned")
 
 
-def test_judge_captions_keeps_order_and_every_answer():
-    answers = {"a": '{"cute": true, "score": 8}', "b": "no idea", "c": '{"cute": false, "score": 1}'}
-    table = judge_captions(CannedTeacher(answers), PERSONAS[0], ["a", "b", "c"])
+def test_judge_captions_reads_answers_however_written_and_keeps_them():
+    answers = {"a": '{"cute": true, "score": 8}', "b": "no idea", "c": 'Sure! ```json\n{"cute": false, "score": 1}\n```',
+               "d": '{"score": 6}', "e": '{"score": 4.5}', "f": "{'cute': True}", "g": '{"cute": "maybe", "score": 11}'}
+    table = judge_captions(CannedTeacher(answers), PERSONAS[0], list(answers))
     assert table["answer"].tolist() == list(answers.values())
-    assert table["cute"].tolist()[0] == 1.0 and math.isnan(table["cute"][1]) and table["cute"][2] == 0.0
-    assert table["parsed"].tolist() == [True, False, True]
+    assert table["cute"].fillna(-1).tolist() == [1.0, -1, 0.0, 1.0, 0.0, 1.0, -1]
+    assert table["score"].fillna(-1).tolist() == [8.0, -1, 1.0, 6.0, 4.5, -1, -1]
+    assert table["cute_from_score"].tolist() == [False, False, False, True, True, False, False]
+
+
+def test_verdict_of_a_judgment():
+    assert verdict_of(Judgment(True, 2.0)) == (1.0, False)   # the stated verdict wins over the score
+    assert verdict_of(Judgment(None, 5.0)) == (1.0, True)
+    assert math.isnan(verdict_of(Judgment(None, None))[0])
 
 
 def test_judge_captions_works_inside_a_running_event_loop():
@@ -104,30 +82,39 @@ def test_judge_captions_works_inside_a_running_event_loop():
     assert asyncio.run(inside())["cute"].tolist() == [1.0]
 
 
-# --- the provisional stand-in judge (with a bag-of-words encoder instead of MiniLM) ---------------
+def test_control_is_the_task_alone_for_a_chatbot_and_generic_anchors_for_a_stand_in():
+    chatbot, stand_in = CannedTeacher({"a": "{}"}), CannedTeacher({"a": "{}"}, is_chatbot=False)
+    judge_captions(chatbot, NO_PERSONA, ["a"])
+    judge_captions(stand_in, NO_PERSONA, ["a"])
+    assert [role for role, _ in chatbot.seen[0].messages] == ["user"]
+    system = stand_in.seen[0].messages[0][1]
+    assert f"You find cute: {', '.join(GENERIC_LIKES)}" in system.splitlines()
+    assert f"You do not find cute: {', '.join(GENERIC_DISLIKES)}" in system.splitlines()
+    # A persona's prompt is the same for both.
+    assert persona_as_asked(PERSONAS[1], stand_in) is PERSONAS[1]
+
+
+# --- the teacher layer's offline stand-in, on these prompts (bag-of-words encoder instead of MiniLM) --
 
 
 class BagOfWordsEncoder:
     """Words hashed to 256 dimensions: texts sharing words are similar. Fast and offline, for tests."""
 
+    def __init__(self):
+        self.batches = []
+
     def encode(self, texts):
+        self.batches.append(len(texts))
         vectors = np.zeros((len(texts), 256), np.float32)
         for row, text in enumerate(texts):
-            for word in text.lower().replace(",", " ").split():
+            for word in text.lower().replace(",", " ").replace(".", " ").split():
                 vectors[row, int(hashlib.md5(word.encode()).hexdigest(), 16) % 256] += 1
         return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
 
 
-def test_stand_in_reads_the_prompt_contract():
-    persona = Persona("test", "You are a tester.", likes=("fluffy fur", "huge eyes"), dislikes=("slimy skin",))
-    likes, dislikes, caption = read_prompt(judgment_request(persona, "A frog with slimy skin."))
-    assert likes == ("fluffy fur", "huge eyes") and dislikes == ("slimy skin",) and caption == "A frog with slimy skin."
-    assert read_prompt(judgment_request(NO_PERSONA, "A frog."))[0] == GENERIC_LIKES
-    assert clauses_of("A small, round kitten with soft fur and huge eyes.") == ["A small", "round kitten", "soft fur", "huge eyes"]
-
-
 def test_stand_in_judges_by_the_persona_s_taste():
-    judge = ProvisionalMiniLMJudge(encoder=BagOfWordsEncoder())
+    encoder = BagOfWordsEncoder()
+    judge = PersonaJudgeStandIn(encoder=encoder)
     fur_lover = Persona("fur", "You love fur.", likes=("fluffy fur", "kitten"), dislikes=("slimy skin", "frog"))
     skin_lover = Persona("skin", "You love frogs.", likes=("slimy skin", "frog"), dislikes=("fluffy fur", "kitten"))
     captions = ["A kitten with fluffy fur.", "A frog with slimy skin."]
@@ -136,12 +123,9 @@ def test_stand_in_judges_by_the_persona_s_taste():
     assert by_fur_lover["cute"].tolist() == [1.0, 0.0]
     assert by_skin_lover["cute"].tolist() == [0.0, 1.0]
     assert by_fur_lover["score"][0] > by_fur_lover["score"][1]
-    assert "not a chatbot" in judge.label and not judge.is_chatbot
-
-
-def test_only_the_stand_in_is_wired_here():
-    with pytest.raises(ValueError, match="teacher layer"):
-        resolve_personality_teacher("live")
+    assert encoder.batches[0] == len(captions)  # the captions were embedded in one batch first
+    control = judge_captions(judge, NO_PERSONA, ["A sweet, cuddly little kitten.", "An ugly, scary frog."])
+    assert control["cute"].tolist() == [1.0, 0.0]
 
 
 # --- pixel students -----------------------------------------------------------------------------
