@@ -12,6 +12,10 @@ episodes           the one episode format (EpisodeSet), the dynamics check, Mina
 original_study     the 2023 recordings: pinned fetch, replay-checked loading, the published table
 students           embodied students (sklearn conventions), their metrics, DAgger
 behaviour          what a teacher did: returns, action balance, action tables, animations
+creatures          the game of personality's world: procedural creatures, captions, real-image folders
+personas           cute-judging personas, their prompts, judgments read into verdicts
+vision_students    pixel-only students: generic image features, XGBoost and logistic regression
+agreement          the persona × persona matrix: ROC-AUC / Spearman, joint bootstrap, extraction test
 embeddings         the offline sentence model (all-MiniLM-L6-v2), checked and cached
 report             glued numbers, CI tables, headline results and claims for the introduction
 config             the book's parameter file
