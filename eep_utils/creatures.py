@@ -90,11 +90,6 @@ class Creatures:
     def __len__(self) -> int:
         return len(self.captions)
 
-    def subset(self, rows) -> "Creatures":
-        rows = np.asarray(rows)
-        return Creatures(self.images[rows], [self.captions[i] for i in rows],
-                         self.traits.iloc[rows].reset_index(drop=True), self.source)
-
 
 def sample_traits(n: int, seed: int) -> pd.DataFrame:
     """Each creature's traits from its own random stream `(seed, index)`, plus drawing nuisances."""
