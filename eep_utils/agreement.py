@@ -1,0 +1,151 @@
+"""Does each student agree with its own teacher more than with the others? The persona × persona matrix.
+
+Cell (student i, teacher j) measures how well student i's predicted probability of "cute" on held-out
+pictures tracks teacher j's verdicts: ROC-AUC against teacher j's cute/not-cute, Spearman correlation
+against teacher j's 0–10 score. All cells are bootstrapped over the same resampled pictures, so the
+cells' intervals and the persona-extraction index (mean of the diagonal minus mean of the rest) come
+from one joint resampling. The index's significance is tested by permuting which student is matched
+with which teacher: if students carried no persona, any matching would do as well as the true one.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.stats import rankdata
+
+from .stats import Estimate, permutation_p_value
+
+MEASURES = ("ROC-AUC", "Spearman")
+
+
+def _auc_from_ranks(ranks: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    positives = labels.sum(axis=1)
+    negatives = labels.shape[1] - positives
+    rank_sum = np.where(labels, ranks, 0.0).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (rank_sum - positives * (positives + 1) / 2) / (positives * negatives)
+
+
+def _centred_ranks(values: np.ndarray) -> np.ndarray:
+    ranks = rankdata(np.atleast_2d(values), axis=1)
+    return ranks - ranks.mean(axis=1, keepdims=True)
+
+
+def _spearman_from_centred_ranks(rx: np.ndarray, ry: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (rx * ry).sum(axis=1) / np.sqrt((rx * rx).sum(axis=1) * (ry * ry).sum(axis=1))
+
+
+def auc_by_row(scores: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """ROC-AUC of each row's scores against its 0/1 labels (ties count half); NaN where a row has one class."""
+    return _auc_from_ranks(rankdata(np.atleast_2d(scores), axis=1), np.atleast_2d(labels).astype(bool))
+
+
+def spearman_by_row(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Spearman's rank correlation of each row of x with the same row of y; NaN where a row is constant."""
+    return _spearman_from_centred_ranks(_centred_ranks(x), _centred_ranks(y))
+
+
+@dataclass
+class AgreementMatrix:
+    """One measure for every (student, teacher) pair: point values, percentile CIs, bootstrap replicates."""
+
+    measure: str
+    students: list[str]
+    teachers: list[str]
+    value: np.ndarray        # (students, teachers)
+    low: np.ndarray
+    high: np.ndarray
+    replicates: np.ndarray   # (resamples, students, teachers)
+    n: int                   # held-out pictures
+
+    def cell(self, student: str, teacher: str) -> Estimate:
+        i, j = self.students.index(student), self.teachers.index(teacher)
+        return Estimate(float(self.value[i, j]), float(self.low[i, j]), float(self.high[i, j]), self.n)
+
+
+def agreement_matrices(student_probabilities: dict[str, np.ndarray], teacher_verdicts: dict[str, np.ndarray],
+                       teacher_scores: dict[str, np.ndarray], n_resamples: int = 2000, seed: int = 0,
+                       level: float = 0.95) -> dict[str, AgreementMatrix]:
+    """ROC-AUC and Spearman matrices, students × teachers, with joint bootstrap CIs over the pictures."""
+    columns = [*student_probabilities.values(), *teacher_verdicts.values(), *teacher_scores.values()]
+    n = len(columns[0])
+    if any(len(c) != n for c in columns):
+        raise ValueError("every student and teacher must give one value per held-out picture")
+    if not all(np.isfinite(np.asarray(c, float)).all() for c in columns):
+        raise ValueError("agreement needs a verdict and a score for every picture: drop unparsed judgments first")
+    students, teachers = list(student_probabilities), list(teacher_verdicts)
+    if list(teacher_scores) != teachers:
+        raise ValueError("teacher_verdicts and teacher_scores must name the same teachers in the same order")
+
+    # Column 0 of every sample is the original order (the point estimate); the rest are bootstrap resamples.
+    rows = np.vstack([np.arange(n), np.random.default_rng(seed).integers(0, n, (n_resamples, n))])
+    # Rank each student's and each teacher's values once per sample; every cell then only combines ranks.
+    student_ranks = {s: rankdata(np.asarray(p, float)[rows], axis=1) for s, p in student_probabilities.items()}
+    student_centred = {s: r - r.mean(axis=1, keepdims=True) for s, r in student_ranks.items()}
+    teacher_labels = {t: np.asarray(v, float)[rows].astype(bool) for t, v in teacher_verdicts.items()}
+    teacher_centred = {t: _centred_ranks(np.asarray(v, float)[rows]) for t, v in teacher_scores.items()}
+
+    cells = {measure: np.empty((n_resamples + 1, len(students), len(teachers))) for measure in MEASURES}
+    for i, student in enumerate(students):
+        for j, teacher in enumerate(teachers):
+            cells["ROC-AUC"][:, i, j] = _auc_from_ranks(student_ranks[student], teacher_labels[teacher])
+            cells["Spearman"][:, i, j] = _spearman_from_centred_ranks(student_centred[student], teacher_centred[teacher])
+    results = {}
+    for measure, values in cells.items():
+        replicates = values[1:]
+        low, high = np.nanquantile(replicates, [(1 - level) / 2, (1 + level) / 2], axis=0)
+        results[measure] = AgreementMatrix(measure, students, teachers, values[0], low, high, replicates, n)
+    return results
+
+
+def extraction_index(values: np.ndarray) -> float:
+    """Mean of the diagonal minus mean of the off-diagonal cells of a square matrix."""
+    values = np.asarray(values, float)
+    k = len(values)
+    if values.shape != (k, k) or k < 2:
+        raise ValueError(f"the extraction index needs a square matrix of at least 2 × 2, got {values.shape}")
+    diagonal = np.trace(values)
+    return float(diagonal / k - (values.sum() - diagonal) / (k * k - k))
+
+
+@dataclass
+class ExtractionTest:
+    index: Estimate          # with a bootstrap CI
+    p_value: float           # one-sided: the true matching beats matchings of students to other teachers
+    n_permutations: int
+    exact: bool              # every matching enumerated (p ≥ 1 / k!)
+
+
+def extraction_test(matrix: AgreementMatrix, personas: list[str], max_exact: int = 40320, n_permutations: int = 10000,
+                    seed: int = 0, level: float = 0.95) -> ExtractionTest:
+    """The persona-extraction index over `personas` (both students and teachers), its CI and permutation p-value."""
+    rows = [matrix.students.index(p) for p in personas]
+    columns = [matrix.teachers.index(p) for p in personas]
+    square = matrix.value[np.ix_(rows, columns)]
+    observed = extraction_index(square)
+    squares = matrix.replicates[:, rows][:, :, columns]
+    k = len(personas)
+    diagonals = np.trace(squares, axis1=1, axis2=2)
+    per_resample = diagonals / k - (squares.sum(axis=(1, 2)) - diagonals) / (k * k - k)
+    low, high = np.nanquantile(per_resample, [(1 - level) / 2, (1 + level) / 2])
+    estimate = Estimate(observed, float(low), float(high), matrix.n, level)
+
+    # The index depends on a matching only through its trace: compare traces of row-permuted matrices.
+    if math.factorial(k) <= max_exact:
+        traces = np.array([square[list(order), np.arange(k)].sum() for order in itertools.permutations(range(k))])
+        p_value = float(np.mean(traces >= np.trace(square) - 1e-12))
+        return ExtractionTest(estimate, p_value, len(traces), exact=True)
+    rng = np.random.default_rng(seed)
+    traces = np.array([square[rng.permutation(k), np.arange(k)].sum() for _ in range(n_permutations)])
+    return ExtractionTest(estimate, permutation_p_value(np.trace(square) - 1e-12, traces), n_permutations, exact=False)
+
+
+def offdiagonal_correlation(a: np.ndarray, b: np.ndarray) -> float:
+    """Pearson correlation of two square matrices' off-diagonal cells: do students disagree as teachers do?"""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    off = ~np.eye(len(a), dtype=bool)
+    return float(np.corrcoef(a[off], b[off])[0, 1])

@@ -1,0 +1,133 @@
+"""Who judges the creatures: personas with their own tastes, the judging prompt, and the judgments.
+
+Prompt contract (the offline stand-ins read prompts written this way): the persona's system message has
+a line "You find cute: …" and a line "You do not find cute: …", each a comma-separated list of phrases;
+the user message has a line "Caption: <text>"; the expected answer is a JSON object such as
+`{"cute": true, "score": 7}`, read by `teachers.parse_judgment`. The no-persona control gets no system
+message, only the task, when a chatbot judges; an offline stand-in gets generic anchors instead.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import pandas as pd
+
+from .teachers import ChatRequest, Judgment, Teacher, complete_all, parse_judgment
+
+
+@dataclass(frozen=True)
+class Persona:
+    key: str                       # short name for tables and file names
+    identity: str                  # who the chatbot is asked to be
+    likes: tuple[str, ...] = ()
+    dislikes: tuple[str, ...] = ()
+
+    @property
+    def is_control(self) -> bool:
+        return not self.identity
+
+    def system_message(self) -> str | None:
+        if self.is_control:
+            return None
+        return "\n".join([
+            self.identity,
+            f"You find cute: {', '.join(self.likes)}",
+            f"You do not find cute: {', '.join(self.dislikes)}",
+            "Judge every creature by your own taste, not by what most people would say.",
+        ])
+
+
+PERSONAS = (
+    Persona("Newton", "You are Sir Isaac Newton, natural philosopher of Cambridge, who prizes order, symmetry and keen "
+            "observation.",
+            likes=("owls", "soft feathers", "great shining eyes", "neat oval shapes", "white and grey colours",
+                   "small tidy creatures"),
+            dislikes=("slimy skin", "bared fangs", "bristly hairs", "snakes", "garish orange and pink colours")),
+    Persona("five-year-old", "You are a five-year-old child who loves fluffy, round, soft things.",
+            likes=("kittens", "puppies", "bunnies", "fluffy fur", "very round roly-poly bodies", "huge eyes",
+                   "pink colour"),
+            dislikes=("sharp teeth", "fangs", "spiders", "snakes", "scales", "slimy skin", "prickly spines")),
+    Persona("herpetologist", "You are a herpetologist who has spent thirty years studying reptiles and amphibians.",
+            likes=("snakes", "frogs and toads", "scales", "smooth moist skin", "warty skin", "green and brown colours",
+                   "slender bodies with no legs"),
+            dislikes=("fur", "feathers", "fluffy mammals", "kittens", "puppies")),
+    Persona("spider-and-bat fan", "You are a naturalist who finds spiders and bats adorable.",
+            likes=("spiders", "bats", "eight legs", "bristly hairs", "fangs", "black and purple colours",
+                   "glossy hard shells"),
+            dislikes=("kittens", "puppies", "bunnies", "pink colour", "fluffy round toys")),
+    Persona("aquarist", "You are an aquarist who keeps tropical fish.",
+            likes=("fish", "shiny scales", "bright blue colour", "bright orange and yellow colours", "fins",
+                   "sleek oval bodies"),
+            dislikes=("fur", "legs", "spiders", "hairy creatures", "dull grey and brown colours")),
+)
+NO_PERSONA = Persona("no persona", "")
+
+TASK = ("Is this creature cute? Read its caption and answer with a JSON object only, for example "
+        '{"cute": true, "score": 7}, where "cute" is true or false and "score" is how cute it is from 0 (not at all) '
+        "to 10 (extremely).")
+
+
+def one_line(caption: str) -> str:
+    """The caption as the prompt carries it: on its one "Caption:" line."""
+    return " ".join(caption.split())
+
+
+def judgment_request(persona: Persona, caption: str) -> ChatRequest:
+    """The prompt for one caption; temperature 0 and a short answer, as a judge needs."""
+    messages = []
+    if persona.system_message() is not None:
+        messages.append({"role": "system", "content": persona.system_message()})
+    messages.append({"role": "user", "content": f"{TASK}\nCaption: {one_line(caption)}"})
+    return ChatRequest.from_messages(messages, temperature=0.0, max_tokens=30)
+
+
+# An offline stand-in has no taste of its own: to judge the no-persona control it is given these generic
+# anchors as likes and dislikes. That is our choice for the stand-in, not a habit of any chatbot;
+# a chatbot judging the control gets the task alone.
+GENERIC_LIKES = ("a cute, adorable animal", "a sweet, cuddly little creature")
+GENERIC_DISLIKES = ("an ugly, scary animal", "a creepy, unpleasant creature")
+STAND_IN_CONTROL_IDENTITY = "You judge with no persona of your own."
+
+
+def persona_as_asked(persona: Persona, teacher: Teacher) -> Persona:
+    """The persona whose prompt `teacher` gets: the control becomes generic anchors for an offline stand-in."""
+    if persona.is_control and not teacher.is_chatbot:
+        return Persona(persona.key, STAND_IN_CONTROL_IDENTITY, GENERIC_LIKES, GENERIC_DISLIKES)
+    return persona
+
+
+def verdict_of(judgment: Judgment) -> tuple[float, bool]:
+    """A judgment's verdict, 1.0 cute, 0.0 not, NaN unknown, and whether it was read from the score alone.
+
+    A judge that gave a 0–10 score but no yes/no is read as calling the creature cute at 5 or more."""
+    if judgment.cute is not None:
+        return float(judgment.cute), False
+    if judgment.score is not None:
+        return float(judgment.score >= 5), True
+    return math.nan, False
+
+
+def judge_captions(teacher: Teacher, persona: Persona, captions: Sequence[str], max_in_flight: int = 8) -> pd.DataFrame:
+    """Ask `teacher`, as `persona`, about every caption, concurrently; one row per caption, answers kept verbatim.
+
+    Columns: cute (1.0, 0.0, or NaN when the answer gave neither verdict nor score), score (0–10 or NaN),
+    cute_from_score (the verdict was read from the score), answer (the text as received).
+    """
+    asked = persona_as_asked(persona, teacher)
+    requests = [judgment_request(asked, caption) for caption in captions]
+    # An offline stand-in with a sentence encoder embeds each caption on its own request, one at a time;
+    # embedding them all in one batch first fills its cache (same vectors) and makes judging ~100× faster.
+    encoder = None if teacher.is_chatbot else getattr(teacher, "encoder", None)
+    if encoder is not None:
+        encoder.encode([one_line(caption) for caption in captions])
+    answers = complete_all(teacher, requests, max_in_flight)
+    judgments = [parse_judgment(answer.text) for answer in answers]
+    verdicts = [verdict_of(j) for j in judgments]
+    return pd.DataFrame({
+        "cute": [verdict for verdict, _ in verdicts],
+        "score": [j.score if j.score is not None else math.nan for j in judgments],
+        "cute_from_score": [from_score for _, from_score in verdicts],
+        "answer": [answer.text for answer in answers],
+    })
