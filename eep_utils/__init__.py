@@ -15,6 +15,10 @@ behaviour          what a teacher did: returns, action balance, action tables, a
 embeddings         sentence embeddings: offline all-MiniLM-L6-v2 (checked, cached) or the endpoint's API
 captions           ELLM's transition captions on CartPole (what a push did to the pole and the cart)
 ellm               ELLM: chatbot-suggested goals, caption-goal similarity as intrinsic reward, its learner
+creatures          procedurally generated animal-like creatures, their pictures and captions; image folders
+personas           cute-judging personas, their prompts, judgments read into verdicts
+vision_students    pixel-only students: generic image features, XGBoost and logistic regression
+agreement          the persona × persona matrix: ROC-AUC / Spearman, joint bootstrap, extraction test
 report             glued numbers, CI tables, headline results and claims for the introduction
 config             the book's parameter file
 build              text notebooks → papermill → Jupyter Book
