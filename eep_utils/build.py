@@ -29,7 +29,7 @@ import nbformat
 
 from .config import MODES, ROOT, ConfigError, NotebookPlan, load_plan
 
-BOOK_FILES = ("_config.yml", "_toc.yml", "references.bib", "references.md", "rerun.md")
+BOOK_FILES = ("_config.yml", "_toc.yml", "references.bib", "references.md")
 KEY_METADATA = "eep_build_key"
 # Settings that change what a notebook computes; their values enter the build key.
 # The API key's value never does: only whether one is set.

@@ -10,7 +10,6 @@ OPENAI_BASE_URL), `make_encoder("auto")` uses its embeddings API instead, with t
 """
 from __future__ import annotations
 
-import hashlib
 from abc import ABC, abstractmethod
 import os
 from functools import lru_cache
@@ -19,6 +18,7 @@ from typing import Sequence
 from urllib.parse import urlparse
 
 import numpy as np
+import pooch
 
 MINILM_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 MINILM_NAME = "sentence-transformers/all-MiniLM-L6-v2"
@@ -29,11 +29,7 @@ class EmbeddingModelError(RuntimeError):
 
 
 def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return pooch.file_hash(str(path), alg="sha256")
 
 
 def minilm_directory(expected_sha256: str = MINILM_SHA256) -> Path:

@@ -14,7 +14,6 @@ The chatbot's text turns (prompts.json) are then aligned with the frames where i
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from urllib.parse import quote
 
 import gymnasium as gym
 import numpy as np
+import pooch
 import pandas as pd
 
 from .embodiments import STEPS_PER_DECISION_2023, STUDY_2023, Feature, Projection
@@ -114,11 +114,7 @@ def locate(cache_dir: Path | None = None, base_url: str = RAW_BASE_URL, timeout:
 
 
 def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return pooch.file_hash(str(path), alg="sha256")
 
 
 def _known(name: str) -> tuple[str | None, str]:
@@ -152,7 +148,6 @@ class PinnedDownload:
     timeout: float
 
     def path(self, name: str) -> Path:
-        import pooch
         import requests
 
         original, expected = _known(name)

@@ -59,3 +59,9 @@ def test_majority_table_reproduces_a_table_policy_exactly():
     learned, agreement = majority_table(STUDY_2023, observations, actions)
     seen = np.unique(STUDY_2023.state_index(observations))
     assert agreement == 1.0 and np.array_equal(learned[seen], table[seen])
+
+
+def test_the_literal_rule_is_the_no_persona_stand_in_rule():
+    from eep_utils.cartpole_teaching import RuleStandIn
+
+    assert np.array_equal(literal_rule_table(STUDY_2023), RuleStandIn("no_persona").table())

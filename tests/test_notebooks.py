@@ -1,0 +1,51 @@
+"""The chapters as sources: paired, parameterised from one file, and in the table of contents."""
+import ast
+from pathlib import Path
+
+import jupytext
+import nbformat
+import pytest
+import yaml
+
+from eep_utils.config import MODES, PARAMETERS_FILE, load_plan
+
+ROOT = Path(__file__).resolve().parent.parent
+CHAPTERS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.md"))
+
+
+def parameters_cell(notebook) -> dict:
+    cell = next(c for c in notebook.cells if c.cell_type == "code")
+    assert "parameters" in cell.metadata.get("tags", []), "the first code cell must be the papermill parameters cell"
+    names = {}
+    for statement in ast.parse(cell.source).body:
+        assert isinstance(statement, ast.Assign), f"parameters cell holds only assignments: {ast.unparse(statement)}"
+        names[statement.targets[0].id] = ast.literal_eval(statement.value)
+    return names
+
+
+@pytest.mark.parametrize("source", CHAPTERS, ids=lambda p: p.stem)
+def test_each_chapter_has_a_parameters_cell_that_the_parameter_file_matches(source):
+    defaults = parameters_cell(jupytext.read(source))
+    assert "artifacts_dir" in defaults and "quick" in defaults
+    for mode in MODES:
+        plan = next(p for p in load_plan(mode) if p.name == source.stem)
+        unknown = set(plan.parameters) - set(defaults)
+        assert not unknown, f"{PARAMETERS_FILE.name} sets {sorted(unknown)} that {source.name} does not declare"
+
+
+@pytest.mark.parametrize("source", CHAPTERS, ids=lambda p: p.stem)
+def test_the_committed_ipynb_pair_matches_its_text_notebook(source):
+    paired = source.with_suffix(".ipynb")
+    assert paired.exists(), f"{paired.name} is missing: run `jupytext --sync {source}`"
+    text, ipynb = jupytext.read(source), nbformat.read(paired, as_version=4)
+    assert [(c.cell_type, c.source) for c in text.cells] == [(c.cell_type, c.source) for c in ipynb.cells], \
+        f"{paired.name} is out of date: run `jupytext --sync {source}`"
+    assert all(not c.get("outputs") for c in ipynb.cells if c.cell_type == "code"), "committed pairs carry no outputs"
+
+
+def test_every_chapter_runs_in_the_build_and_appears_in_the_toc():
+    planned = {p.name for p in load_plan("full")}
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    listed = {Path(toc["root"]).name} | {Path(c["file"]).name for c in toc["chapters"]}
+    assert {p.stem for p in CHAPTERS} <= planned
+    assert planned <= listed
