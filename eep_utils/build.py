@@ -107,9 +107,13 @@ def sync_book_sources(mode: str) -> None:
         copy_if_changed(asset, book_source_dir(mode) / "assets" / asset.name)
 
 
-def pair_notebook(plan: NotebookPlan) -> Path:
-    """Write the .ipynb half of the jupytext pair from the text notebook, the source of truth."""
-    paired = plan.source.with_suffix(".ipynb")
+def input_notebook(plan: NotebookPlan, out_dir: Path) -> Path:
+    """The text notebook, the source of truth, as the .ipynb papermill reads.
+
+    Written inside the build folder: the committed .ipynb pair beside the source is refreshed only by
+    `jupytext --sync`, so a test can tell when the author forgot to."""
+    paired = out_dir / "inputs" / f"{plan.name}.ipynb"
+    paired.parent.mkdir(parents=True, exist_ok=True)
     notebook = jupytext.read(plan.source)
     notebook.metadata.setdefault("kernelspec", {"name": "python3", "display_name": "Python 3", "language": "python"})
     jupytext.write(notebook, paired)
@@ -133,7 +137,7 @@ def execute(plan: NotebookPlan, out_dir: Path, key: str) -> Path:
     failed.unlink(missing_ok=True)
     try:
         papermill.execute_notebook(
-            str(pair_notebook(plan)),
+            str(input_notebook(plan, out_dir)),
             str(executed),
             parameters=parameters,
             cwd=str(executed.parent),
