@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import openai
 from openai.types.chat import ChatCompletion
 
-from .teachers import Budget, ChatAnswer, ChatRequest, TeacherSettingError, Usage
+from .teachers import Budget, ChatAnswer, ChatRequest, TeacherSettingError, Usage, run_with
 from .transcripts import first_token_logprobs
 
 # The SDK's generic `post` (its documented way to send a body as is) keeps its retries, timeouts and
@@ -83,7 +83,6 @@ class OpenAIChatbot:
         self._loop = None  # the async client and its gate belong to one event loop
         self._async_client = None
         self._gate = None
-        self._sync_client = None
 
     def _client_options(self) -> dict:
         # The key is read from the environment by this call only and handed straight to the SDK.
@@ -129,29 +128,9 @@ class OpenAIChatbot:
         self._loop = self._async_client = self._gate = None
 
     def complete(self, request: ChatRequest) -> ChatAnswer:
-        """One exchange without an event loop (notebook cells, scripts)."""
-        if self._sync_client is None:
-            self._sync_client = openai.OpenAI(**self._client_options())
-        estimate = self.budget.reserve(request)
-        answer = None
-        try:
-            time.sleep(self.pace.delay())
-            for attempt in range(self.malformed_retries + 1):
-                started = time.perf_counter()
-                try:
-                    response = self._sync_client.post(COMPLETIONS_PATH, cast_to=ChatCompletion, body=self._body(request))
-                    answer = self._answer(response, time.perf_counter() - started)
-                    break
-                except (MalformedCompletion, openai.APIResponseValidationError, ValueError) as error:
-                    if attempt == self.malformed_retries:
-                        raise self._error(error) from None
-                    time.sleep(0.5 * 2 ** attempt)
-                except openai.OpenAIError as error:
-                    raise self._error(error) from None
-        finally:
-            self.budget.settle(estimate, answer)
-        self.usage.add_answer(answer)
-        return answer
+        """One exchange without an event loop of the caller's (scripts, notebook cells): the async path,
+        run to completion, so that retries, pace and budget have a single implementation."""
+        return run_with(self, self.acomplete(request))
 
     def _body(self, request: ChatRequest) -> dict:
         return {"model": self.model, "messages": request.openai_messages(), **request.settings()}
