@@ -92,25 +92,11 @@ def episode_animation(episodes: EpisodeSet, episode: int, every: int = 2, max_fr
 
 def record_episode(policy, initial_state, label: str, steps_per_decision: int = 2) -> EpisodeSet:
     """One episode of any policy from a given state, every frame recorded (for `episode_animation`)."""
-    from gymnasium.envs.classic_control.cartpole import CartPoleEnv
-
     from .episodes import empty_decisions
-    from .evaluation import MAX_EPISODE_STEPS
+    from .evaluation import MAX_EPISODE_STEPS, frames_from
 
-    env = CartPoleEnv()
-    env.reset(seed=0)
-    env.state = np.asarray(initial_state, dtype=np.float64)
-    observation, action, rows = np.array(env.state, dtype=np.float32), 0, []
-    for t in range(MAX_EPISODE_STEPS):
-        decided = t % steps_per_decision == 0
-        if decided:
-            action = int(np.asarray(policy(observation[None, :])).reshape(-1)[0])
-        following, reward, terminated, _, _ = env.step(action)
-        rows.append({"episode": 0, "t": t, **dict(zip(OBSERVATION_COLUMNS, observation)), "action": action,
-                     "decided": decided, "reward": reward, "terminated": terminated,
-                     "truncated": t == MAX_EPISODE_STEPS - 1 and not terminated})
-        observation = following
-        if terminated:
-            break
-    env.close()
+    rows = [{"episode": 0, "t": t, **dict(zip(OBSERVATION_COLUMNS, observation)), "action": action,
+             "decided": decided, "reward": reward, "terminated": terminated,
+             "truncated": t == MAX_EPISODE_STEPS - 1 and not terminated}
+            for t, observation, action, decided, reward, terminated in frames_from(policy, initial_state, steps_per_decision)]
     return EpisodeSet(label, False, pd.DataFrame(rows), empty_decisions())

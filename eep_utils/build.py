@@ -101,10 +101,7 @@ def copy_if_changed(source: Path, target: Path) -> None:
 
 def sync_book_sources(mode: str) -> None:
     for name in BOOK_FILES:
-        if (ROOT / name).exists():
-            copy_if_changed(ROOT / name, book_source_dir(mode) / name)
-    for asset in (ROOT / "assets").glob("*") if (ROOT / "assets").exists() else ():
-        copy_if_changed(asset, book_source_dir(mode) / "assets" / asset.name)
+        copy_if_changed(ROOT / name, book_source_dir(mode) / name)
 
 
 def input_notebook(plan: NotebookPlan, out_dir: Path) -> Path:
@@ -185,13 +182,16 @@ def run_notebooks(plans: list[NotebookPlan], mode: str, out_dir: Path, force: bo
     return fates
 
 
+def jupyter_book_command(mode: str, *options: str) -> list[str]:
+    """`jupyter-book build` of the executed book, from this Python (the package has no __main__)."""
+    return [sys.executable, "-c", "from jupyter_book.cli.main import main; main()", "build",
+            str(book_source_dir(mode)), "--path-output", str(build_dir(mode)), *options]
+
+
 def render_html(mode: str) -> Path:
     """Jupyter Book with execution off; every Sphinx warning is an error, all listed at once."""
     sync_book_sources(mode)
-    command = [
-        sys.executable, "-c", "from jupyter_book.cli.main import main; main()", "build", str(book_source_dir(mode)),
-        "--path-output", str(build_dir(mode)), "--warningiserror", "--keep-going",
-    ]
+    command = jupyter_book_command(mode, "--warningiserror", "--keep-going")
     started = time.perf_counter()
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
@@ -206,9 +206,7 @@ def render_html(mode: str) -> Path:
 
 def check_links(mode: str) -> None:
     """Sphinx's link checker over the executed book (reaches the internet: the weekly CI job only)."""
-    command = [sys.executable, "-c", "from jupyter_book.cli.main import main; main()", "build",
-               str(book_source_dir(mode)), "--path-output", str(build_dir(mode)), "--builder", "linkcheck"]
-    if subprocess.run(command).returncode != 0:
+    if subprocess.run(jupyter_book_command(mode, "--builder", "linkcheck")).returncode != 0:
         raise BuildError(f"broken links: see {build_dir(mode) / '_build' / 'linkcheck' / 'output.txt'}")
 
 

@@ -79,24 +79,32 @@ def _play_batch(policy, n, seed, steps_per_decision, record, offset) -> Rollouts
                     np.concatenate(seen_episode), initial_states)
 
 
-def play_episode_from(policy: Policy, initial_state, steps_per_decision: int = 1) -> int:
-    """One episode frame by frame in Gymnasium's single CartPole, from a given state.
-
-    The reference the vectorised evaluation is tested and benchmarked against."""
+def frames_from(policy: Policy, initial_state, steps_per_decision: int = 1):
+    """One episode frame by frame in Gymnasium's single CartPole, from a given state: yields
+    (t, observation seen, action, decided at this frame, reward, terminated) for every frame."""
     env = CartPoleEnv()
     env.reset(seed=0)
-    env.unwrapped.state = np.asarray(initial_state, dtype=np.float64)
-    observation = np.array(env.unwrapped.state, dtype=np.float32)
-    action, total = 0, 0
-    for step in range(MAX_EPISODE_STEPS):
-        if step % steps_per_decision == 0:
-            action = int(np.asarray(policy(observation[None, :])).reshape(-1)[0])
-        observation, reward, terminated, _, _ = env.step(action)
-        total += 1
-        if terminated:
-            break
-    env.close()
-    return total
+    env.state = np.asarray(initial_state, dtype=np.float64)
+    observation, action = np.array(env.state, dtype=np.float32), 0
+    try:
+        for t in range(MAX_EPISODE_STEPS):
+            decided = t % steps_per_decision == 0
+            if decided:
+                action = int(np.asarray(policy(observation[None, :])).reshape(-1)[0])
+            following, reward, terminated, _, _ = env.step(action)
+            yield t, observation, action, decided, reward, terminated
+            observation = following
+            if terminated:
+                return
+    finally:
+        env.close()
+
+
+def play_episode_from(policy: Policy, initial_state, steps_per_decision: int = 1) -> int:
+    """The return of one episode played frame by frame from a given state.
+
+    The reference the vectorised evaluation is tested and benchmarked against."""
+    return sum(1 for _ in frames_from(policy, initial_state, steps_per_decision))
 
 
 class RandomPolicy:
