@@ -19,11 +19,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from eep_utils.captions import TransitionCaptioner  # noqa: E402
-from eep_utils.ellm import play_transitions  # noqa: E402
-from eep_utils.embeddings import shared_minilm  # noqa: E402
-from eep_utils.evaluation import RandomPolicy  # noqa: E402
-from eep_utils.policies import LQRController  # noqa: E402
+from eep_utils.ellm.captions import TransitionCaptioner  # noqa: E402
+from eep_utils.ellm.goals import play_transitions  # noqa: E402
+from eep_utils.chat.embeddings import shared_minilm  # noqa: E402
+from eep_utils.cartpole.evaluation import RandomPolicy  # noqa: E402
+from eep_utils.cartpole.policies import LQRController  # noqa: E402
 
 
 def caption_stream(n_captions: int, seed: int) -> list[str]:

@@ -17,11 +17,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from eep_utils.embodiments import STEPS_PER_DECISION_2023  # noqa: E402
-from eep_utils.evaluation import play_episode_from, play_episodes  # noqa: E402
-from eep_utils.original_study import OriginalStudyUnavailable, locate  # noqa: E402
-from eep_utils.policies import LQRController  # noqa: E402
-from eep_utils.students import OriginalXGBoostStudent  # noqa: E402
+from eep_utils.cartpole.embodiment import STEPS_PER_DECISION_2023  # noqa: E402
+from eep_utils.cartpole.evaluation import play_episode_from, play_episodes  # noqa: E402
+from eep_utils.study2023.recordings import OriginalStudyUnavailable, locate  # noqa: E402
+from eep_utils.cartpole.policies import LQRController  # noqa: E402
+from eep_utils.cartpole.students import OriginalXGBoostStudent  # noqa: E402
 
 
 def the_student():

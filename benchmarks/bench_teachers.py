@@ -26,10 +26,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from local_openai_server import LocalOpenAIServer  # noqa: E402
-from eep_utils.cartpole_teaching import (BoundedHistoryProtocol, RuleStandIn, Study2023Protocol,  # noqa: E402
+from eep_utils.cartpole.teaching import (BoundedHistoryProtocol, RuleStandIn, Study2023Protocol,  # noqa: E402
                                          label_observations, run_cartpole_teacher)
-from eep_utils.chatbots import OpenAIChatbot  # noqa: E402
-from eep_utils.embodiments import STUDY_2023  # noqa: E402
+from eep_utils.chat.client import OpenAIChatbot  # noqa: E402
+from eep_utils.cartpole.embodiment import STUDY_2023  # noqa: E402
 
 LATENCY_S = 0.1
 

@@ -2,7 +2,7 @@
 import pytest
 
 from conftest import DUMMY_KEY, HTML, ROOT, toc_pages
-from eep_utils.chatbots import find_secret
+from eep_utils.chat.client import find_secret
 
 
 @pytest.mark.slow

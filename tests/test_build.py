@@ -2,8 +2,8 @@
 import nbformat
 import pytest
 
-from eep_utils.build import BuildError, executed_path, run_notebooks
-from eep_utils.config import load_plan
+from eep_utils.book.build import BuildError, executed_path, run_notebooks
+from eep_utils.book.config import load_plan
 
 HEADER = "---\nkernelspec:\n  display_name: Python 3\n  language: python\n  name: python3\n---\n"
 

@@ -10,16 +10,16 @@ import numpy as np
 import pytest
 
 from local_openai_server import LocalOpenAIServer
-from eep_utils.cartpole_teaching import (FAILED_MESSAGE_2023, FALLBACK_HISTORY_TEXT, PERSONAS, REMINDER,
+from eep_utils.cartpole.teaching import (FAILED_MESSAGE_2023, FALLBACK_HISTORY_TEXT, PERSONAS, REMINDER,
                                          STAND_IN_RULES, BoundedHistoryProtocol, RuleStandIn, Study2023Protocol,
                                          label_observations, run_cartpole_teacher, stand_in_rule_table)
-from eep_utils.chatbots import OpenAIChatbot
-from eep_utils.embodiments import FIVE_WORDS, STUDY_2023
-from eep_utils.episodes import DECISION_COLUMNS, FRAME_COLUMNS, EpisodeSet
-from eep_utils.evaluation import play_episode_from
-from eep_utils.policies import LookupTablePolicy
-from eep_utils.teachers import Budget, ChatRequest, complete
-from eep_utils.transcripts import RecordingTeacher, ReplayTeacher, TranscriptStore
+from eep_utils.chat.client import OpenAIChatbot
+from eep_utils.cartpole.embodiment import FIVE_WORDS, STUDY_2023
+from eep_utils.cartpole.episodes import DECISION_COLUMNS, FRAME_COLUMNS, EpisodeSet
+from eep_utils.cartpole.evaluation import play_episode_from
+from eep_utils.cartpole.policies import LookupTablePolicy
+from eep_utils.chat.teachers import Budget, ChatRequest, complete
+from eep_utils.chat.transcripts import RecordingTeacher, ReplayTeacher, TranscriptStore
 
 
 def recorded_prompts() -> list:

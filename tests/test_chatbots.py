@@ -4,8 +4,8 @@ import asyncio
 import pytest
 
 from local_openai_server import REFUSAL_TEXT, LocalOpenAIServer
-from eep_utils.chatbots import ChatbotError, ContextLengthExceeded, MalformedCompletion, OpenAIChatbot, endpoint_name
-from eep_utils.teachers import (Budget, BudgetExhausted, ChatRequest, TeacherSettingError, acomplete_all, complete,
+from eep_utils.chat.client import ChatbotError, ContextLengthExceeded, MalformedCompletion, OpenAIChatbot, endpoint_name
+from eep_utils.chat.teachers import (Budget, BudgetExhausted, ChatRequest, TeacherSettingError, acomplete_all, complete,
                                 complete_all, parse_choice)
 
 REQUEST = ChatRequest.from_messages([{"role": "system", "content": "Answer only left or right."},
@@ -94,7 +94,7 @@ def test_requests_run_concurrently_up_to_the_bound():
 
 
 def test_pace_claims_evenly_spaced_slots():
-    from eep_utils.chatbots import Pace
+    from eep_utils.chat.client import Pace
 
     pace = Pace(per_minute=120)
     delays = [pace.delay() for _ in range(4)]

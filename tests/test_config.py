@@ -1,6 +1,6 @@
 import pytest
 
-from eep_utils.config import ConfigError, load_plan
+from eep_utils.book.config import ConfigError, load_plan
 
 
 def write(tmp_path, text, notebooks=("01_a",)):

@@ -6,17 +6,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from eep_utils.captions import CART_CLAUSES, POLE_CLAUSES, TransitionCaptioner
-from eep_utils.ellm import (GOAL_TEMPLATES, PERSONA_INTROS, ELLMReward, GoalTemplateStandIn, Transitions,
+from eep_utils.ellm.captions import CART_CLAUSES, POLE_CLAUSES, TransitionCaptioner
+from eep_utils.ellm.goals import (GOAL_TEMPLATES, PERSONA_INTROS, ELLMReward, GoalTemplateStandIn, Transitions,
                             episode_rank_correlation, goal_request, intrinsic_rewards, parse_goals, play_transitions,
                             push_direction_contrast, reward_by_state, similarity_matrix, stand_in_goals,
                             stand_in_rule_table, suggest_goals, threshold_for_share, threshold_sweep,
                             train_intrinsic_q_learner)
-from eep_utils.embeddings import shared_minilm
-from eep_utils.teachers import make_teacher
-from eep_utils.embodiments import STUDY_2023
-from eep_utils.evaluation import RandomPolicy, play_episodes
-from eep_utils.teachers import ChatAnswer, ChatRequest, complete
+from eep_utils.chat.embeddings import shared_minilm
+from eep_utils.chat.teachers import make_teacher
+from eep_utils.cartpole.embodiment import STUDY_2023
+from eep_utils.cartpole.evaluation import RandomPolicy, play_episodes
+from eep_utils.chat.teachers import ChatAnswer, ChatRequest, complete
 
 CAPTIONER = TransitionCaptioner()
 

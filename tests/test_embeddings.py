@@ -6,7 +6,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import numpy as np
 import pytest
 
-from eep_utils.embeddings import (APIEmbeddingEncoder, EmbeddingModelError, MiniLMEncoder, make_encoder,
+from eep_utils.chat.embeddings import (APIEmbeddingEncoder, EmbeddingModelError, MiniLMEncoder, make_encoder,
                                   minilm_directory, shared_minilm)
 
 

@@ -1,9 +1,9 @@
 """Vectorised closed-loop evaluation against the frame-by-frame reference."""
 import numpy as np
 
-from eep_utils.evaluation import RandomPolicy, play_episode_from, play_episodes
-from eep_utils.policies import LQRController, LookupTablePolicy, literal_rule_table
-from eep_utils.embodiments import STUDY_2023
+from eep_utils.cartpole.evaluation import RandomPolicy, play_episode_from, play_episodes
+from eep_utils.cartpole.policies import LQRController, LookupTablePolicy, literal_rule_table
+from eep_utils.cartpole.embodiment import STUDY_2023
 
 
 def always_right(observations):

@@ -7,7 +7,7 @@ import nbformat
 import pytest
 import yaml
 
-from eep_utils.config import MODES, PARAMETERS_FILE, load_plan
+from eep_utils.book.config import MODES, PARAMETERS_FILE, load_plan
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.md"))

@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from eep_utils import original_study as study_module
-from eep_utils.embodiments import STUDY_2023
-from eep_utils.episodes import OBSERVATION_COLUMNS, push_consistency
-from eep_utils.original_study import (FILES, PUBLISHED_MEANS, OriginalStudyDataError, OriginalStudyUnavailable,
+from eep_utils.study2023 import recordings as study_module
+from eep_utils.cartpole.embodiment import STUDY_2023
+from eep_utils.cartpole.episodes import OBSERVATION_COLUMNS, push_consistency
+from eep_utils.study2023.recordings import (FILES, PUBLISHED_MEANS, OriginalStudyDataError, OriginalStudyUnavailable,
                                       locate, sha256_of)
-from eep_utils.students import OriginalXGBoostStudent
+from eep_utils.cartpole.students import OriginalXGBoostStudent
 
 LOCAL = os.environ.get("EEP_ORIGINAL_STUDY_DIR")
 needs_local_copy = pytest.mark.skipif(not LOCAL, reason="no local copy of the 2023 recordings")

@@ -8,13 +8,13 @@ import pytest
 from scipy.stats import spearmanr
 from sklearn.metrics import roc_auc_score
 
-from eep_utils.agreement import (agreement_matrices, auc_by_row, extraction_index, extraction_test,
+from eep_utils.personality.agreement import (agreement_matrices, auc_by_row, extraction_index, extraction_test,
                                  offdiagonal_correlation, spearman_by_row)
-from eep_utils.creatures import generate_creatures
-from eep_utils.personas import (GENERIC_DISLIKES, GENERIC_LIKES, NO_PERSONA, PERSONAS, Persona, judge_captions,
+from eep_utils.personality.creatures import generate_creatures
+from eep_utils.personality.personas import (GENERIC_DISLIKES, GENERIC_LIKES, NO_PERSONA, PERSONAS, Persona, judge_captions,
                                 judgment_request, persona_as_asked, verdict_of)
-from eep_utils.teachers import ChatAnswer, Judgment, PersonaJudgeStandIn
-from eep_utils.vision_students import STUDENT_KINDS, OneVerdictStudent, PixelFeatures, cute_probability, fit_student
+from eep_utils.chat.teachers import ChatAnswer, Judgment, PersonaJudgeStandIn
+from eep_utils.personality.students import STUDENT_KINDS, OneVerdictStudent, PixelFeatures, cute_probability, fit_student
 
 # --- prompts -------------------------------------------------------------------------------------
 

@@ -1,8 +1,8 @@
 import numpy as np
 
-from eep_utils.embodiments import STUDY_2023, Feature, Projection
-from eep_utils.evaluation import play_episodes
-from eep_utils.policies import (LookupTablePolicy, LQRController, constant_table, cross_entropy_search,
+from eep_utils.cartpole.embodiment import STUDY_2023, Feature, Projection
+from eep_utils.cartpole.evaluation import play_episodes
+from eep_utils.cartpole.policies import (LookupTablePolicy, LQRController, constant_table, cross_entropy_search,
                                 literal_rule_table, lookup_tables_score, majority_table)
 
 ANGLE_ONLY = Projection("pole angle only", (Feature("pole-angle", 2, ("left", "upright", "right"), (0.01,), "rad"),))
@@ -62,6 +62,6 @@ def test_majority_table_reproduces_a_table_policy_exactly():
 
 
 def test_the_literal_rule_is_the_no_persona_stand_in_rule():
-    from eep_utils.cartpole_teaching import RuleStandIn
+    from eep_utils.cartpole.teaching import RuleStandIn
 
     assert np.array_equal(literal_rule_table(STUDY_2023), RuleStandIn("no_persona").table())

@@ -4,10 +4,10 @@ import logging
 import pytest
 
 from local_openai_server import LocalOpenAIServer
-from eep_utils.cartpole_teaching import BoundedHistoryProtocol, RuleStandIn, run_cartpole_teacher
-from eep_utils.chatbots import OpenAIChatbot, find_secret, scrub
-from eep_utils.teachers import ChatRequest, complete, make_teacher
-from eep_utils.transcripts import export_batch
+from eep_utils.cartpole.teaching import BoundedHistoryProtocol, RuleStandIn, run_cartpole_teacher
+from eep_utils.chat.client import OpenAIChatbot, find_secret, scrub
+from eep_utils.chat.teachers import ChatRequest, complete, make_teacher
+from eep_utils.chat.transcripts import export_batch
 
 # Assembled at run time so that no key-shaped string is ever committed (a secret scanner would flag it).
 DUMMY_KEY = "sk-" + "test-DUMMY-0123456789abcdefABCDEF"

@@ -6,9 +6,9 @@ import pytest
 from sklearn.base import clone
 from sklearn.utils.estimator_checks import check_estimator
 
-from eep_utils.evaluation import RandomPolicy, play_episodes
-from eep_utils.policies import LQRController
-from eep_utils.students import (STUDENTS, LogisticStudent, MLPStudent, OriginalXGBoostStudent, XGBoostStudent,
+from eep_utils.cartpole.evaluation import RandomPolicy, play_episodes
+from eep_utils.cartpole.policies import LQRController
+from eep_utils.cartpole.students import (STUDENTS, LogisticStudent, MLPStudent, OriginalXGBoostStudent, XGBoostStudent,
                                 agreement, compare_returns, dagger, fidelity, soft_label_rows, split_by_episode,
                                 tune_student)
 

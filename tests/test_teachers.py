@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from eep_utils.teachers import (Budget, BudgetExhausted, ChatAnswer, ChatRequest, Judgment, PersonaJudgeStandIn,
+from eep_utils.chat.teachers import (Budget, BudgetExhausted, ChatAnswer, ChatRequest, Judgment, PersonaJudgeStandIn,
                                 TeacherSettingError, Usage, choice_probabilities, complete, make_teacher,
                                 parse_choice, parse_judgment, price_of)
-from eep_utils.cartpole_teaching import RuleStandIn
-from eep_utils.transcripts import RecordingTeacher, ReplayTeacher, TranscriptStore, exchange_record
+from eep_utils.cartpole.teaching import RuleStandIn
+from eep_utils.chat.transcripts import RecordingTeacher, ReplayTeacher, TranscriptStore, exchange_record
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -180,7 +180,7 @@ def test_persona_judge_squashes_the_margin():
 def test_run_sync_works_inside_a_running_event_loop_as_in_jupyter():
     import asyncio
 
-    from eep_utils.teachers import run_sync
+    from eep_utils.chat.teachers import run_sync
 
     async def answer():
         return 42

@@ -34,10 +34,10 @@ import gymnasium as gym
 import numpy as np
 import pandas as pd
 
-from .chatbots import ContextLengthExceeded
-from .embodiments import STUDY_2023, Projection
-from .episodes import DECISION_COLUMNS, FRAME_COLUMNS, EpisodeSet
-from .teachers import (BudgetExhausted, ChatAnswer, ChatRequest, Teacher, Usage, aclose, choice_probabilities,
+from eep_utils.chat.client import ContextLengthExceeded
+from eep_utils.cartpole.embodiment import STUDY_2023, Projection
+from eep_utils.cartpole.episodes import DECISION_COLUMNS, FRAME_COLUMNS, EpisodeSet
+from eep_utils.chat.teachers import (BudgetExhausted, ChatAnswer, ChatRequest, Teacher, Usage, aclose, choice_probabilities,
                        parse_choice, run_sync)
 
 # The 2023 study's system prompt, word for word; only the persona sentence and the state schema vary.

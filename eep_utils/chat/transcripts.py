@@ -25,7 +25,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable
 
-from .teachers import ChatAnswer, ChatRequest, Usage
+from eep_utils.chat.teachers import ChatAnswer, ChatRequest, Usage
 
 log = logging.getLogger(__name__)
 FORMAT_VERSION = 1

@@ -7,9 +7,9 @@ import io
 import numpy as np
 import pandas as pd
 
-from .embodiments import STUDY_2023, Projection
-from .episodes import OBSERVATION_COLUMNS, EpisodeSet
-from .stats import mean_ci, proportion_ci
+from eep_utils.cartpole.embodiment import STUDY_2023, Projection
+from eep_utils.cartpole.episodes import OBSERVATION_COLUMNS, EpisodeSet
+from eep_utils.stats import mean_ci, proportion_ci
 
 
 def decided_frames(episodes: EpisodeSet) -> pd.DataFrame:
@@ -92,8 +92,8 @@ def episode_animation(episodes: EpisodeSet, episode: int, every: int = 2, max_fr
 
 def record_episode(policy, initial_state, label: str, steps_per_decision: int = 2) -> EpisodeSet:
     """One episode of any policy from a given state, every frame recorded (for `episode_animation`)."""
-    from .episodes import empty_decisions
-    from .evaluation import MAX_EPISODE_STEPS, frames_from
+    from eep_utils.cartpole.episodes import empty_decisions
+    from eep_utils.cartpole.evaluation import MAX_EPISODE_STEPS, frames_from
 
     rows = [{"episode": 0, "t": t, **dict(zip(OBSERVATION_COLUMNS, observation)), "action": action,
              "decided": decided, "reward": reward, "terminated": terminated,

@@ -19,8 +19,8 @@ from urllib.parse import urlsplit
 import openai
 from openai.types.chat import ChatCompletion
 
-from .teachers import Budget, ChatAnswer, ChatRequest, TeacherSettingError, Usage, run_with
-from .transcripts import first_token_logprobs
+from eep_utils.chat.teachers import Budget, ChatAnswer, ChatRequest, TeacherSettingError, Usage, run_with
+from eep_utils.chat.transcripts import first_token_logprobs
 
 # The SDK's generic `post` (its documented way to send a body as is) keeps its retries, timeouts and
 # authentication but skips `chat.completions.create`'s typed transform of the messages, which costs

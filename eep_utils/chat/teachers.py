@@ -25,9 +25,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, Sequence
 
+from eep_utils.paths import DATA_DIR
+
 TEACHER_SETTINGS = ("auto", "live", "replay", "stand-in")
 MODEL_VARIABLE = "EEP_CHATBOT_MODEL"
-TRANSCRIPTS_DIR = Path(__file__).resolve().parent.parent / "data" / "transcripts"
+TRANSCRIPTS_DIR = DATA_DIR / "transcripts"
 
 
 @dataclass(frozen=True)
@@ -221,7 +223,7 @@ class Usage:
             "mean_latency_s": self.latency_s / self.requests if self.requests else math.nan,
             "estimated_cost_usd": cost,
             "cost_note": ("list price of the tokens used (replayed ones included)" if price else
-                          "cost not estimated: model not in eep_utils.teachers.PRICES_PER_MILLION_TOKENS"),
+                          "cost not estimated: model not in eep_utils.chat.teachers.PRICES_PER_MILLION_TOKENS"),
             "decisions": self.decisions,
             "parse_failures": self.parse_failures,
             "retried": self.retried,
@@ -403,7 +405,7 @@ class PersonaJudgeStandIn:
     @property
     def encoder(self):
         if self._encoder is None:
-            from .embeddings import shared_minilm
+            from eep_utils.chat.embeddings import shared_minilm
 
             self._encoder = shared_minilm()
         return self._encoder
@@ -451,14 +453,14 @@ def make_teacher(setting: str, *, stand_in: Teacher, experiment: str, model: str
     live      the chatbot `model` (or $EEP_CHATBOT_MODEL) at $OPENAI_BASE_URL (default OpenAI) with
               $OPENAI_API_KEY; every exchange recorded to data/transcripts/<experiment>.jsonl unless
               `record=False`, and answered from there when already recorded. `client_options` go to
-              `eep_utils.chatbots.OpenAIChatbot` (max_in_flight, requests_per_minute, budget, ...).
+              `eep_utils.chat.client.OpenAIChatbot` (max_in_flight, requests_per_minute, budget, ...).
     replay    the recorded exchanges of that model only; a request not recorded is an error.
     stand-in  the task's offline `stand_in` (not a chatbot; labelled so).
     auto      live if a model is set and an endpoint is configured (OPENAI_API_KEY or
               OPENAI_BASE_URL); else replay if a transcript of this experiment holds that model (or,
               with no model set, exactly one model); else the stand-in.
     """
-    from .transcripts import RecordingTeacher, ReplayTeacher, TranscriptStore
+    from eep_utils.chat.transcripts import RecordingTeacher, ReplayTeacher, TranscriptStore
 
     if setting not in TEACHER_SETTINGS:
         raise TeacherSettingError(f"teacher setting {setting!r} is not one of {', '.join(TEACHER_SETTINGS)}; "
@@ -492,7 +494,7 @@ def make_teacher(setting: str, *, stand_in: Teacher, experiment: str, model: str
     if not endpoint_configured:
         raise TeacherSettingError("teacher setting 'live' needs an endpoint: set OPENAI_API_KEY (OpenAI) or "
                                   "OPENAI_BASE_URL (an OpenAI-compatible server such as Ollama or vLLM)")
-    from .chatbots import OpenAIChatbot
+    from eep_utils.chat.client import OpenAIChatbot
 
     chatbot = OpenAIChatbot(model, **client_options)
     return RecordingTeacher(chatbot, TranscriptStore(path)) if record else chatbot

@@ -13,8 +13,8 @@ from typing import Callable
 import numpy as np
 from scipy.linalg import solve_continuous_are
 
-from .embodiments import Projection
-from .evaluation import MAX_EPISODE_STEPS
+from eep_utils.cartpole.embodiment import Projection
+from eep_utils.cartpole.evaluation import MAX_EPISODE_STEPS
 
 
 class LookupTablePolicy:

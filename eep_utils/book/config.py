@@ -10,7 +10,8 @@ from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+from eep_utils.paths import ROOT
+
 NOTEBOOKS = ROOT / "notebooks"
 PARAMETERS_FILE = NOTEBOOKS / "parameters.yaml"
 MODES = ("quick", "full")

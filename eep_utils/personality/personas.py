@@ -14,7 +14,7 @@ from typing import Sequence
 
 import pandas as pd
 
-from .teachers import ChatRequest, Judgment, Teacher, complete_all, parse_judgment
+from eep_utils.chat.teachers import ChatRequest, Judgment, Teacher, complete_all, parse_judgment
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .teachers import PRICES_PER_MILLION_TOKENS, TRANSCRIPTS_DIR, ChatRequest, price_of
+from eep_utils.chat.teachers import PRICES_PER_MILLION_TOKENS, TRANSCRIPTS_DIR, ChatRequest, price_of
 
 CHARACTERS_PER_TOKEN = 4
 
@@ -25,7 +25,7 @@ def approximate_tokens(request: ChatRequest) -> int:
 
 def recorded_usage(transcripts_dir: Path = TRANSCRIPTS_DIR) -> pd.DataFrame:
     """Per transcript file and model: exchanges and tokens as the endpoint reported them, and their list price."""
-    from .transcripts import TranscriptStore
+    from eep_utils.chat.transcripts import TranscriptStore
 
     rows = []
     for path in sorted(Path(transcripts_dir).glob("*.jsonl")):

@@ -27,11 +27,11 @@ import pandas as pd
 from gymnasium.envs.classic_control.cartpole import CartPoleVectorEnv
 from scipy import stats as scipy_stats
 
-from .captions import TransitionCaptioner
-from .embodiments import STUDY_2023, Projection
-from .evaluation import MAX_EPISODE_STEPS
-from .stats import Estimate, bootstrap_ci
-from .teachers import ChatAnswer, ChatRequest, Teacher, acomplete_all, run_with
+from eep_utils.ellm.captions import TransitionCaptioner
+from eep_utils.cartpole.embodiment import STUDY_2023, Projection
+from eep_utils.cartpole.evaluation import MAX_EPISODE_STEPS
+from eep_utils.stats import Estimate, bootstrap_ci
+from eep_utils.chat.teachers import ChatAnswer, ChatRequest, Teacher, acomplete_all, run_with
 
 # ---------------------------------------------------------------------------------------------
 # Personas and the goal prompt

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import rankdata
 
-from .stats import Estimate, permutation_p_value
+from eep_utils.stats import Estimate, permutation_p_value
 
 MEASURES = ("ROC-AUC", "Spearman")
 

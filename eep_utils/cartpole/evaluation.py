@@ -13,7 +13,7 @@ from typing import Callable
 import numpy as np
 from gymnasium.envs.classic_control.cartpole import CartPoleEnv, CartPoleVectorEnv
 
-from .stats import Estimate, mean_ci
+from eep_utils.stats import Estimate, mean_ci
 
 Policy = Callable[[np.ndarray], np.ndarray]
 MAX_EPISODE_STEPS = 500

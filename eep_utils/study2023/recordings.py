@@ -25,15 +25,16 @@ import numpy as np
 import pooch
 import pandas as pd
 
-from .embodiments import STEPS_PER_DECISION_2023, STUDY_2023, Feature, Projection
-from .episodes import DECISION_COLUMNS, OBSERVATION_COLUMNS, EpisodeSet
-from .stats import mean_ci, welch_test
+from eep_utils.cartpole.embodiment import STEPS_PER_DECISION_2023, STUDY_2023, Feature, Projection
+from eep_utils.cartpole.episodes import DECISION_COLUMNS, OBSERVATION_COLUMNS, EpisodeSet
+from eep_utils.paths import DATA_DIR
+from eep_utils.stats import mean_ci, welch_test
 
 REPOSITORY = "keskival/embodied-emulated-personas"
 PINNED_COMMIT = "b131541656d47135192de3ee409464ee9b4e2cbf"
 RAW_BASE_URL = f"https://raw.githubusercontent.com/{REPOSITORY}/{PINNED_COMMIT}/"
 LOCAL_FOLDER_VARIABLE = "EEP_ORIGINAL_STUDY_DIR"
-DEFAULT_CACHE = Path(__file__).resolve().parent.parent / "data" / "original-study"
+DEFAULT_CACHE = DATA_DIR / "original-study"
 FIRST_RESET_SEED = 42  # every 2023 run reset CartPole-v1 with seed 42 once, then unseeded
 
 # The study's README table.
@@ -279,7 +280,7 @@ class OriginalStudy:
         from observations.npy/actions.npy with the original settings (which gives the same trees)."""
         import xgboost as xgb
 
-        from .students import OriginalXGBoostStudent
+        from eep_utils.cartpole.students import OriginalXGBoostStudent
 
         try:
             path = self.path("student/2023-03-04/xgboost.json")
@@ -530,8 +531,8 @@ def reproduction_table(study: OriginalStudy, n_episodes: int, seed: int, replay_
     same origin (recorded or played here)."""
     from tqdm import tqdm
 
-    from .evaluation import RandomPolicy
-    from .students import OriginalXGBoostStudent, closed_loop_return
+    from eep_utils.cartpole.evaluation import RandomPolicy
+    from eep_utils.cartpole.students import OriginalXGBoostStudent, closed_loop_return
 
     recorded = study.published_scores()
     observations, actions = study.original_training_arrays()

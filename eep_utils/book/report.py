@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .stats import Estimate
+from eep_utils.stats import Estimate
 
 STAND_IN_NOTE = "offline stand-in, not a chatbot"
 

@@ -3,7 +3,7 @@
 A student never sees text or the reward: it learns (observation → action) from a teacher's recorded
 decisions, optionally with the teacher's probability of "right" as a soft label. All students follow
 scikit-learn's conventions (fit / predict / predict_proba / get_params) and are binary classifiers
-of CartPole's two actions; `student.predict` is a policy for `eep_utils.evaluation.play_episodes`.
+of CartPole's two actions; `student.predict` is a policy for `eep_utils.cartpole.evaluation.play_episodes`.
 
 - `OriginalXGBoostStudent`: the 2023 study's model, exactly (same trees on the same data).
 - `XGBoostStudent`, `LogisticStudent`, `MLPStudent`: better-posed alternatives; `tune_student` picks
@@ -28,9 +28,9 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .evaluation import Rollouts, play_episodes
-from .embodiments import STEPS_PER_DECISION_2023
-from .stats import Estimate, mann_whitney, proportion_ci, welch_test
+from eep_utils.cartpole.evaluation import Rollouts, play_episodes
+from eep_utils.cartpole.embodiment import STEPS_PER_DECISION_2023
+from eep_utils.stats import Estimate, mann_whitney, proportion_ci, welch_test
 
 Labeller = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]  # observations -> (actions, p_right)
 
