@@ -18,7 +18,9 @@ from eep_utils.cartpole.embodiment import FIVE_WORDS, STUDY_2023
 from eep_utils.cartpole.episodes import DECISION_COLUMNS, FRAME_COLUMNS, EpisodeSet
 from eep_utils.cartpole.evaluation import play_episode_from
 from eep_utils.cartpole.policies import LookupTablePolicy
-from eep_utils.chat.teachers import Budget, ChatRequest, complete
+from eep_utils.chat.running import complete
+from eep_utils.chat.types import ChatRequest
+from eep_utils.chat.usage import Budget
 from eep_utils.chat.transcripts import RecordingTeacher, ReplayTeacher, TranscriptStore
 
 

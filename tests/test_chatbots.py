@@ -4,9 +4,12 @@ import asyncio
 import pytest
 
 from local_openai_server import REFUSAL_TEXT, LocalOpenAIServer
-from eep_utils.chat.client import ChatbotError, ContextLengthExceeded, MalformedCompletion, OpenAIChatbot, endpoint_name
-from eep_utils.chat.teachers import (Budget, BudgetExhausted, ChatRequest, TeacherSettingError, acomplete_all, complete,
-                                complete_all, parse_choice)
+from eep_utils.chat.client import endpoint_name, OpenAIChatbot
+from eep_utils.chat.types import ChatbotError, ContextLengthExceeded, MalformedCompletion
+from eep_utils.chat.parsing import parse_choice
+from eep_utils.chat.running import acomplete_all, complete, complete_all
+from eep_utils.chat.types import BudgetExhausted, ChatRequest, TeacherSettingError
+from eep_utils.chat.usage import Budget
 
 REQUEST = ChatRequest.from_messages([{"role": "system", "content": "Answer only left or right."},
                                      {"role": "user", "content": "pole-angle: right"}], max_tokens=2)

@@ -16,7 +16,8 @@ from eep_utils.chat.embeddings import shared_minilm
 from eep_utils.chat.teachers import make_teacher
 from eep_utils.cartpole.embodiment import STUDY_2023
 from eep_utils.cartpole.evaluation import RandomPolicy, play_episodes
-from eep_utils.chat.teachers import ChatAnswer, ChatRequest, complete
+from eep_utils.chat.running import complete
+from eep_utils.chat.types import ChatAnswer, ChatRequest
 
 CAPTIONER = TransitionCaptioner()
 

@@ -13,7 +13,9 @@ from eep_utils.personality.agreement import (agreement_matrices, auc_by_row, ext
 from eep_utils.personality.creatures import generate_creatures
 from eep_utils.personality.personas import (GENERIC_DISLIKES, GENERIC_LIKES, NO_PERSONA, PERSONAS, Persona, judge_captions,
                                 judgment_request, persona_as_asked, verdict_of)
-from eep_utils.chat.teachers import ChatAnswer, Judgment, PersonaJudgeStandIn
+from eep_utils.chat.parsing import Judgment
+from eep_utils.chat.types import ChatAnswer
+from eep_utils.personality.judge import PersonaJudgeStandIn
 from eep_utils.personality.students import STUDENT_KINDS, OneVerdictStudent, PixelFeatures, cute_probability, fit_student
 
 # --- prompts -------------------------------------------------------------------------------------

@@ -5,8 +5,10 @@ import pytest
 
 from local_openai_server import LocalOpenAIServer
 from eep_utils.cartpole.teaching import BoundedHistoryProtocol, RuleStandIn, run_cartpole_teacher
-from eep_utils.chat.client import OpenAIChatbot, find_secret, scrub
-from eep_utils.chat.teachers import ChatRequest, complete, make_teacher
+from eep_utils.chat.client import find_secret, OpenAIChatbot, scrub
+from eep_utils.chat.running import complete
+from eep_utils.chat.teachers import make_teacher
+from eep_utils.chat.types import ChatRequest
 from eep_utils.chat.transcripts import export_batch
 
 # Assembled at run time so that no key-shaped string is ever committed (a secret scanner would flag it).

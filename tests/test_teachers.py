@@ -6,11 +6,14 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from eep_utils.chat.teachers import (Budget, BudgetExhausted, ChatAnswer, ChatRequest, Judgment, PersonaJudgeStandIn,
-                                TeacherSettingError, Usage, choice_probabilities, complete, make_teacher,
-                                parse_choice, parse_judgment, price_of)
+from eep_utils.chat.parsing import choice_probabilities, Judgment, parse_choice, parse_judgment
+from eep_utils.chat.running import complete
+from eep_utils.chat.teachers import make_teacher
+from eep_utils.chat.types import BudgetExhausted, ChatAnswer, ChatRequest, TeacherSettingError
+from eep_utils.chat.usage import Budget, price_of, Usage
+from eep_utils.personality.judge import PersonaJudgeStandIn
 from eep_utils.cartpole.teaching import RuleStandIn
-from eep_utils.chat.transcripts import RecordingTeacher, ReplayTeacher, TranscriptStore, exchange_record
+from eep_utils.chat.transcripts import exchange_record, RecordingTeacher, ReplayTeacher, TranscriptStore
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -180,7 +183,7 @@ def test_persona_judge_squashes_the_margin():
 def test_run_sync_works_inside_a_running_event_loop_as_in_jupyter():
     import asyncio
 
-    from eep_utils.chat.teachers import run_sync
+    from eep_utils.chat.running import run_sync
 
     async def answer():
         return 42

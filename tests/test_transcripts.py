@@ -13,9 +13,11 @@ import pytest
 
 from local_openai_server import LocalOpenAIServer
 from eep_utils.chat.client import OpenAIChatbot
-from eep_utils.chat.teachers import ChatAnswer, ChatRequest, complete, complete_all, parse_choice
-from eep_utils.chat.transcripts import (RecordingTeacher, ReplayTeacher, TranscriptError, TranscriptMiss, TranscriptStore,
-                                   exchange_record, export_batch, import_batch, request_key)
+from eep_utils.chat.parsing import parse_choice
+from eep_utils.chat.running import complete, complete_all
+from eep_utils.chat.types import ChatAnswer, ChatRequest
+from eep_utils.chat.transcripts import (exchange_record, export_batch, import_batch, RecordingTeacher, ReplayTeacher, request_key, TranscriptStore)
+from eep_utils.chat.types import TranscriptError, TranscriptMiss
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -128,7 +130,8 @@ RECORDING_SCRIPT = textwrap.dedent("""
     import sys
     sys.path.insert(0, {root!r})
     from eep_utils.chat.client import OpenAIChatbot
-    from eep_utils.chat.teachers import ChatRequest, complete_all
+    from eep_utils.chat.running import complete_all
+    from eep_utils.chat.types import ChatRequest
     from eep_utils.chat.transcripts import RecordingTeacher, TranscriptStore
     requests = [ChatRequest.from_messages([{{"role": "system", "content": "Answer left or right."}},
                                            {{"role": "user", "content": f"state {{i}}"}}], max_tokens=2)

@@ -34,11 +34,13 @@ import gymnasium as gym
 import numpy as np
 import pandas as pd
 
-from eep_utils.chat.client import ContextLengthExceeded
+from eep_utils.chat.types import ContextLengthExceeded
 from eep_utils.cartpole.embodiment import STUDY_2023, Projection
 from eep_utils.cartpole.episodes import DECISION_COLUMNS, FRAME_COLUMNS, EpisodeSet
-from eep_utils.chat.teachers import (BudgetExhausted, ChatAnswer, ChatRequest, Teacher, Usage, aclose, choice_probabilities,
-                       parse_choice, run_sync)
+from eep_utils.chat.parsing import choice_probabilities, parse_choice
+from eep_utils.chat.running import aclose, run_sync
+from eep_utils.chat.types import BudgetExhausted, ChatAnswer, ChatRequest, Teacher
+from eep_utils.chat.usage import Usage
 
 # The 2023 study's system prompt, word for word; only the persona sentence and the state schema vary.
 PERSONA_SENTENCE_2023 = "You are Sir Isaac Newton. "

@@ -19,8 +19,11 @@ from urllib.parse import urlsplit
 import openai
 from openai.types.chat import ChatCompletion
 
-from eep_utils.chat.teachers import Budget, ChatAnswer, ChatRequest, TeacherSettingError, Usage, run_with
-from eep_utils.chat.transcripts import first_token_logprobs
+from eep_utils.chat.parsing import first_token_logprobs
+from eep_utils.chat.running import run_with
+from eep_utils.chat.types import (ChatAnswer, ChatbotError, ChatRequest, ContextLengthExceeded, MalformedCompletion,
+                                  TeacherSettingError)
+from eep_utils.chat.usage import Budget, Usage
 
 # The SDK's generic `post` (its documented way to send a body as is) keeps its retries, timeouts and
 # authentication but skips `chat.completions.create`'s typed transform of the messages, which costs
@@ -29,17 +32,6 @@ from eep_utils.chat.transcripts import first_token_logprobs
 COMPLETIONS_PATH = "/chat/completions"
 LOCAL_SERVER_KEY = "no-key"  # local OpenAI-compatible servers accept any key; the SDK insists on one
 
-
-class ChatbotError(RuntimeError):
-    """The endpoint could not answer after retries; what was recorded before is kept."""
-
-
-class ContextLengthExceeded(ChatbotError):
-    """The conversation no longer fits the model's context window."""
-
-
-class MalformedCompletion(ChatbotError):
-    """A 200 response that is not a chat completion with a message."""
 
 
 class Pace:

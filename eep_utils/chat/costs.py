@@ -13,20 +13,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from eep_utils.chat.teachers import PRICES_PER_MILLION_TOKENS, TRANSCRIPTS_DIR, ChatRequest, price_of
-
-CHARACTERS_PER_TOKEN = 4
-
-
-def approximate_tokens(request: ChatRequest) -> int:
-    """Prompt tokens of a request at ~4 characters a token, plus 4 a message for the chat format."""
-    return sum(math.ceil(len(content) / CHARACTERS_PER_TOKEN) + 4 for _, content in request.messages)
+from eep_utils.chat.teachers import TRANSCRIPTS_DIR
+from eep_utils.chat.transcripts import TranscriptStore
+from eep_utils.chat.usage import PRICES_PER_MILLION_TOKENS, price_of
 
 
 def recorded_usage(transcripts_dir: Path = TRANSCRIPTS_DIR) -> pd.DataFrame:
     """Per transcript file and model: exchanges and tokens as the endpoint reported them, and their list price."""
-    from eep_utils.chat.transcripts import TranscriptStore
-
     rows = []
     for path in sorted(Path(transcripts_dir).glob("*.jsonl")):
         for record in TranscriptStore(path).records():

@@ -25,19 +25,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable
 
-from eep_utils.chat.teachers import ChatAnswer, ChatRequest, Usage
+from eep_utils.chat.parsing import answer_from_completion
+from eep_utils.chat.types import ChatAnswer, ChatRequest, TranscriptError, TranscriptMiss
+from eep_utils.chat.usage import Usage
 
 log = logging.getLogger(__name__)
 FORMAT_VERSION = 1
 BATCH_URL = "/v1/chat/completions"
 
-
-class TranscriptError(RuntimeError):
-    """A transcript cannot answer or cannot be read; the message names the request or line and the fix."""
-
-
-class TranscriptMiss(TranscriptError):
-    """Replay was asked a question that was never recorded."""
 
 
 def request_key(model: str, request: ChatRequest) -> str:
@@ -296,28 +291,3 @@ def import_batch(input_path: Path, output_path: Path, store: TranscriptStore,
         store.append(exchange_record(body["model"], request, answer, endpoint))
         counts["imported"] += 1
     return counts
-
-
-def answer_from_completion(completion: dict, latency_s: float) -> ChatAnswer:
-    """A ChatAnswer from a chat completion as JSON (a Batch API response body)."""
-    choice = completion["choices"][0]
-    message = choice.get("message") or {}
-    usage = completion.get("usage") or {}
-    return ChatAnswer(
-        text=message.get("content") or "", model=completion.get("model", ""),
-        prompt_tokens=usage.get("prompt_tokens", 0), completion_tokens=usage.get("completion_tokens", 0),
-        latency_s=latency_s, top_logprobs=first_token_logprobs(choice.get("logprobs")),
-        system_fingerprint=completion.get("system_fingerprint"), finish_reason=choice.get("finish_reason"),
-        refusal=message.get("refusal"),
-    )
-
-
-def first_token_logprobs(logprobs: dict | None) -> dict[str, float] | None:
-    """{token: log-probability} over the first answer token's alternatives (the token itself included)."""
-    content = (logprobs or {}).get("content") or []
-    if not content:
-        return None
-    first = content[0]
-    alternatives = {alt["token"]: alt["logprob"] for alt in first.get("top_logprobs") or []}
-    alternatives.setdefault(first["token"], first["logprob"])
-    return alternatives

@@ -31,7 +31,8 @@ from eep_utils.ellm.captions import TransitionCaptioner
 from eep_utils.cartpole.embodiment import STUDY_2023, Projection
 from eep_utils.cartpole.evaluation import MAX_EPISODE_STEPS
 from eep_utils.stats import Estimate, bootstrap_ci
-from eep_utils.chat.teachers import ChatAnswer, ChatRequest, Teacher, acomplete_all, run_with
+from eep_utils.chat.running import acomplete_all, run_with
+from eep_utils.chat.types import ChatAnswer, ChatRequest, Teacher
 
 # ---------------------------------------------------------------------------------------------
 # Personas and the goal prompt

@@ -14,7 +14,9 @@ from typing import Sequence
 
 import pandas as pd
 
-from eep_utils.chat.teachers import ChatRequest, Judgment, Teacher, complete_all, parse_judgment
+from eep_utils.chat.parsing import Judgment, parse_judgment
+from eep_utils.chat.running import complete_all
+from eep_utils.chat.types import ChatRequest, Teacher
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,102 @@
+"""What a teacher is asked and what it answers, and every error the chat layer raises.
+
+The bottom of the chat layer: types and exceptions here, then answer parsing (`parsing`), usage and
+budgets (`usage`), the live client (`client`), transcripts (`transcripts`), and the factory that picks a
+teacher by a setting (`teachers`). Each module imports only from those before it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol, Sequence
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    """What is sent: the conversation and the sampling settings (the model is the teacher's)."""
+
+    messages: tuple[tuple[str, str], ...]  # (role, content) pairs, hashable for the transcript key
+    temperature: float = 0.0
+    max_tokens: int | None = None
+    logprobs: bool = False
+    top_logprobs: int | None = None
+
+    @classmethod
+    def from_messages(cls, messages: Sequence[dict], **settings) -> "ChatRequest":
+        return cls(tuple((m["role"], m["content"]) for m in messages), **settings)
+
+    def openai_messages(self) -> list[dict]:
+        return [{"role": role, "content": content} for role, content in self.messages]
+
+    def settings(self) -> dict:
+        """The sampling settings as the chat completions API names them (unset ones left out)."""
+        settings = {"temperature": self.temperature}
+        if self.max_tokens is not None:
+            settings["max_tokens"] = self.max_tokens
+        if self.logprobs:
+            settings["logprobs"] = True
+            if self.top_logprobs is not None:
+                settings["top_logprobs"] = self.top_logprobs
+        return settings
+
+    def last_user_message(self) -> str:
+        return next((content for role, content in reversed(self.messages) if role == "user"), "")
+
+    def preview(self, width: int = 60) -> str:
+        """A short human-readable name for the request, for error messages."""
+        text = self.last_user_message().replace("\n", " | ")
+        return f"{len(self.messages)} messages, last user message {text[:width]!r}"
+
+
+@dataclass
+class ChatAnswer:
+    """What came back, with what it cost."""
+
+    text: str
+    model: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency_s: float = 0.0
+    # For the first answer token: each alternative token's log-probability, where the endpoint gives them.
+    top_logprobs: dict[str, float] | None = None
+    system_fingerprint: str | None = None
+    replayed: bool = False
+    extra: dict = field(default_factory=dict)
+    finish_reason: str | None = None
+    refusal: str | None = None  # the API's separate refusal field, when the model declined
+
+
+class Teacher(Protocol):
+    label: str
+    is_chatbot: bool
+    model: str
+    usage: "eep_utils.chat.usage.Usage"
+
+    async def acomplete(self, request: ChatRequest) -> ChatAnswer: ...
+
+
+class TeacherSettingError(ValueError):
+    """A teacher setting cannot be used as given; the message lists what can."""
+
+
+class BudgetExhausted(RuntimeError):
+    """The next request would exceed the run's request or token budget; everything recorded is kept."""
+
+
+class ChatbotError(RuntimeError):
+    """The endpoint could not answer after retries; what was recorded before is kept."""
+
+
+class ContextLengthExceeded(ChatbotError):
+    """The conversation no longer fits the model's context window."""
+
+
+class MalformedCompletion(ChatbotError):
+    """A 200 response that is not a chat completion with a message."""
+
+
+class TranscriptError(RuntimeError):
+    """A transcript cannot answer or cannot be read; the message names the request or line and the fix."""
+
+
+class TranscriptMiss(TranscriptError):
+    """Replay was asked a question that was never recorded."""

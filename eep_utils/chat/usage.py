@@ -1,0 +1,123 @@
+"""What a run used and may use: token counts, list prices, the run report, and the request/token budget."""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from eep_utils.chat.types import BudgetExhausted, ChatAnswer, ChatRequest
+
+CHARACTERS_PER_TOKEN = 4
+
+
+def approximate_tokens(request: ChatRequest) -> int:
+    """Prompt tokens of a request at ~4 characters a token (OpenAI's rule of thumb for English), plus 4 a
+    message for the chat format: the one estimate used for budgets and cost plans."""
+    return sum(math.ceil(len(content) / CHARACTERS_PER_TOKEN) + 4 for _, content in request.messages)
+
+
+# USD per million (prompt, completion) tokens, OpenAI's list prices for standard (non-batch) requests
+# as published in 2024-2025. Dated snapshots ("gpt-4o-mini-2024-07-18", "gpt-3.5-turbo-0125")
+# match their family's entry; a model not listed is reported without a cost rather than with a guessed one.
+PRICES_PER_MILLION_TOKENS = {
+    "gpt-3.5-turbo": (0.50, 1.50),
+    "gpt-4o-mini": (0.15, 0.60),
+    "gpt-4o": (2.50, 10.00),
+    "gpt-4.1-nano": (0.10, 0.40),
+    "gpt-4.1-mini": (0.40, 1.60),
+    "gpt-4.1": (2.00, 8.00),
+}
+
+
+def price_of(model: str) -> tuple[float, float] | None:
+    """(prompt, completion) USD per million tokens for `model`, or None when not in the table."""
+    for name, price in PRICES_PER_MILLION_TOKENS.items():
+        if re.fullmatch(rf"{re.escape(name)}(-\d{{4}}(-\d{{2}}-\d{{2}})?)?", model):
+            return price
+    return None
+
+
+@dataclass
+class Usage:
+    """Counts for one run of one teacher: exchanges and tokens, and how its answers parsed."""
+
+    requests: int = 0  # exchanges answered (live, replayed or by a stand-in)
+    replayed: int = 0  # of which read from a transcript
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency_s: float = 0.0
+    decisions: int = 0
+    parse_failures: int = 0  # answers that did not parse (each retried once with a reminder)
+    retried: int = 0  # decisions that parsed on the retry
+    fallbacks: int = 0  # decisions the pipeline made because the teacher's answers did not parse
+
+    def add_answer(self, answer: ChatAnswer) -> None:
+        self.requests += 1
+        self.replayed += answer.replayed
+        self.prompt_tokens += answer.prompt_tokens
+        self.completion_tokens += answer.completion_tokens
+        self.latency_s += answer.latency_s
+
+    def add_decision(self, status: str, failed_parses: int) -> None:
+        self.decisions += 1
+        self.parse_failures += failed_parses
+        self.retried += status == "retried"
+        self.fallbacks += status == "fallback"
+
+    def report(self, model: str | None = None) -> dict:
+        """The run report: requests, tokens, tokens per request and decision, estimated cost, parse outcomes."""
+        tokens = self.prompt_tokens + self.completion_tokens
+        price = price_of(model) if model else None
+        cost = (None if price is None else
+                (self.prompt_tokens * price[0] + self.completion_tokens * price[1]) / 1e6)
+        return {
+            "model": model,
+            "requests": self.requests,
+            "replayed": self.replayed,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "tokens_per_request": tokens / self.requests if self.requests else math.nan,
+            "tokens_per_decision": tokens / self.decisions if self.decisions else math.nan,
+            "mean_latency_s": self.latency_s / self.requests if self.requests else math.nan,
+            "estimated_cost_usd": cost,
+            "cost_note": ("list price of the tokens used (replayed ones included)" if price else
+                          "cost not estimated: model not in eep_utils.chat.teachers.PRICES_PER_MILLION_TOKENS"),
+            "decisions": self.decisions,
+            "parse_failures": self.parse_failures,
+            "retried": self.retried,
+            "fallbacks": self.fallbacks,
+        }
+
+
+@dataclass
+class Budget:
+    """At most `max_requests` live requests and `max_tokens` tokens per run (None: no limit).
+
+    Checked before each request against the worst case (prompt estimated at 4 characters a token,
+    plus the answer's max_tokens), so a run stops before the budget is passed, never after."""
+
+    max_requests: int | None = None
+    max_tokens: int | None = None
+    requests: int = 0
+    tokens: int = 0
+
+    def reserve(self, request: ChatRequest) -> int:
+        estimate = approximate_tokens(request) + (request.max_tokens or 256)
+        if self.max_requests is not None and self.requests + 1 > self.max_requests:
+            raise BudgetExhausted(f"request budget reached ({self.max_requests} requests); "
+                                  "what was recorded is kept: raise the budget and re-run to continue")
+        if self.max_tokens is not None and self.tokens + estimate > self.max_tokens:
+            raise BudgetExhausted(f"token budget reached ({self.tokens} of {self.max_tokens} tokens used, the next "
+                                  f"request may need {estimate}); what was recorded is kept: raise the budget "
+                                  "and re-run to continue")
+        self.requests += 1
+        self.tokens += estimate
+        return estimate
+
+    def settle(self, estimate: int, answer: ChatAnswer | None) -> None:
+        """Replace the reservation by what the request really used (nothing, if it failed)."""
+        self.tokens -= estimate
+        if answer is None:
+            self.requests -= 1
+        else:
+            self.tokens += answer.prompt_tokens + answer.completion_tokens
