@@ -21,7 +21,8 @@ from eep_utils.cartpole.policies import LookupTablePolicy
 from eep_utils.chat.running import complete
 from eep_utils.chat.types import ChatRequest
 from eep_utils.chat.usage import Budget
-from eep_utils.chat.transcripts import RecordingTeacher, ReplayTeacher, TranscriptStore
+from eep_utils.chat.recording import RecordingTeacher, ReplayTeacher
+from eep_utils.chat.transcripts import TranscriptStore
 
 
 def recorded_prompts() -> list:

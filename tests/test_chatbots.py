@@ -5,10 +5,10 @@ import pytest
 
 from local_openai_server import REFUSAL_TEXT, LocalOpenAIServer
 from eep_utils.chat.client import endpoint_name, OpenAIChatbot
-from eep_utils.chat.types import ChatbotError, ContextLengthExceeded, MalformedCompletion
 from eep_utils.chat.parsing import parse_choice
 from eep_utils.chat.running import acomplete_all, complete, complete_all
-from eep_utils.chat.types import BudgetExhausted, ChatRequest, TeacherSettingError
+from eep_utils.chat.types import (BudgetExhausted, ChatbotError, ChatRequest, ContextLengthExceeded, MalformedCompletion,
+                                  TeacherSettingError)
 from eep_utils.chat.usage import Budget
 
 REQUEST = ChatRequest.from_messages([{"role": "system", "content": "Answer only left or right."},
@@ -37,12 +37,34 @@ def test_scripted_answer_with_usage_fingerprint_and_settings(server):
     assert "logprobs" not in sent
 
 
-def test_log_probabilities_of_the_first_token_are_kept(server):
+def test_log_probabilities_of_every_answer_token_are_kept(server):
     request = ChatRequest(REQUEST.messages, max_tokens=2, logprobs=True, top_logprobs=2)
     server.queue("text:left")
     answer = complete(chatbot(server), request)
     assert answer.top_logprobs == pytest.approx({"left": -0.2231435513, "right": -1.6094379124})
+    assert [position["token"] for position in answer.logprobs] == ["left"]
+    assert "bytes" not in answer.logprobs[0] and "bytes" not in answer.logprobs[0]["top_logprobs"][0]
     assert server.received[0]["logprobs"] is True and server.received[0]["top_logprobs"] == 2
+
+
+def test_a_grammar_is_sent_with_the_request(server):
+    request = ChatRequest(REQUEST.messages, max_tokens=2, grammar='root ::= "left" | "right"')
+    complete(chatbot(server), request)
+    assert server.received[0]["grammar"] == 'root ::= "left" | "right"'
+
+
+def test_budget_counts_billed_attempts_and_every_http_request(server):
+    # A 429 (retried by the SDK, not billed), then a malformed 200 (billed, retried by the client), then
+    # answers. With a budget of 5 billed requests, four exchanges fit (2 + 1 + 1 + 1) and the fifth stops.
+    server.queue("429", "malformed")
+    budget = Budget(max_requests=5)
+    bot = OpenAIChatbot("local-model", base_url=server.base_url, timeout=5, budget=budget)
+    for _ in range(4):
+        complete(bot, REQUEST)
+    with pytest.raises(BudgetExhausted, match="5 billed requests"):
+        complete(bot, REQUEST)
+    assert budget.requests == 5 and budget.http_requests == len(server.received) == 6
+    assert budget.report() == {"billed_requests": 5, "http_requests": 6, "budget_tokens": budget.tokens}
 
 
 @pytest.mark.parametrize("fault", ["429", "500", "timeout", "drop", "malformed", "no_choices"])

@@ -205,7 +205,7 @@ def test_goals_can_be_asked_from_inside_a_running_event_loop():
 
 def test_goal_teacher_comes_from_the_teacher_layer_offline():
     stand_in = GoalTemplateStandIn()
-    assert make_teacher("auto", stand_in=stand_in, experiment="ellm-goals-test") is stand_in
+    assert make_teacher("stand-in", stand_in=stand_in, experiment="ellm-goals-test") is stand_in
     assert not stand_in.is_chatbot and "not a chatbot" in stand_in.label
 
 

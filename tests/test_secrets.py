@@ -9,7 +9,7 @@ from eep_utils.chat.client import find_secret, OpenAIChatbot, scrub
 from eep_utils.chat.running import complete
 from eep_utils.chat.teachers import make_teacher
 from eep_utils.chat.types import ChatRequest
-from eep_utils.chat.transcripts import export_batch
+from eep_utils.chat.batch import export_batch
 
 # Assembled at run time so that no key-shaped string is ever committed (a secret scanner would flag it).
 DUMMY_KEY = "sk-" + "test-DUMMY-0123456789abcdefABCDEF"

@@ -6,14 +6,17 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from eep_utils.chat.parsing import choice_probabilities, Judgment, parse_choice, parse_judgment
+from eep_utils.chat.parsing import (agrees_with, choice_probabilities, Judgment, parse_choice, parse_judgment,
+                                    within_length)
 from eep_utils.chat.running import complete
 from eep_utils.chat.teachers import make_teacher
-from eep_utils.chat.types import BudgetExhausted, ChatAnswer, ChatRequest, TeacherSettingError
+from eep_utils.chat.local import LocalChatbot, PACKAGED_ALIAS
+from eep_utils.chat.types import BudgetExhausted, ChatAnswer, ChatRequest, TeacherSettingError, TranscriptMiss
 from eep_utils.chat.usage import Budget, price_of, Usage
 from eep_utils.personality.judge import PersonaJudgeStandIn
 from eep_utils.cartpole.teaching import RuleStandIn
-from eep_utils.chat.transcripts import exchange_record, RecordingTeacher, ReplayTeacher, TranscriptStore
+from eep_utils.chat.recording import RecordingTeacher, ReplayTeacher
+from eep_utils.chat.transcripts import exchange_record, TranscriptStore
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -53,11 +56,43 @@ def test_parse_judgment(text, cute, score):
     assert parse_judgment(text) == Judgment(cute, score)
 
 
+def tokens(*positions):
+    """An answer's per-token log-probabilities: each position is (token, {alternative: probability})."""
+    return [{"token": token, "logprob": math.log(alternatives[token]),
+             "top_logprobs": [{"token": alt, "logprob": math.log(p)} for alt, p in alternatives.items()]}
+            for token, alternatives in positions]
+
+
 def test_choice_probabilities_pool_spellings_and_renormalise():
-    top = {"right": math.log(0.6), " Right": math.log(0.1), "left": math.log(0.2), "maybe": math.log(0.1)}
-    p = choice_probabilities(top)
-    assert p["right"] == pytest.approx(0.7 / 0.9) and p["left"] == pytest.approx(0.2 / 0.9)
-    assert choice_probabilities({"maybe": 0.0}) is None and choice_probabilities(None) is None
+    answer = ChatAnswer("right", "m", logprobs=tokens(("right", {"right": 0.6, " Right": 0.1, "left": 0.2, "maybe": 0.1})))
+    p = choice_probabilities(answer, "right")
+    assert p["right"] == pytest.approx(0.7 / 0.9) and p["left"] == pytest.approx(0.2 / 0.9) and agrees_with(p, "right")
+
+
+def test_choice_probabilities_are_read_where_the_choice_is_made():
+    # The first token is not a choice; at it "right" is likely. The choice "left" is made at the fourth
+    # token, where "left" is the more probable: the soft label must say left, as the answer does.
+    answer = ChatAnswer("push-cart: left", "m", logprobs=tokens(
+        ("push", {"push": 0.5, "right": 0.4}), ("-cart", {"-cart": 0.9}), (":", {":": 0.9}),
+        (" left", {" left": 0.7, " right": 0.2})))
+    p = choice_probabilities(answer, "left")
+    assert p["left"] == pytest.approx(0.7 / 0.9) and agrees_with(p, "left")
+    assert choice_probabilities(answer, "right") is None  # no token spells the choice: no probability
+    assert choice_probabilities(ChatAnswer("left", "m"), "left") is None  # no log-probabilities given
+    only_chosen = choice_probabilities(ChatAnswer("left", "m", logprobs=tokens(("left", {"left": 0.9, "up": 0.1}))), "left")
+    assert only_chosen == {"left": 1.0, "right": 0.0}
+
+
+def test_a_soft_label_that_contradicts_the_choice_is_flagged():
+    assert not agrees_with({"left": 0.3, "right": 0.7}, "left") and agrees_with({"left": 0.5, "right": 0.5}, "left")
+
+
+def test_an_answer_past_the_requested_length_is_not_within_it():
+    request = ChatRequest.from_messages([{"role": "user", "content": "state"}], max_tokens=2)
+    assert within_length(ChatAnswer("right", "m", completion_tokens=1), request)
+    assert not within_length(ChatAnswer("x" * 11_000 + " right", "m", completion_tokens=2), request)  # ignored max_tokens
+    assert not within_length(ChatAnswer("right", "m", completion_tokens=3000), request)
+    assert within_length(ChatAnswer("x" * 500, "m"), ChatRequest.from_messages([{"role": "user", "content": "s"}]))
 
 
 def test_usage_report_tokens_and_cost():
@@ -85,62 +120,94 @@ def test_budget_stops_before_it_is_exceeded():
     request = ChatRequest.from_messages([{"role": "user", "content": "x" * 400}], max_tokens=2)
     budget = Budget(max_requests=2)
     for _ in range(2):
-        budget.settle(budget.reserve(request), ChatAnswer("left", "m", 100, 1))
+        budget.settle(budget.reserve(request), ChatAnswer("left", "m", 100, 1), answered=True)
     with pytest.raises(BudgetExhausted, match="request budget"):
         budget.reserve(request)
-    tokens = Budget(max_tokens=250)
-    tokens.settle(tokens.reserve(request), ChatAnswer("left", "m", 100, 1))  # 101 used; next may need 102
-    tokens.settle(tokens.reserve(request), None)  # a failed request costs nothing
-    assert tokens.tokens == 101 and tokens.requests == 1
+    tokens_budget = Budget(max_tokens=250)
+    tokens_budget.settle(tokens_budget.reserve(request), ChatAnswer("left", "m", 100, 1), answered=True)  # 101 used
+    tokens_budget.settle(tokens_budget.reserve(request), None, answered=False)  # never answered: costs nothing
+    assert tokens_budget.tokens == 101 and tokens_budget.requests == 1
     with pytest.raises(BudgetExhausted, match="token budget"):
         Budget(max_tokens=50).reserve(request)
 
 
+def test_an_unusable_answer_is_still_billed():
+    request = ChatRequest.from_messages([{"role": "user", "content": "x" * 40}], max_tokens=2)
+    budget = Budget(max_requests=1)
+    budget.settle(budget.reserve(request), None, answered=True)  # a malformed 200 body
+    assert budget.requests == 1
+    with pytest.raises(BudgetExhausted):
+        budget.reserve(request)
+
+
 # --- settings ----------------------------------------------------------------------------------------
 
-def _record(tmp_path, model="gpt-4o-mini"):
+def _record(tmp_path, model=PACKAGED_ALIAS):
     store = TranscriptStore(tmp_path / "cartpole.jsonl")
     request = ChatRequest.from_messages([{"role": "user", "content": "state"}])
     store.append(exchange_record(model, request, ChatAnswer("left", model), "api.openai.com"))
     return request
 
 
+@pytest.fixture
+def no_endpoint(monkeypatch):
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "EEP_CHATBOT_MODEL", "EEP_TEACHER", "EEP_LOCAL_MODEL"):
+        monkeypatch.delenv(name, raising=False)
+
+
 def test_invalid_setting_lists_the_valid_ones(tmp_path):
-    with pytest.raises(TeacherSettingError, match="auto, live, replay, stand-in"):
+    with pytest.raises(TeacherSettingError, match="auto, local, live, replay, stand-in"):
         make_teacher("chatgpt", stand_in=RuleStandIn("newton"), experiment="cartpole", transcripts_dir=tmp_path)
 
 
-def test_auto_without_endpoint_or_transcript_is_the_stand_in(tmp_path):
-    stand_in = RuleStandIn("newton")
-    teacher = make_teacher("auto", stand_in=stand_in, experiment="cartpole", transcripts_dir=tmp_path)
-    assert teacher is stand_in and not teacher.is_chatbot and "not a chatbot" in teacher.label
-
-
-def test_auto_replays_a_recorded_model(tmp_path, monkeypatch):
+def test_auto_replays_the_local_chatbots_recordings_and_never_becomes_the_stand_in(tmp_path, monkeypatch, no_endpoint):
+    monkeypatch.setattr("eep_utils.chat.teachers.server_installed", lambda: False)  # the default build's install
     request = _record(tmp_path)
     teacher = make_teacher("auto", stand_in=RuleStandIn("newton"), experiment="cartpole", transcripts_dir=tmp_path)
     assert isinstance(teacher, ReplayTeacher) and teacher.is_chatbot
-    assert teacher.label.startswith("gpt-4o-mini (replayed from") and complete(teacher, request).text == "left"
-    monkeypatch.setenv("EEP_CHATBOT_MODEL", "gpt-4o")  # a model with no recording: the stand-in
-    assert not make_teacher("auto", stand_in=RuleStandIn("newton"), experiment="cartpole",
-                            transcripts_dir=tmp_path).is_chatbot
+    assert teacher.label == f"{PACKAGED_ALIAS} (llama.cpp, local)" and complete(teacher, request).text == "left"
+    changed = ChatRequest.from_messages([{"role": "user", "content": "a changed prompt"}])
+    with pytest.raises(TranscriptMiss, match="python -m eep_utils.record"):
+        complete(teacher, changed)
+    empty = make_teacher("auto", stand_in=RuleStandIn("newton"), experiment="other", transcripts_dir=tmp_path)
+    assert empty.is_chatbot  # no recording at all is a stop at the first question, not a stand-in
 
 
-def test_auto_goes_live_and_records_when_an_endpoint_is_set(tmp_path, monkeypatch):
+def test_auto_with_llama_cpp_installed_records_a_miss_with_the_local_chatbot(tmp_path, monkeypatch, no_endpoint):
+    monkeypatch.setattr("eep_utils.chat.teachers.server_installed", lambda: True)
+    teacher = make_teacher("auto", stand_in=RuleStandIn("newton"), experiment="cartpole", transcripts_dir=tmp_path)
+    assert isinstance(teacher, RecordingTeacher) and isinstance(teacher.chatbot, LocalChatbot)
+    assert teacher.model == PACKAGED_ALIAS and teacher.chatbot.server is None  # nothing started until a miss
+
+
+def test_a_reader_can_name_another_gguf_and_it_becomes_the_model_name(tmp_path, monkeypatch, no_endpoint):
+    monkeypatch.setenv("EEP_LOCAL_MODEL", str(tmp_path / "Qwen2.5-1.5B-Instruct-Q4_K_M.gguf"))
+    teacher = make_teacher("local", stand_in=RuleStandIn("newton"), experiment="cartpole", transcripts_dir=tmp_path)
+    assert teacher.model == "Qwen2.5-1.5B-Instruct-Q4_K_M" and "local" in teacher.label
+
+
+def test_eep_teacher_overrides_the_notebook_setting(tmp_path, monkeypatch, no_endpoint):
+    stand_in = RuleStandIn("newton")
+    monkeypatch.setenv("EEP_TEACHER", "stand-in")
+    assert make_teacher("auto", stand_in=stand_in, experiment="cartpole", transcripts_dir=tmp_path) is stand_in
+
+
+def test_auto_goes_live_and_records_when_an_endpoint_is_set(tmp_path, monkeypatch, no_endpoint):
     monkeypatch.setenv("EEP_CHATBOT_MODEL", "llama3.2")
     monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
     teacher = make_teacher("auto", stand_in=RuleStandIn("newton"), experiment="cartpole", transcripts_dir=tmp_path)
-    assert isinstance(teacher, RecordingTeacher)
+    assert isinstance(teacher, RecordingTeacher) and not isinstance(teacher.chatbot, LocalChatbot)
     assert teacher.label == "llama3.2 at 127.0.0.1:9 (live, recorded)" and teacher.model == "llama3.2"
 
 
-def test_live_and_replay_need_what_they_need(tmp_path, monkeypatch):
+def test_live_and_replay_need_what_they_need(tmp_path, no_endpoint):
     with pytest.raises(TeacherSettingError, match="EEP_CHATBOT_MODEL"):
         make_teacher("live", stand_in=RuleStandIn("newton"), experiment="cartpole", transcripts_dir=tmp_path)
     with pytest.raises(TeacherSettingError, match="OPENAI_API_KEY"):
         make_teacher("live", stand_in=RuleStandIn("newton"), experiment="cartpole", model="m", transcripts_dir=tmp_path)
-    with pytest.raises(TeacherSettingError, match="record it first"):
-        make_teacher("replay", stand_in=RuleStandIn("newton"), experiment="cartpole", model="m", transcripts_dir=tmp_path)
+    with pytest.raises(TranscriptMiss, match="python -m eep_utils.record"):
+        complete(make_teacher("replay", stand_in=RuleStandIn("newton"), experiment="cartpole", model="m",
+                              transcripts_dir=tmp_path), ChatRequest.from_messages([{"role": "user", "content": "s"}]))
     with pytest.raises(TeacherSettingError, match="is_chatbot False"):
         make_teacher("stand-in", stand_in=object(), experiment="cartpole", transcripts_dir=tmp_path)
 
@@ -170,14 +237,21 @@ def test_persona_judge_says_what_it_needs():
                  ChatRequest.from_messages([{"role": "user", "content": "Caption: a cat"}]))
 
 
-def test_persona_judge_squashes_the_margin():
-    class Fixed:  # unit vectors with chosen similarities to the caption
-        def encode(self, texts):
-            caption, like, dislike = np.eye(3)[0], np.array([0.9, np.sqrt(1 - 0.81), 0]), np.array([0.5, 0, np.sqrt(0.75)])
-            return np.stack([caption, like, dislike])
+@given(st.floats(-0.5, 0.5), st.floats(-0.5, 0.5))
+def test_persona_judge_score_rises_with_the_margin_and_is_cute_above_zero(first, second):
+    class Fixed:  # unit vectors: the caption, a liked phrase at cosine 0.5 + margin, a disliked one at 0.5
+        def __init__(self, margin):
+            like = np.array([0.5 + margin, np.sqrt(1 - (0.5 + margin) ** 2), 0])
+            self.vectors = np.stack([np.eye(3)[0], like, np.array([0.5, 0, np.sqrt(0.75)])])
 
-    judgment = PersonaJudgeStandIn(encoder=Fixed(), sharpness=10).judge(["a"], ["b"], "c")
-    assert judgment.score == pytest.approx(round(10 / (1 + math.exp(-4.0)), 1)) and judgment.cute
+        def encode(self, texts):
+            return self.vectors
+
+    low, high = sorted((first, second))
+    scores = [PersonaJudgeStandIn(encoder=Fixed(m)).judge(["a"], ["b"], "c") for m in (low, high)]
+    assert 0 <= scores[0].score <= scores[1].score <= 10
+    assert all(judgment.cute == (judgment.score >= 5) for judgment in scores)
+    assert PersonaJudgeStandIn(encoder=Fixed(0.0)).judge(["a"], ["b"], "c").score == 5.0
 
 
 def test_run_sync_works_inside_a_running_event_loop_as_in_jupyter():

@@ -1,5 +1,6 @@
 """Transcripts: record then replay, misses, damaged lines, kill -9 and resume, and the Batch API round trip."""
 import collections
+import hashlib
 import json
 import logging
 import os
@@ -15,8 +16,10 @@ from local_openai_server import LocalOpenAIServer
 from eep_utils.chat.client import OpenAIChatbot
 from eep_utils.chat.parsing import parse_choice
 from eep_utils.chat.running import complete, complete_all
-from eep_utils.chat.types import ChatAnswer, ChatRequest
-from eep_utils.chat.transcripts import (exchange_record, export_batch, import_batch, RecordingTeacher, ReplayTeacher, request_key, TranscriptStore)
+from eep_utils.chat.types import ChatAnswer, ChatRequest, ContextLengthExceeded
+from eep_utils.chat.batch import export_batch, import_batch
+from eep_utils.chat.recording import RecordingTeacher, ReplayTeacher
+from eep_utils.chat.transcripts import exchange_record, request_key, TranscriptStore
 from eep_utils.chat.types import TranscriptError, TranscriptMiss
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -79,7 +82,7 @@ def test_identical_requests_in_flight_are_sent_once(server, tmp_path):
 def test_replay_miss_names_the_request_and_how_to_record_it(tmp_path):
     store = TranscriptStore(tmp_path / "t.jsonl")
     store.append(exchange_record("m", question(1), ChatAnswer("left", "m"), "x"))
-    with pytest.raises(TranscriptMiss, match=r"'state 2'.*teacher setting 'live'.*EEP_CHATBOT_MODEL=m"):
+    with pytest.raises(TranscriptMiss, match=r"'state 2'.*python -m eep_utils.record.*EEP_CHATBOT_MODEL"):
         complete(ReplayTeacher(store, "m"), question(2))
     with pytest.raises(TranscriptMiss):
         complete(ReplayTeacher(store, "another-model"), question(1))
@@ -88,7 +91,7 @@ def test_replay_miss_names_the_request_and_how_to_record_it(tmp_path):
 def test_failed_exchange_is_not_recorded(server, tmp_path):
     path = tmp_path / "t.jsonl"
     server.queue("context")
-    with pytest.raises(Exception):
+    with pytest.raises(ContextLengthExceeded):
         complete(recorder(server, path), question(1))
     assert not path.exists() or path.read_text() == ""
 
@@ -106,7 +109,7 @@ def test_truncated_last_line_is_skipped_with_a_warning_and_recording_continues(t
     path.write_bytes(data[:-40])  # a kill in the middle of the third line
     with caplog.at_level(logging.WARNING):
         store = TranscriptStore(path)
-    assert len(store) == 2 and store.skipped_lines == [3] and "cut short" in caplog.text
+    assert len(store) == 2 and store.skipped_lines == ["t.jsonl:3"] and "cut short" in caplog.text
     store.append(exchange_record("m", question(7), ChatAnswer("answer 7", "m"), "x"))
     again = TranscriptStore(path)  # the new line starts on a line of its own
     assert len(again) == 3 and again.get(request_key("m", question(7)))["answer"]["text"] == "answer 7"
@@ -120,10 +123,76 @@ def test_corrupted_middle_line_is_skipped_and_nothing_else_lost(tmp_path, caplog
     path.write_text("\n".join(lines) + "\n")
     with caplog.at_level(logging.WARNING):
         store = TranscriptStore(path)
-    assert len(store) == 2 and store.skipped_lines == [2] and f"{path}:2 is damaged" in caplog.text
+    assert len(store) == 2 and store.skipped_lines == ["t.jsonl:2"] and f"{path}:2 is damaged" in caplog.text
     assert [store.get(request_key("m", question(i)))["answer"]["text"] for i in (0, 2)] == ["answer 0", "answer 2"]
     with pytest.raises(TranscriptError, match=":2 is damaged"):
         TranscriptStore(path, strict=True)
+
+
+def _damage_line(path, number, change):
+    lines = path.read_text().splitlines()
+    record = json.loads(lines[number - 1])
+    change(record)
+    lines[number - 1] = json.dumps(record)
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _flip_a_key_digit(record):
+    record["key"] = record["key"][:5] + ("0" if record["key"][5] != "0" else "1") + record["key"][6:]
+
+
+def test_a_record_whose_key_is_not_its_request_is_skipped_with_its_file_and_line(tmp_path, caplog):
+    path = tmp_path / "t.jsonl"
+    _write_three(path)
+    _damage_line(path, 2, _flip_a_key_digit)  # still valid JSON; filed under the wrong key before this check
+    with caplog.at_level(logging.WARNING):
+        store = TranscriptStore(path)
+    assert len(store) == 2 and store.skipped_lines == ["t.jsonl:2"]
+    assert f"{path}:2 is damaged: its key" in caplog.text and "edited or damaged" in caplog.text
+    assert request_key("m", question(1)) not in store  # asked again when recording, not replayed wrongly
+    with pytest.raises(TranscriptError, match=r":2 is damaged: its key"):
+        TranscriptStore(path, strict=True)
+
+
+def test_a_renamed_field_names_the_field_the_file_and_the_line(tmp_path, caplog):
+    path = tmp_path / "t.jsonl"
+    _write_three(path)
+    _damage_line(path, 3, lambda record: record["request"].__setitem__("modle", record["request"].pop("model")))
+    with caplog.at_level(logging.WARNING):
+        store = TranscriptStore(path)
+    assert len(store) == 2 and f"{path}:3 is damaged" in caplog.text and "'model'" in caplog.text
+
+
+def test_sealing_compresses_reproducibly_writes_a_manifest_and_keeps_every_exchange(tmp_path):
+    path = tmp_path / "t.jsonl"
+    _write_three(path)
+    (tmp_path / "again").mkdir()
+    lines = path.read_text().splitlines()
+    (tmp_path / "again" / "t.jsonl").write_text("\n".join(reversed(lines)) + "\n")  # the same exchanges, other order
+    sealed = TranscriptStore(path).seal({"m": {"model_sha256": "abc", "server": "test"}})
+    assert sealed.name == "t.jsonl.gz" and not path.exists()
+    manifest = json.loads((tmp_path / "t.manifest.json").read_text())
+    assert manifest["exchanges"] == 3 and manifest["exchanges_by_model"] == {"m": 3}
+    assert manifest["models"] == {"m": {"model_sha256": "abc", "server": "test"}}
+    assert manifest["sha256"] == hashlib.sha256(sealed.read_bytes()).hexdigest()
+    first_bytes = sealed.read_bytes()
+    replayed = TranscriptStore(path)
+    assert [replayed.get(request_key("m", question(i)))["answer"]["text"] for i in range(3)] == [f"answer {i}" for i in range(3)]
+    replayed.append(exchange_record("m", question(7), ChatAnswer("answer 7", "m"), "x"))  # a later miss, recorded
+    both = TranscriptStore(path)
+    assert len(both) == 4 and path.exists() and both.where(request_key("m", question(0))).startswith("t.jsonl.gz:")
+    both.seal()
+    assert len(TranscriptStore(path)) == 4 and json.loads((tmp_path / "t.manifest.json").read_text())["models"]["m"]
+    assert TranscriptStore(tmp_path / "again" / "t.jsonl").seal().read_bytes() == first_bytes  # same exchanges, same bytes
+
+
+def test_a_damaged_sealed_file_names_itself_and_the_fix(tmp_path):
+    path = tmp_path / "t.jsonl"
+    _write_three(path)
+    sealed = TranscriptStore(path).seal()
+    sealed.write_bytes(sealed.read_bytes()[:30])
+    with pytest.raises(TranscriptError, match=r"t.jsonl.gz is damaged.*git checkout"):
+        TranscriptStore(path)
 
 
 RECORDING_SCRIPT = textwrap.dedent("""
@@ -132,7 +201,8 @@ RECORDING_SCRIPT = textwrap.dedent("""
     from eep_utils.chat.client import OpenAIChatbot
     from eep_utils.chat.running import complete_all
     from eep_utils.chat.types import ChatRequest
-    from eep_utils.chat.transcripts import RecordingTeacher, TranscriptStore
+    from eep_utils.chat.recording import RecordingTeacher
+    from eep_utils.chat.transcripts import TranscriptStore
     requests = [ChatRequest.from_messages([{{"role": "system", "content": "Answer left or right."}},
                                            {{"role": "user", "content": f"state {{i}}"}}], max_tokens=2)
                 for i in range({n})]

@@ -37,7 +37,8 @@ import pandas as pd
 from eep_utils.chat.types import ContextLengthExceeded
 from eep_utils.cartpole.embodiment import STUDY_2023, Projection
 from eep_utils.cartpole.episodes import DECISION_COLUMNS, FRAME_COLUMNS, EpisodeSet
-from eep_utils.chat.parsing import choice_probabilities, parse_choice
+from eep_utils.chat.parsing import (MAX_CHARACTERS_PER_TOKEN, agrees_with, choice_probabilities, parse_choice,
+                                    within_length)
 from eep_utils.chat.running import aclose, run_sync
 from eep_utils.chat.types import BudgetExhausted, ChatAnswer, ChatRequest, Teacher
 from eep_utils.chat.usage import Usage
@@ -75,6 +76,8 @@ REMINDER = "Answer only left or right."
 FALLBACK_CHOICE = "right"  # the 2023 scripts' default after unreadable answers
 FALLBACK_HISTORY_TEXT = " right"  # what they wrote into the conversation in its place
 CHOICES = ("left", "right")
+CHOICE_GRAMMAR = 'root ::= "left" | "right"'  # GBNF: the answer is exactly one of the two words
+TOP_LOGPROBS = 10  # alternatives per answer token: enough that both choices are nearly always among them
 
 
 @dataclass(frozen=True)
@@ -240,7 +243,7 @@ class Study2023Protocol:
 
     def request_settings(self) -> dict:
         return {"temperature": 0.0, "max_tokens": 2, "logprobs": self.logprobs,
-                "top_logprobs": 5 if self.logprobs else None}
+                "top_logprobs": TOP_LOGPROBS if self.logprobs else None}
 
     def conversation(self, persona: Persona, projection: Projection = STUDY_2023) -> Study2023Conversation:
         return Study2023Conversation(persona.initial_messages(projection), self.history_episodes)
@@ -271,10 +274,14 @@ class BoundedConversation:
 
 @dataclass(frozen=True)
 class BoundedHistoryProtocol:
-    """System prompt, examples and the last `turns` exchanges of the current episode; episodes independent."""
+    """System prompt, examples and the last `turns` exchanges of the current episode; episodes independent.
+
+    `constrained` adds a grammar that lets the answer be only "left" or "right" (llama.cpp's server reads
+    it; an endpoint that does not, such as OpenAI's, must be asked with constrained=False)."""
 
     turns: int = 4
     logprobs: bool = True
+    constrained: bool = False
     shares_history = False
 
     def __post_init__(self):
@@ -283,11 +290,13 @@ class BoundedHistoryProtocol:
 
     @property
     def name(self) -> str:
-        return f"bounded history: last {self.turns} exchanges of the episode, temperature 0, max 2 tokens"
+        return (f"bounded history: last {self.turns} exchanges of the episode, temperature 0, max 2 tokens"
+                + (", answers constrained to left/right" if self.constrained else ""))
 
     def request_settings(self) -> dict:
         return {"temperature": 0.0, "max_tokens": 2, "logprobs": self.logprobs,
-                "top_logprobs": 5 if self.logprobs else None}
+                "top_logprobs": TOP_LOGPROBS if self.logprobs else None,
+                "grammar": CHOICE_GRAMMAR if self.constrained else None}
 
     def conversation(self, persona: Persona, projection: Projection = STUDY_2023) -> BoundedConversation:
         return BoundedConversation(persona.initial_messages(projection), self.turns)
@@ -309,33 +318,45 @@ class Decision:
 
 
 async def decide(teacher: Teacher, conversation, state_text: str, settings: dict) -> Decision:
-    """One decision: ask; if the answer names no single direction, remind once; else fall back (flagged)."""
+    """One decision: ask; if the answer is not a decision, remind once; else fall back (flagged).
+
+    An answer is a decision when it names exactly one direction and is no longer than the request
+    allowed (a server that ignored max_tokens may ramble for kilobytes and end on a direction word).
+    P(right) is read where the teacher made its choice (`choice_probabilities`) and kept only if it
+    favours the choice made; otherwise it is NaN, so a soft label never contradicts the action."""
     restarts = 0
 
-    async def ask(messages: list[dict]) -> ChatAnswer:
-        return await teacher.acomplete(ChatRequest.from_messages(messages, **settings))
+    async def ask(messages: list[dict]) -> tuple[ChatRequest, ChatAnswer]:
+        request = ChatRequest.from_messages(messages, **settings)
+        return request, await teacher.acomplete(request)
+
+    def choice_in(request: ChatRequest, answer: ChatAnswer) -> str | None:
+        return parse_choice(answer.text, CHOICES) if within_length(answer, request) else None
 
     messages = conversation.messages_for(state_text)
     try:
-        answer = await ask(messages)
+        request, answer = await ask(messages)
     except ContextLengthExceeded:
         conversation.restart()
         restarts += 1
         messages = conversation.messages_for(state_text)
-        answer = await ask(messages)
+        request, answer = await ask(messages)
     answers = [answer]
-    choice, status = parse_choice(answer.text, CHOICES), "ok"
+    choice, status = choice_in(request, answer), "ok"
     if choice is None:
-        said = answer.text or answer.refusal or ""
-        answer = await ask(messages + [{"role": "assistant", "content": said}, {"role": "user", "content": REMINDER}])
+        # What it said goes back into the reminder only as far as a decision could have reached.
+        said = (answer.text or answer.refusal or "")[:MAX_CHARACTERS_PER_TOKEN * (request.max_tokens or 1)]
+        request, answer = await ask(messages + [{"role": "assistant", "content": said},
+                                                {"role": "user", "content": REMINDER}])
         answers.append(answer)
-        choice = parse_choice(answer.text, CHOICES)
+        choice = choice_in(request, answer)
         status = "retried" if choice is not None else "fallback"
     if choice is None:
         choice, history_text, p_right = FALLBACK_CHOICE, FALLBACK_HISTORY_TEXT, math.nan
     else:
-        probabilities = choice_probabilities(answer.top_logprobs, CHOICES)
-        history_text, p_right = answer.text, (probabilities["right"] if probabilities else math.nan)
+        probabilities = choice_probabilities(answer, choice, CHOICES)
+        usable = probabilities is not None and agrees_with(probabilities, choice)
+        history_text, p_right = answer.text, (probabilities["right"] if usable else math.nan)
     conversation.add_exchange(state_text, history_text)
     teacher.usage.add_decision(status, failed_parses=len(answers) - (status != "fallback"))
     return Decision(answer.text, status, CHOICES.index(choice), p_right,
@@ -436,13 +457,13 @@ def run_cartpole_teacher(teacher: Teacher, persona: str | Persona, protocol, n_e
 
 
 def label_observations(teacher: Teacher, persona: str | Persona, observations: np.ndarray, max_in_flight: int = 8,
-                       projection: Projection = STUDY_2023, logprobs: bool = True):
+                       projection: Projection = STUDY_2023, logprobs: bool = True, constrained: bool = False):
     """The teacher's action for each observation, asked as independent single questions (for DAgger).
 
     Returns (actions, p_right, statuses): int64 actions (0 left, 1 right), the teacher's probability
     of "right" where log-probabilities were given (else NaN), and "ok"/"retried"/"fallback" each."""
     persona = persona_named(persona)
-    protocol = BoundedHistoryProtocol(turns=0, logprobs=logprobs)
+    protocol = BoundedHistoryProtocol(turns=0, logprobs=logprobs, constrained=constrained)
     settings = protocol.request_settings()
     texts = [projection.describe(o) for o in np.asarray(observations, dtype=np.float64).reshape(-1, 4)]
 

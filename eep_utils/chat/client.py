@@ -4,8 +4,10 @@ Configuration is the `openai` SDK's own: OPENAI_API_KEY and OPENAI_BASE_URL from
 never from a file or a parameter, so the key cannot reach a transcript, a notebook or a log; the
 endpoint is named by its host only. The SDK retries 408/409/429/5xx responses, timeouts and
 dropped connections with exponential backoff (honouring Retry-After); this client adds a bound on
-requests in flight, an optional requests-per-minute pace, a run budget, and one more kind of retry
-the SDK does not do: a 200 response whose body is not a usable chat completion.
+requests in flight, an optional requests-per-minute pace, a run budget (billed attempts and every HTTP
+request sent are both counted: see `Budget`), and one more kind of retry the SDK does not do: a 200
+response whose body is not a usable chat completion. A response is converted to a `ChatAnswer` once,
+by `parsing.answer_from_completion`, the same function that reads Batch API results.
 """
 from __future__ import annotations
 
@@ -17,9 +19,8 @@ from typing import Iterable
 from urllib.parse import urlsplit
 
 import openai
-from openai.types.chat import ChatCompletion
 
-from eep_utils.chat.parsing import first_token_logprobs
+from eep_utils.chat.parsing import answer_from_completion
 from eep_utils.chat.running import run_with
 from eep_utils.chat.types import (ChatAnswer, ChatbotError, ChatRequest, ContextLengthExceeded, MalformedCompletion,
                                   TeacherSettingError)
@@ -29,6 +30,7 @@ from eep_utils.chat.usage import Budget, Usage
 # authentication but skips `chat.completions.create`'s typed transform of the messages, which costs
 # about 10 ms of CPU per request (profiled: benchmarks/bench_teachers.py) and capped throughput at
 # 32 requests in flight. The body is plain JSON-ready dicts of strings, so the transform had nothing to do.
+# The response is taken as plain JSON (`cast_to=object`) and converted once, by `answer_from_completion`.
 COMPLETIONS_PATH = "/chat/completions"
 LOCAL_SERVER_KEY = "no-key"  # local OpenAI-compatible servers accept any key; the SDK insists on one
 
@@ -81,35 +83,42 @@ class OpenAIChatbot:
         key = os.environ.get("OPENAI_API_KEY") or LOCAL_SERVER_KEY
         return {"api_key": key, "base_url": self.base_url, "max_retries": self.max_retries, "timeout": self.timeout}
 
+    async def _count_http_request(self, _request) -> None:
+        self.budget.http_requests += 1
+
     def _async_parts(self):
         loop = asyncio.get_running_loop()
         if loop is not self._loop:
             self._loop = loop
-            self._async_client = openai.AsyncOpenAI(**self._client_options())
+            # The SDK's default HTTP client with a hook that sees every request it sends, its retries included.
+            http_client = openai.DefaultAsyncHttpxClient(event_hooks={"request": [self._count_http_request]})
+            self._async_client = openai.AsyncOpenAI(**self._client_options(), http_client=http_client)
             self._gate = asyncio.Semaphore(self.max_in_flight)
         return self._async_client, self._gate
 
     async def acomplete(self, request: ChatRequest) -> ChatAnswer:
         client, gate = self._async_parts()
         async with gate:
-            estimate = self.budget.reserve(request)
-            answer = None
-            try:
-                await asyncio.sleep(self.pace.delay())
-                for attempt in range(self.malformed_retries + 1):
-                    started = time.perf_counter()
-                    try:
-                        response = await client.post(COMPLETIONS_PATH, cast_to=ChatCompletion, body=self._body(request))
-                        answer = self._answer(response, time.perf_counter() - started)
-                        break
-                    except (MalformedCompletion, openai.APIResponseValidationError, ValueError) as error:
-                        if attempt == self.malformed_retries:
-                            raise self._error(error) from None
-                        await asyncio.sleep(0.5 * 2 ** attempt)
-                    except openai.OpenAIError as error:
+            await asyncio.sleep(self.pace.delay())
+            for attempt in range(self.malformed_retries + 1):
+                estimate = self.budget.reserve(request)  # each attempt the endpoint answers is billed
+                answer, answered = None, False
+                started = time.perf_counter()
+                try:
+                    response = await client.post(COMPLETIONS_PATH, cast_to=object, body=self._body(request))
+                    answered = True
+                    answer = answer_from_completion(response, time.perf_counter() - started)
+                    answer.model = answer.model or self.model
+                    break
+                except (MalformedCompletion, openai.APIResponseValidationError, ValueError) as error:
+                    answered = True
+                    if attempt == self.malformed_retries:
                         raise self._error(error) from None
-            finally:
-                self.budget.settle(estimate, answer)
+                    await asyncio.sleep(0.5 * 2 ** attempt)
+                except openai.OpenAIError as error:
+                    raise self._error(error) from None
+                finally:
+                    self.budget.settle(estimate, answer, answered)
         self.usage.add_answer(answer)
         return answer
 
@@ -126,22 +135,6 @@ class OpenAIChatbot:
 
     def _body(self, request: ChatRequest) -> dict:
         return {"model": self.model, "messages": request.openai_messages(), **request.settings()}
-
-    def _answer(self, response, latency_s: float) -> ChatAnswer:
-        choices = getattr(response, "choices", None)
-        if not choices or getattr(choices[0], "message", None) is None:
-            raise MalformedCompletion(f"the endpoint returned no chat completion message: {str(response)[:200]!r}")
-        choice = choices[0]
-        usage = getattr(response, "usage", None)
-        logprobs = choice.logprobs.model_dump() if getattr(choice, "logprobs", None) is not None else None
-        return ChatAnswer(
-            text=choice.message.content or "", model=response.model or self.model,
-            prompt_tokens=getattr(usage, "prompt_tokens", 0) or 0,
-            completion_tokens=getattr(usage, "completion_tokens", 0) or 0,
-            latency_s=latency_s, top_logprobs=first_token_logprobs(logprobs),
-            system_fingerprint=getattr(response, "system_fingerprint", None),
-            finish_reason=choice.finish_reason, refusal=getattr(choice.message, "refusal", None),
-        )
 
     def _error(self, error: Exception) -> ChatbotError:
         kind = ContextLengthExceeded if getattr(error, "code", None) == "context_length_exceeded" else (

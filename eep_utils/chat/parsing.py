@@ -1,5 +1,6 @@
-"""Reading answers: a choice among words, choice probabilities from log-probabilities, cuteness judgments,
-and a chat completion (as JSON) turned into a `ChatAnswer`. Pure functions, no I/O."""
+"""Reading answers: a chat completion (as JSON) turned into a `ChatAnswer` (the one conversion, used by the
+live client and the Batch API import), a choice among words, the teacher's probability of each choice
+read from the log-probabilities where the choice is made, and cuteness judgments. Pure functions, no I/O."""
 from __future__ import annotations
 
 import ast
@@ -9,7 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Sequence
 
-from eep_utils.chat.types import ChatAnswer
+from eep_utils.chat.types import ChatAnswer, ChatRequest, MalformedCompletion
 
 
 _NEGATION = re.compile(r"\b(not|no|never|cannot|can't|won't|don't|refuse|sorry|unable)\b|n't\b")
@@ -29,24 +30,55 @@ def parse_choice(text: str | None, choices: Sequence[str] = ("left", "right")) -
     return named.pop()
 
 
-def choice_probabilities(top_logprobs: dict[str, float] | None,
-                         choices: Sequence[str] = ("left", "right")) -> dict[str, float] | None:
-    """The teacher's probability of each choice from its first token's alternatives.
+# No tokenizer spells a word in more than this many characters a token: an answer longer than
+# max_tokens times this did not come from a server that honoured max_tokens.
+MAX_CHARACTERS_PER_TOKEN = 16
 
-    Tokens that spell a choice (any case, surrounding spaces or punctuation) pool their probability;
-    the pooled values are renormalised over the choices. None when no alternative spells a choice."""
-    if not top_logprobs:
+
+def within_length(answer: ChatAnswer, request: ChatRequest) -> bool:
+    """Whether the answer is no longer than the request allowed (a server that ignores max_tokens can
+    return kilobytes of text that happens to end in a valid word: that is not a decision)."""
+    if request.max_tokens is None:
+        return True
+    return (answer.completion_tokens <= request.max_tokens
+            and len(answer.text or "") <= MAX_CHARACTERS_PER_TOKEN * request.max_tokens)
+
+
+def _spells(token: str) -> str:
+    return token.strip().strip(".,!:;\"'`*()[]{}").lower()
+
+
+def choice_probabilities(answer: ChatAnswer, chosen: str,
+                         choices: Sequence[str] = ("left", "right")) -> dict[str, float] | None:
+    """The teacher's probability of each choice, read where it made the choice it made.
+
+    The position is the first answer token that spells `chosen` (any case, surrounding spaces or
+    punctuation); there, the alternatives that spell a choice pool their probability, renormalised
+    over the choices (a choice absent from the top alternatives counts as 0). None when the answer has
+    no log-probabilities or no token spells `chosen` (e.g. a word split over several tokens): never a
+    probability read at a position where no choice was made. At temperature 0 the chosen token is the
+    most probable one there, so the result favours `chosen`; `agrees_with` checks that."""
+    if not answer.logprobs:
         return None
-    mass = dict.fromkeys(choices, 0.0)
-    for token, logprob in top_logprobs.items():
-        word = token.strip().strip(".,!\"'").lower()
-        for choice in choices:
-            if word == choice.lower():
+    wanted = {choice.lower(): choice for choice in choices}
+    for position in answer.logprobs:
+        if _spells(position["token"]) != chosen.lower():
+            continue
+        mass = dict.fromkeys(choices, 0.0)
+        alternatives = {alt["token"]: alt["logprob"] for alt in position.get("top_logprobs") or []}
+        alternatives.setdefault(position["token"], position["logprob"])
+        for token, logprob in alternatives.items():
+            choice = wanted.get(_spells(token))
+            if choice is not None:
                 mass[choice] += math.exp(logprob)
-    total = sum(mass.values())
-    if total == 0:
-        return None
-    return {choice: value / total for choice, value in mass.items()}
+        total = sum(mass.values())
+        return {choice: value / total for choice, value in mass.items()}
+    return None
+
+
+def agrees_with(probabilities: dict[str, float], chosen: str) -> bool:
+    """Whether the soft label favours (or ties with) the choice actually made."""
+    return probabilities[chosen] >= max(probabilities.values())
 
 
 @dataclass(frozen=True)
@@ -115,26 +147,29 @@ def _as_score(value) -> float | None:
     return score if 0 <= score <= 10 else None
 
 
-def answer_from_completion(completion: dict, latency_s: float) -> ChatAnswer:
-    """A ChatAnswer from a chat completion as JSON (a Batch API response body)."""
-    choice = completion["choices"][0]
-    message = choice.get("message") or {}
+def answer_from_completion(completion: dict, latency_s: float = 0.0) -> ChatAnswer:
+    """A ChatAnswer from a chat completion as JSON (a live response's `model_dump()` or a Batch API
+    response body). Raises MalformedCompletion for a body that is not a completion with a message."""
+    choices = completion.get("choices") if isinstance(completion, dict) else None
+    if not choices or not isinstance(choices[0], dict) or not isinstance(choices[0].get("message"), dict):
+        raise MalformedCompletion(f"the endpoint returned no chat completion message: {str(completion)[:200]!r}")
+    choice = choices[0]
+    message = choice["message"]
     usage = completion.get("usage") or {}
     return ChatAnswer(
-        text=message.get("content") or "", model=completion.get("model", ""),
-        prompt_tokens=usage.get("prompt_tokens", 0), completion_tokens=usage.get("completion_tokens", 0),
-        latency_s=latency_s, top_logprobs=first_token_logprobs(choice.get("logprobs")),
+        text=message.get("content") or "", model=completion.get("model") or "",
+        prompt_tokens=usage.get("prompt_tokens") or 0, completion_tokens=usage.get("completion_tokens") or 0,
+        latency_s=latency_s, logprobs=token_logprobs(choice.get("logprobs")),
         system_fingerprint=completion.get("system_fingerprint"), finish_reason=choice.get("finish_reason"),
         refusal=message.get("refusal"),
     )
 
 
-def first_token_logprobs(logprobs: dict | None) -> dict[str, float] | None:
-    """{token: log-probability} over the first answer token's alternatives (the token itself included)."""
+def token_logprobs(logprobs: dict | None) -> list[dict] | None:
+    """The API's per-token log-probabilities without their byte lists (which only repeat the token)."""
     content = (logprobs or {}).get("content") or []
     if not content:
         return None
-    first = content[0]
-    alternatives = {alt["token"]: alt["logprob"] for alt in first.get("top_logprobs") or []}
-    alternatives.setdefault(first["token"], first["logprob"])
-    return alternatives
+    return [{"token": item["token"], "logprob": item["logprob"],
+             "top_logprobs": [{"token": alt["token"], "logprob": alt["logprob"]} for alt in item.get("top_logprobs") or []]}
+            for item in content]

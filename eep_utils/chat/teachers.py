@@ -1,17 +1,21 @@
-"""Teachers: whoever answers the text prompts — a live chatbot, its recorded transcripts, or an offline stand-in.
+"""Teachers by a setting: the local chatbot, an endpoint you configure, their recordings, or an offline stand-in.
 
-Every teacher takes the same `ChatRequest` (OpenAI chat messages and sampling settings) and gives a
-`ChatAnswer`, so an experiment cannot tell them apart; but each names itself in `label`, and
-`is_chatbot` is False for stand-ins, so no artefact can pass a stand-in off as a chatbot.
+Every teacher takes the same `ChatRequest` and gives a `ChatAnswer`, so an experiment cannot tell
+them apart; but each names itself in `label`, and `is_chatbot` is False for stand-ins, so no artefact
+can pass a stand-in off as a chatbot. A chapter gets its teacher with `make_teacher` and reports what
+the run cost with `teacher.usage.report()`.
 
-A chapter gets its teacher by a setting (`make_teacher`), reads answers with the pure parsers here
-(`parse_choice`, `parse_judgment`, `choice_probabilities`) and reports what the run cost
-(`teacher.usage.report()`).
+Settings (the notebooks' `teacher` parameter; $EEP_TEACHER overrides it for a whole build):
 
-Judgment prompt contract (chapter 06 writes prompts this way; `PersonaJudgeStandIn` reads them):
-the system message has a line starting "You find cute:" and one starting "You do not find cute:",
-each followed by comma-separated phrases; the user message has a line "Caption: <text>"; the answer
-is a JSON object `{"cute": true, "score": 7}` (score 0–10).
+auto      your endpoint if one is configured (a model in $EEP_CHATBOT_MODEL and OPENAI_API_KEY or
+          OPENAI_BASE_URL), recording every exchange; otherwise the local chatbot's committed
+          recordings, and on a recording miss (a parameter changed) the local chatbot itself when
+          llama-cpp-python is installed, else a stop naming the command that records what is missing.
+          Never a stand-in.
+local     the local chatbot (SmolLM2-135M-Instruct on llama.cpp, or $EEP_LOCAL_MODEL), recording.
+live      your endpoint, recording (an error if none is configured).
+replay    recordings only; a question not recorded is an error.
+stand-in  the task's offline stand-in (not a chatbot; labelled so).
 """
 from __future__ import annotations
 
@@ -20,11 +24,14 @@ import re
 from pathlib import Path
 
 from eep_utils.chat.client import OpenAIChatbot
-from eep_utils.chat.transcripts import RecordingTeacher, ReplayTeacher, TranscriptStore
+from eep_utils.chat.local import LocalChatbot, local_alias, server_installed
+from eep_utils.chat.recording import RecordingTeacher, ReplayTeacher
+from eep_utils.chat.transcripts import TranscriptStore
 from eep_utils.chat.types import Teacher, TeacherSettingError
 from eep_utils.paths import DATA_DIR
 
-TEACHER_SETTINGS = ("auto", "live", "replay", "stand-in")
+TEACHER_SETTINGS = ("auto", "local", "live", "replay", "stand-in")
+TEACHER_VARIABLE = "EEP_TEACHER"
 MODEL_VARIABLE = "EEP_CHATBOT_MODEL"
 TRANSCRIPTS_DIR = DATA_DIR / "transcripts"
 
@@ -36,52 +43,47 @@ def transcript_path(experiment: str, transcripts_dir: Path | None = None) -> Pat
     return Path(transcripts_dir or TRANSCRIPTS_DIR) / f"{experiment}.jsonl"
 
 
+def local_label(alias: str) -> str:
+    return f"{alias} (llama.cpp, local)"
+
+
+def endpoint_configured() -> bool:
+    return bool(os.environ.get("OPENAI_API_KEY") or os.environ.get("OPENAI_BASE_URL"))
+
+
 def make_teacher(setting: str, *, stand_in: Teacher, experiment: str, model: str | None = None,
                  transcripts_dir: Path | None = None, record: bool = True, **client_options) -> Teacher:
-    """The teacher a chapter asks: "live", "replay", "stand-in", or "auto" (the first that can run).
-
-    live      the chatbot `model` (or $EEP_CHATBOT_MODEL) at $OPENAI_BASE_URL (default OpenAI) with
-              $OPENAI_API_KEY; every exchange recorded to data/transcripts/<experiment>.jsonl unless
-              `record=False`, and answered from there when already recorded. `client_options` go to
-              `eep_utils.chat.client.OpenAIChatbot` (max_in_flight, requests_per_minute, budget, ...).
-    replay    the recorded exchanges of that model only; a request not recorded is an error.
-    stand-in  the task's offline `stand_in` (not a chatbot; labelled so).
-    auto      live if a model is set and an endpoint is configured (OPENAI_API_KEY or
-              OPENAI_BASE_URL); else replay if a transcript of this experiment holds that model (or,
-              with no model set, exactly one model); else the stand-in.
-    """
+    """The teacher a chapter asks for by `setting` (see the module docstring); `client_options` go to the
+    live client (max_in_flight, requests_per_minute, budget, ...)."""
+    setting = os.environ.get(TEACHER_VARIABLE) or setting
     if setting not in TEACHER_SETTINGS:
         raise TeacherSettingError(f"teacher setting {setting!r} is not one of {', '.join(TEACHER_SETTINGS)}; "
-                                  "set `teacher:` in notebooks/parameters.yaml to one of them")
+                                  f"set `teacher:` in notebooks/parameters.yaml (or {TEACHER_VARIABLE}) to one of them")
     if getattr(stand_in, "is_chatbot", True):
         raise TeacherSettingError("stand_in must be an offline stand-in (a teacher with is_chatbot False)")
-    model = model or os.environ.get(MODEL_VARIABLE) or None
-    path = transcript_path(experiment, transcripts_dir)
-    endpoint_configured = bool(os.environ.get("OPENAI_API_KEY") or os.environ.get("OPENAI_BASE_URL"))
-
-    if setting == "auto":
-        if model and endpoint_configured:
-            setting = "live"
-        elif path.exists() and (model or len(TranscriptStore(path).models()) == 1):
-            store = TranscriptStore(path)
-            model = model or store.models()[0]
-            setting = "replay" if model in store.models() else "stand-in"
-        else:
-            setting = "stand-in"
-
     if setting == "stand-in":
         return stand_in
-    if not model:
-        raise TeacherSettingError(f"teacher setting {setting!r} needs a model: pass model=... or set "
-                                  f"{MODEL_VARIABLE} (e.g. export {MODEL_VARIABLE}=gpt-4o-mini)")
+    model = model or os.environ.get(MODEL_VARIABLE) or None
+    store = TranscriptStore(transcript_path(experiment, transcripts_dir))
+
+    if setting == "auto":
+        if model and endpoint_configured():
+            setting = "live"
+        else:
+            alias = local_alias()
+            if server_installed():  # answers what is recorded; starts the server only on a miss
+                return RecordingTeacher(LocalChatbot(**client_options), store, label=local_label(alias))
+            return ReplayTeacher(store, alias, label=local_label(alias))
+    if setting == "local":
+        return RecordingTeacher(LocalChatbot(**client_options), store, label=local_label(local_alias()))
     if setting == "replay":
-        if not path.exists():
-            raise TeacherSettingError(f"no transcript {path} to replay; record it first with the teacher setting "
-                                      f"'live' ({MODEL_VARIABLE}={model} and OPENAI_API_KEY or OPENAI_BASE_URL set)")
-        return ReplayTeacher(TranscriptStore(path), model)
-    if not endpoint_configured:
+        alias = model or local_alias()
+        return ReplayTeacher(store, alias, label=local_label(alias) if alias == local_alias() else None)
+    if not model:
+        raise TeacherSettingError(f"teacher setting 'live' needs a model: pass model=... or set {MODEL_VARIABLE} "
+                                  f"(e.g. export {MODEL_VARIABLE}=gpt-4o-mini)")
+    if not endpoint_configured():
         raise TeacherSettingError("teacher setting 'live' needs an endpoint: set OPENAI_API_KEY (OpenAI) or "
                                   "OPENAI_BASE_URL (an OpenAI-compatible server such as Ollama or vLLM)")
     chatbot = OpenAIChatbot(model, **client_options)
-    return RecordingTeacher(chatbot, TranscriptStore(path)) if record else chatbot
-
+    return RecordingTeacher(chatbot, store) if record else chatbot

@@ -19,6 +19,9 @@ class ChatRequest:
     max_tokens: int | None = None
     logprobs: bool = False
     top_logprobs: int | None = None
+    # A GBNF grammar the answer must follow (llama.cpp's server reads it from the request body); None for
+    # a free answer. Part of the request, so a constrained answer is never replayed for a free question.
+    grammar: str | None = None
 
     @classmethod
     def from_messages(cls, messages: Sequence[dict], **settings) -> "ChatRequest":
@@ -36,6 +39,8 @@ class ChatRequest:
             settings["logprobs"] = True
             if self.top_logprobs is not None:
                 settings["top_logprobs"] = self.top_logprobs
+        if self.grammar is not None:
+            settings["grammar"] = self.grammar
         return settings
 
     def last_user_message(self) -> str:
@@ -56,13 +61,24 @@ class ChatAnswer:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     latency_s: float = 0.0
-    # For the first answer token: each alternative token's log-probability, where the endpoint gives them.
-    top_logprobs: dict[str, float] | None = None
+    # Per answer token, as the chat completions API gives them (its `logprobs.content`, without the byte
+    # lists): {"token", "logprob", "top_logprobs": [{"token", "logprob"}, ...]}; None when not asked for.
+    logprobs: list[dict] | None = None
     system_fingerprint: str | None = None
     replayed: bool = False
     extra: dict = field(default_factory=dict)
     finish_reason: str | None = None
     refusal: str | None = None  # the API's separate refusal field, when the model declined
+
+    @property
+    def top_logprobs(self) -> dict[str, float] | None:
+        """{token: log-probability} over the first answer token's alternatives (the token itself included)."""
+        if not self.logprobs:
+            return None
+        first = self.logprobs[0]
+        alternatives = {alt["token"]: alt["logprob"] for alt in first.get("top_logprobs") or []}
+        alternatives.setdefault(first["token"], first["logprob"])
+        return alternatives
 
 
 class Teacher(Protocol):

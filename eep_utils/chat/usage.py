@@ -91,20 +91,25 @@ class Usage:
 
 @dataclass
 class Budget:
-    """At most `max_requests` live requests and `max_tokens` tokens per run (None: no limit).
+    """At most `max_requests` billed requests and `max_tokens` tokens per run (None: no limit).
 
-    Checked before each request against the worst case (prompt estimated at 4 characters a token,
-    plus the answer's max_tokens), so a run stops before the budget is passed, never after."""
+    A billed request is every attempt that got an answer from the endpoint (a 2xx response, usable or
+    not: a malformed body that is retried was still answered). Checked before each attempt against the
+    worst case (the request's estimated tokens plus its max_tokens), so a run stops before the budget is
+    passed, never after. `http_requests` counts everything sent, the SDK's own retries of 429/5xx
+    responses, timeouts and dropped connections included (not billed by OpenAI, but they reach the
+    server): the run report shows both."""
 
     max_requests: int | None = None
     max_tokens: int | None = None
     requests: int = 0
     tokens: int = 0
+    http_requests: int = 0
 
     def reserve(self, request: ChatRequest) -> int:
         estimate = approximate_tokens(request) + (request.max_tokens or 256)
         if self.max_requests is not None and self.requests + 1 > self.max_requests:
-            raise BudgetExhausted(f"request budget reached ({self.max_requests} requests); "
+            raise BudgetExhausted(f"request budget reached ({self.max_requests} billed requests); "
                                   "what was recorded is kept: raise the budget and re-run to continue")
         if self.max_tokens is not None and self.tokens + estimate > self.max_tokens:
             raise BudgetExhausted(f"token budget reached ({self.tokens} of {self.max_tokens} tokens used, the next "
@@ -114,10 +119,14 @@ class Budget:
         self.tokens += estimate
         return estimate
 
-    def settle(self, estimate: int, answer: ChatAnswer | None) -> None:
-        """Replace the reservation by what the request really used (nothing, if it failed)."""
-        self.tokens -= estimate
-        if answer is None:
+    def settle(self, estimate: int, answer: ChatAnswer | None, answered: bool) -> None:
+        """Replace the reservation by what the attempt really used: its tokens if it gave an answer, the
+        estimate if the endpoint answered with something unusable, nothing if it never answered."""
+        if answer is not None:
+            self.tokens += answer.prompt_tokens + answer.completion_tokens - estimate
+        elif not answered:
+            self.tokens -= estimate
             self.requests -= 1
-        else:
-            self.tokens += answer.prompt_tokens + answer.completion_tokens
+
+    def report(self) -> dict:
+        return {"billed_requests": self.requests, "http_requests": self.http_requests, "budget_tokens": self.tokens}
