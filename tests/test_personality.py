@@ -16,7 +16,8 @@ from eep_utils.personality.personas import (GENERIC_DISLIKES, GENERIC_LIKES, NO_
 from eep_utils.chat.parsing import Judgment
 from eep_utils.chat.types import ChatAnswer
 from eep_utils.personality.judge import PersonaJudgeStandIn
-from eep_utils.personality.students import STUDENT_KINDS, OneVerdictStudent, PixelFeatures, cute_probability, fit_student
+from eep_utils.personality.students import (STUDENT_KINDS, OneVerdictStudent, PixelFeatures, cute_probability, fit_student,
+                                            held_out_split)
 
 # --- prompts -------------------------------------------------------------------------------------
 
@@ -173,6 +174,16 @@ def test_a_teacher_with_one_verdict_makes_a_one_verdict_student(pictures):
     assert (cute_probability(student, features[50:60]) == 1.0).all()
     with pytest.raises(ValueError, match="unknown student kind"):
         fit_student("nearest neighbour", features[:50], np.r_[np.ones(25), np.zeros(25)], seed=0)
+
+
+def test_held_out_split_partitions_the_rows_by_the_books_seeded_generator():
+    rows = np.arange(3, 300, 2)
+    train, test = held_out_split(rows, 0.33, seed=7)
+    assert len(test) == round(0.33 * len(rows)) and np.array_equal(np.sort(np.r_[train, test]), rows)
+    assert np.all(np.diff(train) > 0) and np.all(np.diff(test) > 0)
+    # The same pictures a permutation by np.random.default_rng(seed) holds out, however many there are.
+    assert np.array_equal(test, np.sort(np.random.default_rng(7).permutation(rows)[:len(test)]))
+    assert not np.array_equal(held_out_split(rows, 0.33, seed=8)[1], test)
 
 
 # --- the matrix statistics ------------------------------------------------------------------------
