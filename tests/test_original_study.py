@@ -13,10 +13,10 @@ import pytest
 from eep_utils.cartpole.embodiment import STUDY_2023
 from eep_utils.cartpole.episodes import OBSERVATION_COLUMNS, push_consistency
 from eep_utils.cartpole.students import OriginalXGBoostStudent
-from eep_utils.study2023.fetch import (FILES, OriginalStudyDataError, OriginalStudyUnavailable, local_copy_problem,
-                                       sha256_of)
+from eep_utils.study2023.fetch import (FILES, LocalFolder, OriginalStudyDataError, OriginalStudyUnavailable,
+                                       local_copy_problem, sha256_of)
 from eep_utils.study2023.fetch import main as fetch_main
-from eep_utils.study2023.recordings import PUBLISHED_MEANS, LocalFolder, OriginalStudy, locate
+from eep_utils.study2023.recordings import PUBLISHED_MEANS, OriginalStudy, locate
 from eep_utils.study2023.replay import FEW_SHOT_TURNS_2023, TEXT_COMPLETION_2023, zipped_pair_alignment
 from eep_utils.study2023.reproduction import play_as_in_2023, published_table_check, reproduction_table
 
