@@ -1,6 +1,7 @@
 """Uncertainty and significance: every number the book reports comes with one of these."""
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,28 +42,29 @@ def proportion_ci(successes: int, n: int, level: float = 0.95) -> Estimate:
     """Wilson score interval for a proportion (agreement rates, action balance)."""
     if n == 0:
         raise ValueError("no trials")
-    z = scipy_stats.norm.ppf(0.5 + level / 2)
-    p = successes / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return Estimate(p, max(0.0, centre - half), min(1.0, centre + half), n, level)
+    interval = scipy_stats.binomtest(successes, n).proportion_ci(confidence_level=level, method="wilson")
+    return Estimate(successes / n, float(interval.low), float(interval.high), n, level)
 
 
 def bootstrap_ci(statistic, *samples, n_resamples: int = 2000, level: float = 0.95, seed: int = 0) -> Estimate:
-    """Percentile bootstrap of `statistic(*samples)`, resampling the items (rows) jointly."""
+    """Percentile bootstrap of `statistic(*samples)`, resampling the items (rows) jointly.
+
+    Percentile, not BCa: BCa's acceleration comes from a jackknife, which is undefined wherever the
+    statistic is undefined on a leave-one-out sample (a rank correlation of sparse rewards, chapter 05),
+    and the persona matrix's joint intervals (personality.agreement) are percentile too, so every
+    bootstrap interval in the book is of one kind."""
     samples = [np.asarray(s) for s in samples]
-    n = len(samples[0])
-    if any(len(s) != n for s in samples):
-        raise ValueError("paired samples must have the same length")
-    rng = np.random.default_rng(seed)
-    point = float(statistic(*samples))
-    replicates = np.empty(n_resamples)
-    for i in range(n_resamples):
-        rows = rng.integers(0, n, n)
-        replicates[i] = statistic(*(s[rows] for s in samples))
-    replicates = replicates[np.isfinite(replicates)]
-    low, high = np.quantile(replicates, [(1 - level) / 2, (1 + level) / 2])
-    return Estimate(point, float(low), float(high), n, level)
+    with warnings.catch_warnings():
+        # scipy's interval is NaN when the statistic is undefined on some resample (Spearman's rho of a
+        # resample where one variable is constant); those resamples are left out below instead.
+        warnings.simplefilter("ignore", scipy_stats.DegenerateDataWarning)
+        result = scipy_stats.bootstrap(samples, statistic, paired=True, vectorized=False, n_resamples=n_resamples,
+                                       confidence_level=level, method="percentile", rng=np.random.default_rng(seed))
+    low, high = result.confidence_interval
+    if not (np.isfinite(low) and np.isfinite(high)):
+        replicates = result.bootstrap_distribution
+        low, high = np.quantile(replicates[np.isfinite(replicates)], [(1 - level) / 2, (1 + level) / 2])
+    return Estimate(float(statistic(*samples)), float(low), float(high), len(samples[0]), level)
 
 
 def welch_test(a, b) -> float:
@@ -79,9 +81,3 @@ def welch_test(a, b) -> float:
 def mann_whitney(a, b) -> float:
     """Two-sided p-value that one set of returns tends to exceed the other (no normality needed)."""
     return float(scipy_stats.mannwhitneyu(a, b, alternative="two-sided").pvalue)
-
-
-def permutation_p_value(observed: float, null_draws) -> float:
-    """One-sided p-value of `observed` against draws under the null, with the +1 correction."""
-    null_draws = np.asarray(null_draws, dtype=np.float64)
-    return float((1 + np.sum(null_draws >= observed)) / (1 + len(null_draws)))

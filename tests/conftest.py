@@ -10,18 +10,30 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-# Tests never reach the internet: no chatbot unless a test starts its own local server,
-# and the 2023 recordings come from the local copy beside the repository (as in CI).
-for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "EEP_CHATBOT_MODEL"):
-    os.environ.pop(name, None)
+from eep_utils.book.build import environment_settings  # noqa: E402  (sys.path now holds this checkout)
+from eep_utils.study2023.fetch import LOCAL_FOLDER_VARIABLE, local_copy_problem  # noqa: E402
+
+# Tests never reach the internet: no chatbot unless a test starts its own local server (so none of the
+# book's settings from the developer's shell), and the 2023 recordings come from a local copy: the one
+# beside the repository unless EEP_ORIGINAL_STUDY_DIR names another (CI fetches one).
+for name in environment_settings():
+    if name != LOCAL_FOLDER_VARIABLE:
+        os.environ.pop(name, None)
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 _shared = ROOT.parent / "shared" / "original-study"
-if "EEP_ORIGINAL_STUDY_DIR" not in os.environ and _shared.is_dir():
-    os.environ["EEP_ORIGINAL_STUDY_DIR"] = str(_shared)
+if LOCAL_FOLDER_VARIABLE not in os.environ and _shared.is_dir():
+    os.environ[LOCAL_FOLDER_VARIABLE] = str(_shared)
 
 HTML = ROOT / "_build" / "quick" / "_build" / "html"
 # Assembled at run time so that no key-shaped string is ever committed (a secret scanner would flag it).
 DUMMY_KEY = "sk-" + "test-DUMMY0123456789abcdefghijklmnopqrstuv"
+
+
+def pytest_configure(config):
+    # Elsewhere the 2023-data tests skip without a local copy; in CI that would pass with none of them run.
+    problem = local_copy_problem()
+    if os.environ.get("CI") and problem:
+        raise pytest.UsageError(f"CI is set, and the tests of the 2023 recordings need them: {problem}")
 
 
 def toc_pages() -> list[str]:

@@ -6,8 +6,9 @@ import pytest
 from PIL import Image
 
 from eep_utils.personality.creatures import (BODY_PLANS, CLOSED_MOUTH_WORDS, COVERING_WORDS, EYE_WORDS, LEG_WORDS, PALETTE,
-                                 ROUNDNESS_WORDS, SIZE_WORDS, TEETH_WORDS, ImageFolderError, generate_creatures,
-                                 load_image_folder, render_creatures, sample_traits, trait_bin, write_caption)
+                                             ROUNDNESS_WORDS, SIZE_WORDS, TEETH_WORDS, generate_creatures, render_creatures,
+                                             sample_traits, trait_bin, write_caption)
+from eep_utils.personality.photos import ImageFolderError, load_image_folder
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import pytest
 
 from eep_utils.cartpole.episodes import (EpisodeSet, OBSERVATION_COLUMNS, empty_decisions, minari_dataset_id,
                                 push_consistency, to_minari)
-from eep_utils.study2023.recordings import replay_actions
+from eep_utils.study2023.replay import replay_actions
 
 
 def random_walk_episodes(n_frames=300, seed=0) -> EpisodeSet:

@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from eep_utils.book.config import MODES, PARAMETERS_FILE, load_plan
+from eep_utils.book.report import typed_numbers
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.md"))
@@ -49,3 +50,33 @@ def test_every_chapter_runs_in_the_build_and_appears_in_the_toc():
     listed = {Path(toc["root"]).name} | {Path(c["file"]).name for c in toc["chapters"]}
     assert {p.stem for p in CHAPTERS} <= planned
     assert planned <= listed
+
+
+# Numbers a chapter may type, each inside the phrase that says what it is: none of them is a result.
+NOT_RESULTS = {
+    "04_students": ("prediction is ≥ 0.5",),                                   # the classifier's threshold
+    "05_ellm_rewards": ("T = 0.99",                                            # ELLM's published threshold
+                        "within 0.01 rad is upright, a cart slower than 0.1 m/s",  # the projection's bands
+                        "from 1 to 0.05, learning rate 0.1, discount 0.9"),    # the learner's settings
+    "06_personality": ("0.5 is chance", "probability ≥ 0.5"),
+}
+
+
+def prose(source: Path) -> str:
+    return "\n\n".join(c.source for c in jupytext.read(source).cells if c.cell_type == "markdown")
+
+
+@pytest.mark.parametrize("source", CHAPTERS, ids=lambda p: p.stem)
+def test_no_result_is_typed_into_a_chapters_prose(source):
+    typed = typed_numbers(prose(source), NOT_RESULTS.get(source.stem, ()))
+    assert not typed, f"{source.name} types numbers that should be glued ({{glue:text}}`name`): {typed}"
+
+
+def test_the_typed_number_check_catches_a_planted_number():
+    text = prose(ROOT / "notebooks" / "01_embodiment.md")
+    glued = "survives {glue:text}`imitation:.1f` frames"
+    assert glued in text and not typed_numbers(text)
+    planted = typed_numbers(text.replace(glued, "survives 23.5 frames"))
+    assert len(planted) == 1 and planted[0].startswith("23.5 in")
+    found = typed_numbers("an agreement of 97.2% with gpt-3.5-turbo, `0.5` in code, $p=0.05$, [a](v/1.2.html)")
+    assert [f.split(" in ")[0] for f in found] == ["97.2%"]

@@ -10,12 +10,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from eep_utils.study2023 import recordings as study_module
 from eep_utils.cartpole.embodiment import STUDY_2023
 from eep_utils.cartpole.episodes import OBSERVATION_COLUMNS, push_consistency
-from eep_utils.study2023.recordings import (FILES, PUBLISHED_MEANS, OriginalStudyDataError, OriginalStudyUnavailable,
-                                      locate, sha256_of)
 from eep_utils.cartpole.students import OriginalXGBoostStudent
+from eep_utils.study2023.fetch import (FILES, LocalFolder, OriginalStudyDataError, OriginalStudyUnavailable,
+                                       local_copy_problem, sha256_of)
+from eep_utils.study2023.fetch import main as fetch_main
+from eep_utils.study2023.recordings import PUBLISHED_MEANS, OriginalStudy, locate
+from eep_utils.study2023.replay import FEW_SHOT_TURNS_2023, TEXT_COMPLETION_2023, zipped_pair_alignment
+from eep_utils.study2023.reproduction import play_as_in_2023, published_table_check, reproduction_table
 
 LOCAL = os.environ.get("EEP_ORIGINAL_STUDY_DIR")
 needs_local_copy = pytest.mark.skipif(not LOCAL, reason="no local copy of the 2023 recordings")
@@ -42,12 +45,15 @@ def _copy(names, target: Path) -> Path:
 
 @needs_local_copy
 def test_local_copy_matches_the_pinned_checksums():
-    for name, (_, expected) in FILES.items():
-        assert sha256_of(Path(LOCAL) / name) == expected, name
+    for name, (original, expected) in FILES.items():
+        path = Path(LOCAL) / name
+        if original is None and not path.exists():
+            continue  # a fetched copy lacks the files the original repository does not have
+        assert sha256_of(path) == expected, name
 
 
 def test_published_means_are_the_means_of_their_score_files(study):
-    table = study_module.published_table_check(study)
+    table = published_table_check(study)
     for _, row in table.iterrows():
         assert row["mean"] == pytest.approx(PUBLISHED_MEANS[row["row"]], abs=5e-7)
         assert row["ci_low"] < row["mean"] < row["ci_high"]
@@ -70,8 +76,14 @@ def test_chat_run_replays_and_aligns_with_the_conversations(chat, study):
     fallbacks = decisions[decisions["status"] == "fallback"]
     assert len(fallbacks) == chat.metadata["fallbacks"] == 16
     assert (fallbacks["answer"] == " right").all() and (fallbacks["action"] == 1).all()
-    assert chat.metadata["turns_not_in_prompts_json"] == 47
-    assert chat.metadata["restarts_within_an_episode"] == [6, 12, 21, 28]
+    # Where the 2023 script restarted a conversation, the episode's earlier answers were not kept: such an
+    # episode has fewer answers after the initial prompt than decided frames.
+    conversations = study.json("chatbot/2023-03-03/prompts.json")
+    kept = [sum(m["role"] == "assistant" for m in c[1 + 2 * FEW_SHOT_TURNS_2023:]) for c in conversations]
+    decided_per_episode = decided.groupby("episode").size()
+    lost = {int(e): n - kept[e] for e, n in decided_per_episode.items() if n > kept[e]}
+    assert chat.metadata["turns_not_in_prompts_json"] == sum(lost.values()) > 0
+    assert chat.metadata["restarts_within_an_episode"] == sorted(lost)
     assert (decisions.loc[decisions["answer"] == "", "status"] == "ok").all()
     answered = decisions[decisions["answer"].isin(["left", "right"])]
     np.testing.assert_array_equal(answered["action"], (answered["answer"] == "right").astype(int))
@@ -89,7 +101,7 @@ def test_text_completion_runs(study):
     for run in (earlier, first):
         decided = run.frames[run.frames["decided"]]
         np.testing.assert_array_equal(
-            run.decisions["state"], study_module.TEXT_COMPLETION_2023.state_index(decided[OBSERVATION_COLUMNS].to_numpy()))
+            run.decisions["state"], TEXT_COMPLETION_2023.state_index(decided[OBSERVATION_COLUMNS].to_numpy()))
         assert run.decisions["answer"].str.startswith("push-cart: ").all()
 
 
@@ -101,9 +113,18 @@ def test_replayed_pairs_pass_the_dynamics_check_and_zipped_pairs_do_not(study, c
     # observations.npy is the sequence.json state records, as the README says.
     records = [item[0]["obs"] for item in study.sequence("2023-03-03")]
     np.testing.assert_array_equal(observations, np.asarray(records))
-    alignment = study_module.zipped_pair_alignment(study.replayed_run("2023-03-03"), len(observations))
-    assert (alignment["lag"] == 0).sum() == 29  # only the first episode's rows pair an observation with its action
-    assert alignment["same_episode"][:3000].mean() == pytest.approx(0.152, abs=0.001)
+    replay = study.replayed_run("2023-03-03")
+    alignment = zipped_pair_alignment(replay, len(observations))
+    # Each row's observation found among the replayed frames by value (-1: a terminal observation).
+    frame_of = {tuple(o): f for f, o in enumerate(replay.frames[OBSERVATION_COLUMNS].to_numpy())}
+    found = np.array([frame_of.get(tuple(o), -1) for o in observations])
+    np.testing.assert_array_equal(alignment["observation_frame"], found)
+    episode = replay.frames["episode"].to_numpy()
+    np.testing.assert_array_equal(alignment["same_episode"],
+                                  (found >= 0) & (episode[np.maximum(found, 0)] == episode[:len(found)]))
+    # Only the first episode's rows pair an observation with its own action.
+    assert (alignment["lag"] == 0).sum() == study.scores("chatbot/2023-03-03/scores.json")[0]
+    assert (alignment["lag"] == 0).to_numpy().nonzero()[0].max() < (episode == 0).sum()
     zipped = push_consistency(observations[:-1], actions[:-1], observations[1:])
     assert 0.45 < zipped.mean() < 0.53  # no better than chance
 
@@ -117,21 +138,21 @@ def test_published_student_is_the_original_settings_on_the_zipped_rows(study):
 
 def test_published_student_replays_its_recorded_scores(study):
     booster = study.published_student().booster_
-    scores = study_module.play_as_in_2023(lambda rows: booster.inplace_predict(rows) >= 0.5, n_frames=1500)
+    scores = play_as_in_2023(lambda rows: booster.inplace_predict(rows) >= 0.5, n_frames=1500)
     recorded = study.scores("student/2023-03-04/scores.json")
     assert len(scores) > 50
     np.testing.assert_array_equal(scores, recorded[:len(scores)])
 
 
 def test_reproduction_table(study):
-    table = study_module.reproduction_table(study, n_episodes=300, seed=7, replay_frames=600)
+    table = reproduction_table(study, n_episodes=300, seed=7, replay_frames=600)
     recorded = table[table["origin"] == "2023 score file"]
     np.testing.assert_allclose(recorded["mean"], recorded["published"], atol=5e-7)
     assert {"played here", "replayed as in 2023"} <= set(table["origin"])
     played = table[table["origin"] == "played here"]
     assert (played["n"] == 300).all()
     assert ((table["ci_low"] <= table["mean"]) & (table["mean"] <= table["ci_high"])).all()
-    again = study_module.reproduction_table(study, n_episodes=300, seed=7, replay_frames=0)
+    again = reproduction_table(study, n_episodes=300, seed=7, replay_frames=0)
     np.testing.assert_array_equal(again["mean"], table["mean"][:len(again)])
     assert table["teacher"].str.contains("gpt-3.5-turbo|random").all()
 
@@ -188,7 +209,7 @@ def mirror(tmp_path):
         pytest.skip("no local copy of the 2023 recordings")
     root = tmp_path / "mirror"
     for name, (original, _) in FILES.items():
-        if original and (name.endswith(".npy") or name.endswith("scores.json")):
+        if original:
             (root / original).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(Path(LOCAL) / name, root / original)
     handler = functools.partial(_QuietHandler, directory=str(root))
@@ -227,7 +248,7 @@ def test_download_with_a_wrong_checksum_is_refused(mirror, tmp_path, monkeypatch
     cache = tmp_path / "cache"
     with pytest.raises(OriginalStudyDataError, match="pinned SHA-256.*Nothing was kept"):
         locate(cache_dir=cache, base_url=url, timeout=5).scores("chatbot/2023-03-03/scores.json")
-    assert not any(cache.glob("*scores*"))
+    assert not any(cache.rglob("*scores*"))
 
 
 def test_offline_download_raises_unavailable_quickly(tmp_path, monkeypatch):
@@ -237,5 +258,35 @@ def test_offline_download_raises_unavailable_quickly(tmp_path, monkeypatch):
         locate(cache_dir=tmp_path, base_url=closed_port, timeout=2).scores("chatbot/2023-03-03/scores.json")
 
 
+def test_fetch_makes_a_local_copy_that_the_tests_and_ci_accept(mirror, tmp_path, monkeypatch, capsys):
+    _, url = mirror
+    folder = tmp_path / "fetched"
+    assert fetch_main([str(folder), "--base-url", url]) == 0
+    assert f"EEP_ORIGINAL_STUDY_DIR={folder}" in capsys.readouterr().out
+    monkeypatch.setenv("EEP_ORIGINAL_STUDY_DIR", str(folder))
+    assert local_copy_problem() is None
+    for name, (original, expected) in FILES.items():
+        assert (folder / name).is_file() == (original is not None), name
+    np.testing.assert_array_equal(locate().scores("chatbot/2023-03-03/scores.json"),
+                                  locate_local().scores("chatbot/2023-03-03/scores.json"))
+
+
+def test_fetch_offline_fails_with_the_reason(tmp_path, capsys):
+    assert fetch_main([str(tmp_path), "--base-url", "http://127.0.0.1:9/"]) == 1
+    assert "FETCH FAILED" in capsys.readouterr().err
+
+
+def test_an_incomplete_local_copy_is_named_with_the_way_to_fetch_one(tmp_path, monkeypatch):
+    monkeypatch.delenv("EEP_ORIGINAL_STUDY_DIR", raising=False)
+    assert "is not set" in local_copy_problem()
+    monkeypatch.setenv("EEP_ORIGINAL_STUDY_DIR", str(tmp_path / "nowhere"))
+    assert "not a folder" in local_copy_problem()
+    (tmp_path / "chatbot").mkdir()
+    monkeypatch.setenv("EEP_ORIGINAL_STUDY_DIR", str(tmp_path))
+    problem = local_copy_problem()
+    assert f"lacks {sum(o is not None for o, _ in FILES.values())} of the pinned files" in problem
+    assert "python -m eep_utils.study2023.fetch" in problem
+
+
 def locate_local():
-    return study_module.OriginalStudy(study_module.LocalFolder(Path(LOCAL)))
+    return OriginalStudy(LocalFolder(Path(LOCAL)))

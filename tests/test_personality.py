@@ -8,15 +8,16 @@ import pytest
 from scipy.stats import spearmanr
 from sklearn.metrics import roc_auc_score
 
-from eep_utils.personality.agreement import (agreement_matrices, auc_by_row, extraction_index, extraction_test,
-                                 offdiagonal_correlation, spearman_by_row)
+from eep_utils.personality.agreement import (AgreementMatrix, agreement_matrices, auc_by_row, extraction_index,
+                                             extraction_test, offdiagonal_correlation)
 from eep_utils.personality.creatures import generate_creatures
 from eep_utils.personality.personas import (GENERIC_DISLIKES, GENERIC_LIKES, NO_PERSONA, PERSONAS, Persona, judge_captions,
                                 judgment_request, persona_as_asked, verdict_of)
 from eep_utils.chat.parsing import Judgment
 from eep_utils.chat.types import ChatAnswer
 from eep_utils.personality.judge import PersonaJudgeStandIn
-from eep_utils.personality.students import STUDENT_KINDS, OneVerdictStudent, PixelFeatures, cute_probability, fit_student
+from eep_utils.personality.students import (STUDENT_KINDS, OneVerdictStudent, PixelFeatures, cute_probability, fit_student,
+                                            held_out_split)
 
 # --- prompts -------------------------------------------------------------------------------------
 
@@ -175,18 +176,36 @@ def test_a_teacher_with_one_verdict_makes_a_one_verdict_student(pictures):
         fit_student("nearest neighbour", features[:50], np.r_[np.ones(25), np.zeros(25)], seed=0)
 
 
+def test_held_out_split_partitions_the_rows_by_the_books_seeded_generator():
+    rows = np.arange(3, 300, 2)
+    train, test = held_out_split(rows, 0.33, seed=7)
+    assert len(test) == round(0.33 * len(rows)) and np.array_equal(np.sort(np.r_[train, test]), rows)
+    assert np.all(np.diff(train) > 0) and np.all(np.diff(test) > 0)
+    # The same pictures a permutation by np.random.default_rng(seed) holds out, however many there are.
+    assert np.array_equal(test, np.sort(np.random.default_rng(7).permutation(rows)[:len(test)]))
+    assert not np.array_equal(held_out_split(rows, 0.33, seed=8)[1], test)
+
+
 # --- the matrix statistics ------------------------------------------------------------------------
 
 
-def test_row_statistics_match_the_reference_implementations():
+def test_rank_statistics_match_the_reference_implementations():
     rng = np.random.default_rng(0)
     scores = rng.integers(0, 5, (3, 60)).astype(float)   # many ties
     labels = rng.random((3, 60)) < 0.4
-    other = rng.normal(size=(3, 60))
     for row in range(3):
         assert auc_by_row(scores, labels)[row] == pytest.approx(roc_auc_score(labels[row], scores[row]))
-        assert spearman_by_row(scores, other)[row] == pytest.approx(spearmanr(scores[row], other[row]).statistic)
     assert np.isnan(auc_by_row(scores[:1], np.ones((1, 60))))[0]
+    # Every bootstrap replicate is a statistic of its resampled pictures, as scipy computes it from them.
+    students = {"a": scores[0], "b": rng.normal(size=60)}
+    verdicts = {"t": labels[1].astype(float)}
+    teacher_scores = {"t": scores[2]}
+    matrices = agreement_matrices(students, verdicts, teacher_scores, n_resamples=5, seed=4)
+    resamples = np.random.default_rng(4).integers(0, 60, (5, 60))
+    for r, rows in enumerate(resamples):
+        for i, student in enumerate(students.values()):
+            assert matrices["ROC-AUC"].replicates[r, i, 0] == pytest.approx(roc_auc_score(labels[1][rows], student[rows]))
+            assert matrices["Spearman"].replicates[r, i, 0] == pytest.approx(spearmanr(student[rows], scores[2][rows]).statistic)
 
 
 def test_extraction_index_and_matrix_correlation_on_known_matrices():
@@ -233,6 +252,14 @@ def test_matrix_finds_no_transfer_when_every_student_copies_one_teacher():
     test = extraction_test(agreement_matrices(students, verdicts, scores, n_resamples=300, seed=1)["ROC-AUC"], names)
     assert abs(test.index.value) < 0.05 and test.index.low < 0 < test.index.high
     assert test.p_value > 0.2
+
+
+def test_extraction_p_value_counts_the_matchings_at_least_as_good_as_the_true_one():
+    names = ["a", "b", "c"]
+    # Traces of the 6 row orders: true 1; (b, a, c) 11; (b, c, a) and (c, a, b) 5; the other two 0.
+    value = np.array([[0, 5, 0], [5, 0, 0], [0, 0, 1.0]])
+    test = extraction_test(AgreementMatrix("ROC-AUC", names, names, value, value, value, value[None], 10), names)
+    assert test.exact and test.n_permutations == 6 and test.p_value == pytest.approx(4 / 6)
 
 
 def test_large_classes_are_tested_by_sampled_permutations():

@@ -1,7 +1,11 @@
 """The publishing side: the CI workflow runs the README's commands, and the citation files agree."""
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,6 +39,39 @@ def test_workflow_is_valid_yaml_and_runs_the_readme_commands_verbatim():
     uses = [step.get("uses", "") for job in workflow["jobs"].values() for step in job["steps"]]
     assert any(u.startswith("actions/deploy-pages@") for u in uses)
     assert any(u.startswith("actions/upload-pages-artifact@") for u in uses)
+
+
+def test_ci_fetches_the_2023_recordings_and_tests_with_them():
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "book.yml").read_text())
+    steps = workflow["jobs"]["test"]["steps"]
+    _, test = readme_commands()
+    testing = next(i for i, step in enumerate(steps) if step.get("run", "").strip() == test)
+    fetching = next(i for i, step in enumerate(steps) if "python -m eep_utils.study2023.fetch" in step.get("run", ""))
+    assert fetching < testing
+    folder = steps[fetching]["run"].split("eep_utils.study2023.fetch", 1)[1].strip().strip('"')
+    assert folder == "$RUNNER_TEMP/original-study"
+    assert steps[testing]["env"]["EEP_ORIGINAL_STUDY_DIR"] == "${{ runner.temp }}/original-study"
+
+
+def run_tests_with(**variables) -> subprocess.CompletedProcess:
+    """A small test file run by pytest with this conftest, in a changed environment."""
+    env = {key: value for key, value in os.environ.items() if key not in ("CI", "EEP_ORIGINAL_STUDY_DIR")}
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_config.py"],
+                          cwd=ROOT, env={**env, **variables}, capture_output=True, text=True, timeout=300)
+
+
+def test_in_ci_missing_2023_recordings_fail_the_run_and_say_how_to_provide_them(tmp_path):
+    result = run_tests_with(CI="true", EEP_ORIGINAL_STUDY_DIR=str(tmp_path / "nowhere"))
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "EEP_ORIGINAL_STUDY_DIR" in output and "python -m eep_utils.study2023.fetch" in output
+    # Outside CI the same run passes: the 2023-data tests would skip.
+    assert run_tests_with(EEP_ORIGINAL_STUDY_DIR=str(tmp_path / "nowhere")).returncode == 0
+
+
+@pytest.mark.skipif(not os.environ.get("EEP_ORIGINAL_STUDY_DIR"), reason="no local copy of the 2023 recordings")
+def test_in_ci_a_complete_local_copy_lets_the_run_go_ahead():
+    assert run_tests_with(CI="true", EEP_ORIGINAL_STUDY_DIR=os.environ["EEP_ORIGINAL_STUDY_DIR"]).returncode == 0
 
 
 def parse_bib_entry(text: str) -> dict:

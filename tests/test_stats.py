@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
+from scipy import stats as scipy_stats
 
-from eep_utils.stats import bootstrap_ci, mean_ci, permutation_p_value, proportion_ci, welch_test
+from eep_utils.stats import bootstrap_ci, mean_ci, proportion_ci, welch_test
 
 
 def test_mean_ci_matches_the_t_interval():
@@ -21,6 +22,17 @@ def test_mean_ci_of_constant_values_has_no_width_and_empty_is_an_error():
 def test_wilson_interval_known_value():
     estimate = proportion_ci(8, 10)
     assert (round(estimate.low, 4), round(estimate.high, 4)) == (0.4902, 0.9433)
+    # No successes: the interval still has width, unlike the Wald interval's [0, 0].
+    none = proportion_ci(0, 20)
+    assert none.value == none.low == 0 and 0.1 < none.high < 0.2
+
+
+@pytest.mark.parametrize("p, n", [(0.3, 50), (0.5, 200), (0.9, 120)])
+def test_wilson_interval_covers_the_true_proportion_about_95_percent_of_the_time(p, n):
+    # Exact coverage: the binomial probability of every count whose interval contains p.
+    covered = sum(scipy_stats.binom.pmf(k, n, p) for k in range(n + 1)
+                  if (e := proportion_ci(k, n)).low <= p <= e.high)
+    assert 0.93 <= covered <= 0.97
 
 
 def test_mean_ci_covers_the_true_mean_about_95_percent_of_the_time():
@@ -29,17 +41,45 @@ def test_mean_ci_covers_the_true_mean_about_95_percent_of_the_time():
     assert 0.93 <= np.mean(covered) <= 0.97
 
 
-def test_bootstrap_ci_brackets_its_statistic_and_is_reproducible():
+def correlation(x, y):
+    return np.corrcoef(x, y)[0, 1]
+
+
+def test_bootstrap_ci_is_scipys_paired_percentile_bootstrap():
     rng = np.random.default_rng(0)
     a, b = rng.normal(size=200), rng.normal(size=200)
-    first = bootstrap_ci(lambda x, y: np.corrcoef(x, y)[0, 1], a, a + 0.5 * b, seed=1)
-    second = bootstrap_ci(lambda x, y: np.corrcoef(x, y)[0, 1], a, a + 0.5 * b, seed=1)
-    assert first.low < first.value < first.high and first == second
+    estimate = bootstrap_ci(correlation, a, a + 0.5 * b, n_resamples=500, seed=1)
+    reference = scipy_stats.bootstrap((a, a + 0.5 * b), correlation, paired=True, vectorized=False, n_resamples=500,
+                                      method="percentile", rng=np.random.default_rng(1)).confidence_interval
+    assert (estimate.low, estimate.high) == (reference.low, reference.high)
+    assert estimate.low < estimate.value == correlation(a, a + 0.5 * b) < estimate.high and estimate.n == 200
+    assert bootstrap_ci(correlation, a, a + 0.5 * b, n_resamples=500, seed=1) == estimate
 
 
-def test_permutation_p_value_counts_the_observed_as_one_draw():
-    assert permutation_p_value(5.0, [1, 2, 3]) == 0.25
-    assert permutation_p_value(0.0, [1, 2, 3]) == 1.0
+def test_bootstrap_ci_of_a_mean_agrees_with_the_t_interval():
+    values = np.random.default_rng(2).normal(10, 3, 400)
+    bootstrapped, t_interval = bootstrap_ci(np.mean, values, n_resamples=2000), mean_ci(values)
+    assert bootstrapped.value == pytest.approx(t_interval.value)
+    width = t_interval.high - t_interval.low
+    assert abs(bootstrapped.low - t_interval.low) < 0.1 * width and abs(bootstrapped.high - t_interval.high) < 0.1 * width
+
+
+def test_bootstrap_ci_leaves_out_resamples_where_the_statistic_is_undefined():
+    # Two of 12 items are non-zero: some resamples hold only zeros, where Spearman's rho is undefined.
+    x = np.r_[np.zeros(10), 1.0, 2.0]
+    y = np.arange(12.0)
+
+    def rho(a, b):
+        return scipy_stats.spearmanr(a, b).statistic if np.ptp(a) else np.nan
+
+    estimate = bootstrap_ci(rho, x, y, n_resamples=400, seed=3)
+    with pytest.warns(scipy_stats.DegenerateDataWarning):
+        reference = scipy_stats.bootstrap((x, y), rho, paired=True, vectorized=False, n_resamples=400,
+                                          method="percentile", rng=np.random.default_rng(3))
+    assert np.isnan(reference.confidence_interval.low)  # scipy's own interval is undefined here
+    replicates = reference.bootstrap_distribution
+    defined = replicates[np.isfinite(replicates)]
+    assert (estimate.low, estimate.high) == tuple(np.quantile(defined, [0.025, 0.975]))
 
 
 def test_welch_test_separates_different_means():

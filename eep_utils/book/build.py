@@ -31,10 +31,18 @@ from eep_utils.book.config import MODES, ROOT, ConfigError, NotebookPlan, load_p
 
 BOOK_FILES = ("_config.yml", "_toc.yml", "references.bib", "references.md")
 KEY_METADATA = "eep_build_key"
-# Settings that change what a notebook computes; their values enter the build key.
-# The API key's value never does: only whether one is set.
-ENVIRONMENT_SETTINGS = ("EEP_ORIGINAL_STUDY_DIR", "EEP_CHATBOT_MODEL", "OPENAI_BASE_URL", "EEP_TRANSCRIPTS")
 ARTIFACTS_RELATIVE_TO_NOTEBOOK = "../../artifacts"
+# The environment settings that enter the build key are found in the source rather than listed, so that a
+# setting added to the library or a chapter re-runs the notebooks without anyone remembering to list it:
+# names read by os.environ.get, os.environ[…] or os.getenv, and every quoted name starting with EEP_ (the
+# project's own settings, often held in a constant such as MODEL_VARIABLE).
+_READ = re.compile(r"""os\.(?:environ\.get|getenv)\(\s*['"](\w+)['"]|os\.environ\[\s*['"](\w+)['"]\s*\]"""
+                   r"""|['"](EEP_[A-Z0-9_]+)['"]""")
+# Read, but only to put back what the code itself set: the build sets PYTHONPATH for the kernel, and the
+# Minari export points MINARI_DATASETS_PATH at its target folder.
+NOT_SETTINGS = {"PYTHONPATH", "MINARI_DATASETS_PATH"}
+# A secret's value never enters the key (nor anything written from it): only whether it is set.
+SECRET = re.compile(r"KEY|TOKEN|SECRET|PASSWORD")
 
 
 class BuildError(RuntimeError):
@@ -59,16 +67,23 @@ def _hash_files(digest, paths) -> None:
         digest.update(path.read_bytes())
 
 
+def environment_settings(root: Path = ROOT) -> list[str]:
+    """Every environment variable that eep_utils or a chapter (notebooks/*.md) under `root` reads."""
+    sources = [*(root / "eep_utils").rglob("*.py"), *(root / "notebooks").glob("*.md")]
+    found = {name for path in sources for match in _READ.finditer(path.read_text()) for name in match.groups() if name}
+    return sorted(found - NOT_SETTINGS)
+
+
 def code_and_data_fingerprint() -> str:
-    """What every notebook depends on besides its own source: the library and the recordings."""
+    """What every notebook depends on besides its own source: the library, the recordings, the settings."""
     digest = hashlib.sha256()
     _hash_files(digest, (ROOT / "eep_utils").rglob("*.py"))
     transcripts = ROOT / "data" / "transcripts"
     if transcripts.exists():
         _hash_files(digest, (p for p in transcripts.rglob("*") if p.is_file()))
-    for name in ENVIRONMENT_SETTINGS:
-        digest.update(f"{name}={os.environ.get(name, '')}".encode())
-    digest.update(f"api-key-set={bool(os.environ.get('OPENAI_API_KEY'))}".encode())
+    for name in environment_settings():
+        value = os.environ.get(name, "")
+        digest.update(f"{name}={bool(value) if SECRET.search(name) else value}".encode())
     return digest.hexdigest()
 
 

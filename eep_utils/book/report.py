@@ -7,6 +7,7 @@ introduction can tabulate them (`save_headline` / `load_headlines`).
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -23,6 +24,23 @@ def glue_numbers(**values) -> None:
     for name, value in values.items():
         # Plain Python numbers: numpy's repr ("np.float64(…)") defeats `{glue:text}` formatting.
         glue(name, value.item() if hasattr(value, "item") else value, display=False)
+
+
+# What is not prose in a markdown cell: roles ({glue:text}`…`, {cite}`…`), inline code, math, link targets.
+_NOT_PROSE = re.compile(r"\{[\w:-]+\}`[^`]*`|`[^`]*`|\$[^$]*\$|\]\([^)]*\)")
+# A decimal number standing on its own (not inside a name such as gpt-3.5-turbo or v1.2).
+_DECIMAL = re.compile(r"(?<![\w.-])\d+\.\d+(?![\w-])%?")
+
+
+def typed_numbers(markdown: str, allowed=()) -> list[str]:
+    """Decimal numbers typed into a chapter's prose instead of glued, each with the words around it.
+
+    A number inside one of the `allowed` phrases is not a result (a threshold the method states, a
+    number quoted from another work) and is not reported."""
+    prose = re.sub(r"\s+", " ", _NOT_PROSE.sub(" ", markdown))
+    for phrase in allowed:
+        prose = prose.replace(phrase, " ")
+    return [f"{m.group()} in “…{prose[max(0, m.start() - 30):m.end() + 30].strip()}…”" for m in _DECIMAL.finditer(prose)]
 
 
 def glue_estimate(name: str, estimate: Estimate) -> None:

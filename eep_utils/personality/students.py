@@ -12,6 +12,7 @@ from skimage.color import rgb2gray, rgb2hsv
 from skimage.feature import hog
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from xgboost import XGBClassifier
@@ -61,6 +62,16 @@ class PixelFeatures(TransformerMixin, BaseEstimator):
         gradients = np.stack([hog(picture, orientations=9, pixels_per_cell=(self.hog_cell, self.hog_cell),
                                   cells_per_block=(2, 2), feature_vector=True) for picture in gray])
         return np.hstack([thumbnails.reshape(n, -1), hue, saturation, value, gradients]).astype(np.float32)
+
+
+def held_out_split(rows, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Train and test rows, each sorted: `test_fraction` of `rows` (rounded) held out at random."""
+    rows = np.asarray(rows)
+    # scikit-learn takes a RandomState; over PCG64(seed) it permutes exactly as np.random.default_rng(seed),
+    # the generator every seed in the book feeds.
+    train, test = train_test_split(rows, test_size=int(round(test_fraction * len(rows))),
+                                   random_state=np.random.RandomState(np.random.PCG64(seed)))
+    return np.sort(train), np.sort(test)
 
 
 def make_student(kind: str, seed: int):

@@ -1,0 +1,112 @@
+"""The published table (Newton chatbot, random walk, XGBoost student) checked against its score files and
+reproduced: the same agents played here, and the published model replayed frame by frame as in 2023."""
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from eep_utils.cartpole.embodiment import STEPS_PER_DECISION_2023
+from eep_utils.cartpole.episodes import OBSERVATION_COLUMNS
+from eep_utils.cartpole.evaluation import RandomPolicy
+from eep_utils.cartpole.students import OriginalXGBoostStudent, closed_loop_return
+from eep_utils.stats import mean_ci, welch_test
+from eep_utils.study2023.recordings import (CHAT_RUN_TEACHER, ORIGINAL_TRAINING_ROWS, PUBLISHED_MEANS,
+                                            PUBLISHED_SCORE_FILES, OriginalStudy)
+from eep_utils.study2023.replay import FIRST_RESET_SEED
+
+
+def published_table_check(study: OriginalStudy) -> pd.DataFrame:
+    """Each published mean next to the mean computed from its score file (mean, 95% CI, n)."""
+    rows = []
+    for key, scores in study.published_scores().items():
+        estimate = mean_ci(scores)
+        rows.append({"row": key, "published": PUBLISHED_MEANS[key], **estimate.as_dict(),
+                     "file": PUBLISHED_SCORE_FILES[key]})
+    return pd.DataFrame(rows)
+
+
+def play_as_in_2023(policy, n_frames: int = 100_000, seed: int = FIRST_RESET_SEED, progress: bool = False) -> np.ndarray:
+    """Episode returns of `policy` played the way the 2023 student script did: one CartPole-v1 run of
+    `n_frames` frames from reset(seed), unseeded resets, a decision on every 2nd frame of the run
+    (so after an odd-length episode the next one starts on the old action). Unfinished last episode
+    dropped. For the published model this reproduces its scores.json exactly."""
+    env = gym.make("CartPole-v1")
+    observation, _ = env.reset(seed=seed)
+    scores, score, action = [], 0.0, 0
+    for frame in tqdm(range(n_frames), desc="2023 protocol", disable=not progress, mininterval=2):
+        if frame % STEPS_PER_DECISION_2023 == 0:
+            action = int(np.asarray(policy(observation[None, :])).reshape(-1)[0])
+        observation, reward, terminated, truncated, _ = env.step(action)
+        score += reward
+        if terminated or truncated:
+            scores.append(score)
+            score = 0.0
+            observation, _ = env.reset()
+    env.close()
+    return np.asarray(scores)
+
+
+def reproduction_table(study: OriginalStudy, n_episodes: int, seed: int, replay_frames: int = 100_000,
+                       progress: bool = False) -> pd.DataFrame:
+    """The published table (Newton chatbot, random walk, XGBoost student) from its score files, next to
+    the same agents and corrected students played here with one decision held for two frames
+    (`n_episodes` fresh episodes each, vectorised), and the published model replayed frame by frame
+    exactly as in 2023 for `replay_frames` frames (0 to skip). One row per agent: mean return, 95% CI,
+    n, the published number where there is one, and Welch's p-value against the random walk of the
+    same origin (recorded or played here)."""
+    recorded = study.published_scores()
+    observations, actions = study.original_training_arrays()
+    chat = study.chat_run()
+    first_frames = chat.frames.iloc[:ORIGINAL_TRAINING_ROWS]
+    aligned = first_frames[OBSERVATION_COLUMNS].to_numpy(), first_frames["action"].to_numpy()
+    checked_observations, checked_actions, _ = chat.training_pairs(dynamics_checked=True)
+    students = {
+        "XGBoost student, published model": (study.published_student(), "as published"),
+        "XGBoost student retrained as in 2023": (
+            OriginalXGBoostStudent().fit(observations[:ORIGINAL_TRAINING_ROWS], actions[:ORIGINAL_TRAINING_ROWS]),
+            "observations.npy/actions.npy rows 0-2999 (zipped, misaligned pairs)"),
+        "XGBoost student, aligned pairs": (
+            OriginalXGBoostStudent().fit(*aligned), "the same 3000 frames, each observation with its own action"),
+        "XGBoost student, checked decisions": (
+            OriginalXGBoostStudent().fit(checked_observations, checked_actions),
+            "all 164 episodes' decided frames, no fallbacks, dynamics-checked"),
+    }
+    random_played = closed_loop_return(RandomPolicy(seed), n_episodes, seed)
+    published_model = students["XGBoost student, published model"][0]
+    rows = [
+        _table_row("Newton chatbot", CHAT_RUN_TEACHER, "2023 score file", recorded["chatbot"],
+                   PUBLISHED_MEANS["chatbot"], recorded["random_walk"], PUBLISHED_SCORE_FILES["chatbot"]),
+        _table_row("Random walk", "uniform random pushes", "2023 score file", recorded["random_walk"],
+                   PUBLISHED_MEANS["random_walk"], None, PUBLISHED_SCORE_FILES["random_walk"]),
+        _table_row("XGBoost student", "student of " + CHAT_RUN_TEACHER, "2023 score file",
+                   recorded["xgboost_student"], PUBLISHED_MEANS["xgboost_student"], recorded["random_walk"],
+                   PUBLISHED_SCORE_FILES["xgboost_student"]),
+        _table_row("Random walk", "uniform random pushes", "played here", random_played.returns, np.nan, None,
+                   f"RandomPolicy(seed={seed})"),
+    ]
+    for offset, (name, (student, data)) in enumerate(tqdm(students.items(), desc="students", disable=not progress)):
+        played = closed_loop_return(student.predict, n_episodes, seed + 1 + offset)
+        rows.append(_table_row(name, "student of " + CHAT_RUN_TEACHER, "played here", played.returns,
+                               PUBLISHED_MEANS["xgboost_student"] if name.endswith("published model") else np.nan,
+                               random_played.returns, data))
+    if replay_frames:
+        random_2023 = play_as_in_2023(RandomPolicy(seed), replay_frames)
+        rows.append(_table_row("Random walk", "uniform random pushes", "replayed as in 2023", random_2023, np.nan, None,
+                               f"RandomPolicy(seed={seed}), {replay_frames} frames, run-wide decision phase"))
+        # One row per call: the booster directly, without scikit-learn's input checks (~10x faster).
+        booster = published_model.booster_
+        replayed = play_as_in_2023(lambda rows: booster.inplace_predict(rows) >= 0.5, replay_frames, progress=progress)
+        rows.append(_table_row("XGBoost student, published model", "student of " + CHAT_RUN_TEACHER,
+                               "replayed as in 2023", replayed, PUBLISHED_MEANS["xgboost_student"],
+                               recorded["random_walk"], f"{replay_frames} frames from reset(seed=42), run-wide decision phase"))
+    return pd.DataFrame(rows)
+
+
+def _table_row(agent, teacher, origin, returns, published, random_returns, details) -> dict:
+    estimate = mean_ci(returns)
+    return {"agent": agent, "teacher": teacher, "origin": origin, **estimate.as_dict(),
+            "published": published,
+            "p_vs_random": welch_test(returns, random_returns) if random_returns is not None else np.nan,
+            "details": details}
