@@ -30,6 +30,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -130,11 +131,17 @@ def free_port() -> int:
 
 
 def _die_with_parent() -> None:
-    """In the server's process: receive SIGTERM when the process that started it dies (Linux)."""
+    """In the server's process: receive SIGTERM when the process that started it dies (Linux).
+
+    The kernel sends it when the *thread* that forked the server ends, so servers are started from
+    `_LAUNCHER`, one thread that lives as long as this process (never from a short-lived worker)."""
     try:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except OSError:
         pass
+
+
+_LAUNCHER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llama-server-launcher")
 
 
 class LocalServer:
@@ -168,8 +175,9 @@ class LocalServer:
                        "--model_alias", self.model.alias, "--host", "127.0.0.1", "--port", str(self.port),
                        *self.settings.arguments()]
             with open(self.log, "wb") as log:
-                self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                                preexec_fn=_die_with_parent if sys.platform == "linux" else None)
+                self.process = _LAUNCHER.submit(
+                    subprocess.Popen, command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                    preexec_fn=_die_with_parent if sys.platform == "linux" else None).result()
             atexit.register(self.stop)
             self._wait_until_ready()
             return self
