@@ -186,10 +186,12 @@ def test_a_reader_can_name_another_gguf_and_it_becomes_the_model_name(tmp_path, 
     assert teacher.model == "Qwen2.5-1.5B-Instruct-Q4_K_M" and "local" in teacher.label
 
 
-def test_eep_teacher_overrides_the_notebook_setting(tmp_path, monkeypatch, no_endpoint):
+def test_eep_teacher_replaces_auto_but_not_an_explicit_setting(tmp_path, monkeypatch, no_endpoint):
     stand_in = RuleStandIn("newton")
     monkeypatch.setenv("EEP_TEACHER", "stand-in")
     assert make_teacher("auto", stand_in=stand_in, experiment="cartpole", transcripts_dir=tmp_path) is stand_in
+    monkeypatch.setenv("EEP_TEACHER", "local")
+    assert make_teacher("stand-in", stand_in=stand_in, experiment="cartpole", transcripts_dir=tmp_path) is stand_in
 
 
 def test_auto_goes_live_and_records_when_an_endpoint_is_set(tmp_path, monkeypatch, no_endpoint):

@@ -163,6 +163,15 @@ class LocalServer:
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
+    def exited(self, within_s: float) -> bool:
+        """Whether the server has exited, waiting up to `within_s` (a connection can break a moment before
+        the dying process can be reaped)."""
+        try:
+            self.process.wait(timeout=within_s)
+        except subprocess.TimeoutExpired:
+            return False
+        return True
+
     def start(self) -> "LocalServer":
         with self._lock:
             if self.alive():
@@ -269,7 +278,7 @@ class LocalChatbot(OpenAIChatbot):
         try:
             return await super().acomplete(request)
         except ChatbotError as error:
-            if server.process is not None and not server.alive():
+            if server.process is not None and server.exited(within_s=2.0):
                 raise LocalModelError(
                     f"the llama.cpp server (port {server.port}) stopped with code {server.process.returncode} during "
                     f"the run; exchanges recorded before are kept and re-running resumes after them. Its log "

@@ -5,7 +5,8 @@ them apart; but each names itself in `label`, and `is_chatbot` is False for stan
 can pass a stand-in off as a chatbot. A chapter gets its teacher with `make_teacher` and reports what
 the run cost with `teacher.usage.report()`.
 
-Settings (the notebooks' `teacher` parameter; $EEP_TEACHER overrides it for a whole build):
+Settings (the notebooks' `teacher` parameter; $EEP_TEACHER replaces `auto` for a whole build, as the
+record command does with `local`; an explicit setting such as a labelled stand-in comparison stays):
 
 auto      your endpoint if one is configured (a model in $EEP_CHATBOT_MODEL and OPENAI_API_KEY or
           OPENAI_BASE_URL), recording every exchange; otherwise the local chatbot's committed
@@ -55,7 +56,8 @@ def make_teacher(setting: str, *, stand_in: Teacher, experiment: str, model: str
                  transcripts_dir: Path | None = None, record: bool = True, **client_options) -> Teacher:
     """The teacher a chapter asks for by `setting` (see the module docstring); `client_options` go to the
     live client (max_in_flight, requests_per_minute, budget, ...)."""
-    setting = os.environ.get(TEACHER_VARIABLE) or setting
+    if setting == "auto":
+        setting = os.environ.get(TEACHER_VARIABLE) or setting
     if setting not in TEACHER_SETTINGS:
         raise TeacherSettingError(f"teacher setting {setting!r} is not one of {', '.join(TEACHER_SETTINGS)}; "
                                   f"set `teacher:` in notebooks/parameters.yaml (or {TEACHER_VARIABLE}) to one of them")
