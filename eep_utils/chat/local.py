@@ -116,12 +116,13 @@ class ServerSettings:
     n_batch: int = 512
     cache: bool = False  # the prompt-prefix reuse with the previous request is always on; this is the RAM cache
     interrupt_requests: bool = False  # a new request must never cut one in progress short
+    logits_all: bool = True  # llama-cpp-python gives log-probabilities only with logits for every prompt token
 
     def arguments(self) -> list[str]:
         return ["--n_ctx", str(self.n_ctx), "--seed", str(self.seed), "--n_threads", str(self.n_threads),
                 "--n_threads_batch", str(self.n_threads), "--n_batch", str(self.n_batch),
                 "--cache", str(self.cache), "--interrupt_requests", str(self.interrupt_requests),
-                "--logits_all", "True"]
+                "--logits_all", str(self.logits_all)]
 
 
 def free_port() -> int:
