@@ -240,6 +240,18 @@ class LocalServer:
         self.stop()
 
 
+_SERVERS: dict[tuple[Path, ServerSettings], LocalServer] = {}
+
+
+def shared_server(model: LocalModel, settings: ServerSettings) -> LocalServer:
+    """One server per model file and settings in this process, however many teachers ask it (a chapter
+    makes one teacher per persona; they take turns, so one model in memory serves them all)."""
+    key = (model.path, settings)
+    if key not in _SERVERS:
+        _SERVERS[key] = LocalServer(model, settings)
+    return _SERVERS[key]
+
+
 def local_alias() -> str:
     """The local chatbot's model name, without opening the model file (replaying needs only the name)."""
     chosen = os.environ.get(LOCAL_MODEL_VARIABLE)
@@ -266,7 +278,7 @@ class LocalChatbot(OpenAIChatbot):
 
     def _server(self) -> LocalServer:
         if self.server is None:
-            self.server = LocalServer(self._model or local_model(), self.settings)
+            self.server = shared_server(self._model or local_model(), self.settings)
         return self.server
 
     async def acomplete(self, request: ChatRequest) -> ChatAnswer:
@@ -291,5 +303,6 @@ class LocalChatbot(OpenAIChatbot):
         return {self.model: self._server().provenance()}
 
     def close(self) -> None:
+        """Stop the server (a teacher sharing it starts it again if asked)."""
         if self.server is not None:
             self.server.stop()
