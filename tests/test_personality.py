@@ -12,8 +12,8 @@ from eep_utils.personality.agreement import (AgreementMatrix, agreement_matrices
                                              extraction_test, offdiagonal_correlation)
 from eep_utils.personality.creatures import generate_creatures
 from eep_utils.personality.personas import (GENERIC_DISLIKES, GENERIC_LIKES, NO_PERSONA, PERSONAS, Persona, judge_captions,
-                                judgment_request, persona_as_asked, verdict_of)
-from eep_utils.chat.parsing import Judgment
+                                            judgment_request, persona_as_asked, probability_of_cute, verdict_of)
+from eep_utils.chat.parsing import Judgment, parse_judgment
 from eep_utils.chat.types import ChatAnswer
 from eep_utils.personality.judge import PersonaJudgeStandIn
 from eep_utils.personality.students import (STUDENT_KINDS, OneVerdictStudent, PixelFeatures, cute_probability, fit_student,
@@ -32,9 +32,22 @@ def test_personas_follow_the_prompt_contract():
         dislikes = [line for line in system.splitlines() if line.startswith("You do not find cute:")]
         assert len(likes) == 1 and len(dislikes) == 1
         assert "Caption: A tiny pink kitten with soft fur." in user.splitlines()
-        assert '{"cute": true, "score": 7}' in user
+        assert "answer yes or no" in user and request.grammar == 'root ::= "yes" | "no"' and request.logprobs
+        assert judgment_request(persona, "x", constrained=False).grammar is None
     # Tastes differ: no two personas like the same things.
     assert len({frozenset(p.likes) for p in PERSONAS}) == len(PERSONAS)
+
+
+def test_p_cute_is_read_at_the_verdict_and_never_contradicts_it():
+    def answer(text, p_yes):
+        alternatives = [{"token": "yes", "logprob": math.log(p_yes)}, {"token": "no", "logprob": math.log(1 - p_yes)}]
+        chosen = alternatives[0] if text == "yes" else alternatives[1]
+        return ChatAnswer(text, "m", logprobs=[{**chosen, "top_logprobs": alternatives}])
+
+    assert probability_of_cute(answer("yes", 0.8), parse_judgment("yes")) == pytest.approx(0.8)
+    assert probability_of_cute(answer("no", 0.3), parse_judgment("no")) == pytest.approx(0.3)
+    assert math.isnan(probability_of_cute(answer("no", 0.8), parse_judgment("no")))  # contradicts the verdict
+    assert probability_of_cute(ChatAnswer('{"cute": true, "score": 7}', "m"), Judgment(True, 7.0)) == 0.7  # stand-in
 
 
 def test_no_persona_control_gets_the_task_only():

@@ -91,6 +91,7 @@ class Judgment:
         return self.cute is not None or self.score is not None
 
 
+_BARE_VERDICT = re.compile(r"^\W*(yes|no)\b(?!\s*\w)", re.IGNORECASE)  # "yes", "No.", " no,"; not "no idea"
 _JSON_OBJECT = re.compile(r"\{.*?\}", re.DOTALL)
 _CUTE_WORD = re.compile(r"\bcute\b\W{0,3}\s*(yes|no|true|false)\b", re.IGNORECASE)
 _SCORE = re.compile(r"\bscore\b\W{0,3}\s*(-?\d+(?:\.\d+)?)(?:\s*/\s*10)?", re.IGNORECASE)
@@ -98,13 +99,16 @@ _OUT_OF_TEN = re.compile(r"(-?\d+(?:\.\d+)?)\s*(?:/|out of)\s*10\b", re.IGNORECA
 
 
 def parse_judgment(text: str | None) -> Judgment:
-    """A `{"cute": true, "score": 7}` answer, read tolerantly.
+    """A judgment: a bare "yes"/"no", or a `{"cute": true, "score": 7}` answer, read tolerantly.
 
     Accepts code fences, single quotes, Python literals, "Cute: yes, score 7/10" and prose with a
     score out of 10. A missing part is None; a score outside 0–10 is not a score. With only a score,
     cute is left None rather than guessed."""
     if not text:
         return Judgment(None, None)
+    bare = _BARE_VERDICT.match(text)
+    if bare:
+        return Judgment(bare.group(1).lower() == "yes", None)
     for candidate in _JSON_OBJECT.findall(text):
         fields = _loads_lenient(candidate)
         if isinstance(fields, dict):

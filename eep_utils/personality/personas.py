@@ -2,9 +2,12 @@
 
 Prompt contract (the offline stand-ins read prompts written this way): the persona's system message has
 a line "You find cute: …" and a line "You do not find cute: …", each a comma-separated list of phrases;
-the user message has a line "Caption: <text>"; the expected answer is a JSON object such as
-`{"cute": true, "score": 7}`, read by `teachers.parse_judgment`. The no-persona control gets no system
-message, only the task, when a chatbot judges; an offline stand-in gets generic anchors instead.
+the user message has a line "Caption: <text>"; the answer is "yes" or "no" (a grammar makes it exactly
+one of the two for a server that reads grammars, such as the local llama.cpp chatbot), asked with
+log-probabilities, so P(cute) is read at the answer token (`chat.parsing.choice_probabilities`). The
+offline stand-in answers a JSON object `{"cute": true, "score": 7}` instead; `parse_judgment` reads both,
+and the stand-in's score / 10 stands in for P(cute). The no-persona control gets no system message,
+only the task, when a chatbot judges; an offline stand-in gets generic anchors instead.
 """
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ from typing import Sequence
 
 import pandas as pd
 
-from eep_utils.chat.parsing import Judgment, parse_judgment
+from eep_utils.chat.parsing import Judgment, agrees_with, choice_probabilities, parse_judgment
 from eep_utils.chat.running import complete_all
 from eep_utils.chat.types import ChatRequest, Teacher
 
@@ -66,9 +69,10 @@ PERSONAS = (
 )
 NO_PERSONA = Persona("no persona", "")
 
-TASK = ("Is this creature cute? Read its caption and answer with a JSON object only, for example "
-        '{"cute": true, "score": 7}, where "cute" is true or false and "score" is how cute it is from 0 (not at all) '
-        "to 10 (extremely).")
+TASK = "Is this creature cute? Read its caption and answer yes or no."
+VERDICT_WORDS = ("yes", "no")
+VERDICT_GRAMMAR = 'root ::= "yes" | "no"'  # GBNF: the answer is exactly one of the two words
+TOP_LOGPROBS = 10
 
 
 def one_line(caption: str) -> str:
@@ -76,13 +80,15 @@ def one_line(caption: str) -> str:
     return " ".join(caption.split())
 
 
-def judgment_request(persona: Persona, caption: str) -> ChatRequest:
-    """The prompt for one caption; temperature 0 and a short answer, as a judge needs."""
+def judgment_request(persona: Persona, caption: str, constrained: bool = True) -> ChatRequest:
+    """The prompt for one caption: temperature 0, a two-token answer with its log-probabilities, and (when
+    `constrained`) a grammar that admits only "yes" or "no"."""
     messages = []
     if persona.system_message() is not None:
         messages.append({"role": "system", "content": persona.system_message()})
     messages.append({"role": "user", "content": f"{TASK}\nCaption: {one_line(caption)}"})
-    return ChatRequest.from_messages(messages, temperature=0.0, max_tokens=30)
+    return ChatRequest.from_messages(messages, temperature=0.0, max_tokens=2, logprobs=True, top_logprobs=TOP_LOGPROBS,
+                                     grammar=VERDICT_GRAMMAR if constrained else None)
 
 
 # An offline stand-in has no taste of its own: to judge the no-persona control it is given these generic
@@ -111,14 +117,28 @@ def verdict_of(judgment: Judgment) -> tuple[float, bool]:
     return math.nan, False
 
 
-def judge_captions(teacher: Teacher, persona: Persona, captions: Sequence[str], max_in_flight: int = 8) -> pd.DataFrame:
+def probability_of_cute(answer, judgment: Judgment) -> float:
+    """P(cute): the judge's probability of "yes" over "no" at the answer token when it gave log-probabilities
+    (NaN if they contradict its verdict); else its 0–10 score / 10 (the stand-in); else NaN."""
+    if answer.logprobs and judgment.cute is not None:
+        word = VERDICT_WORDS[0] if judgment.cute else VERDICT_WORDS[1]
+        probabilities = choice_probabilities(answer, word, VERDICT_WORDS)
+        if probabilities is not None and agrees_with(probabilities, word):
+            return probabilities["yes"]
+        return math.nan
+    return judgment.score / 10 if judgment.score is not None else math.nan
+
+
+def judge_captions(teacher: Teacher, persona: Persona, captions: Sequence[str], max_in_flight: int = 8,
+                   constrained: bool = True) -> pd.DataFrame:
     """Ask `teacher`, as `persona`, about every caption, concurrently; one row per caption, answers kept verbatim.
 
-    Columns: cute (1.0, 0.0, or NaN when the answer gave neither verdict nor score), score (0–10 or NaN),
-    cute_from_score (the verdict was read from the score), answer (the text as received).
+    Columns: cute (1.0, 0.0, or NaN when the answer gave no verdict), p_cute (see `probability_of_cute`),
+    score (10 × p_cute, the 0–10 scale the chapter reports), cute_from_score (the verdict was read from
+    a score alone), answer (the text as received).
     """
     asked = persona_as_asked(persona, teacher)
-    requests = [judgment_request(asked, caption) for caption in captions]
+    requests = [judgment_request(asked, caption, constrained) for caption in captions]
     # An offline stand-in with a sentence encoder embeds each caption on its own request, one at a time;
     # embedding them all in one batch first fills its cache (same vectors) and makes judging ~100× faster.
     encoder = None if teacher.is_chatbot else getattr(teacher, "encoder", None)
@@ -127,9 +147,11 @@ def judge_captions(teacher: Teacher, persona: Persona, captions: Sequence[str], 
     answers = complete_all(teacher, requests, max_in_flight)
     judgments = [parse_judgment(answer.text) for answer in answers]
     verdicts = [verdict_of(j) for j in judgments]
+    p_cute = [probability_of_cute(answer, j) for answer, j in zip(answers, judgments)]
     return pd.DataFrame({
         "cute": [verdict for verdict, _ in verdicts],
-        "score": [j.score if j.score is not None else math.nan for j in judgments],
+        "p_cute": p_cute,
+        "score": [10 * p for p in p_cute],
         "cute_from_score": [from_score for _, from_score in verdicts],
         "answer": [answer.text for answer in answers],
     })
