@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from local_openai_server import LocalOpenAIServer
-from eep_utils.cartpole.teaching import (FAILED_MESSAGE_2023, FALLBACK_HISTORY_TEXT, PERSONAS, REMINDER,
-                                         STAND_IN_RULES, BoundedHistoryProtocol, RuleStandIn, Study2023Protocol,
-                                         label_observations, run_cartpole_teacher, stand_in_rule_table)
+from eep_utils.cartpole.teaching import (FAILED_MESSAGE_2023, FALLBACK_HISTORY_TEXT, REMINDER, STAND_IN_RULES,
+                                         BoundedHistoryProtocol, RuleStandIn, Study2023Protocol, initial_messages,
+                                         label_observations, run_cartpole_teacher, stand_in_rule_table, system_prompt)
 from eep_utils.chat.client import OpenAIChatbot
 from eep_utils.cartpole.embodiment import FIVE_WORDS, STUDY_2023
 from eep_utils.cartpole.episodes import DECISION_COLUMNS, FRAME_COLUMNS, EpisodeSet
@@ -22,6 +22,7 @@ from eep_utils.chat.running import complete
 from eep_utils.chat.types import ChatRequest
 from eep_utils.chat.usage import Budget
 from eep_utils.chat.transcripts import RecordingTeacher, ReplayTeacher, TranscriptStore
+from eep_utils.personas import PERSONAS
 
 
 def recorded_prompts() -> list:
@@ -33,13 +34,13 @@ def recorded_prompts() -> list:
 
 
 def test_newton_prompt_and_examples_are_the_2023_ones():
-    assert PERSONAS["newton"].initial_messages() == recorded_prompts()[0][:15]
+    assert initial_messages("newton") == recorded_prompts()[0][:15]
 
 
 def test_personas_differ_only_in_the_persona_sentence():
-    newton, plain, aristotle = (PERSONAS[n].system_prompt() for n in ("newton", "no_persona", "aristotle"))
+    newton, plain, aristotle = (system_prompt(n) for n in ("newton", "no_persona", "aristotle"))
     assert newton == "You are Sir Isaac Newton. " + plain and aristotle.endswith(plain) and aristotle != plain
-    assert "far-left" in PERSONAS["newton"].system_prompt(FIVE_WORDS)  # the schema follows the projection
+    assert "far-left" in system_prompt("newton", FIVE_WORDS)  # the schema follows the projection
 
 
 def _exchanges(episode_messages, start):
@@ -112,7 +113,7 @@ def state_text(velocity="stopped", spin="zero", angle="upright", position="cente
 ])
 def test_stand_in_follows_its_rule(persona, spin, angle, expected):
     stand_in = RuleStandIn(persona)
-    request = ChatRequest.from_messages(PERSONAS[persona].initial_messages() +
+    request = ChatRequest.from_messages(initial_messages(persona) +
                                         [{"role": "user", "content": state_text(spin=spin, angle=angle)},
                                          {"role": "assistant", "content": "hmm"}, {"role": "user", "content": REMINDER}])
     answer = complete(stand_in, request)
@@ -167,7 +168,7 @@ def live(server, **options):
 def test_study_2023_rollout_sends_the_2023_conversation(server):
     episodes = run_cartpole_teacher(live(server), "newton", Study2023Protocol(), 3, seed=42)
     first = server.received[0]
-    assert first["messages"][:15] == PERSONAS["newton"].initial_messages()
+    assert first["messages"][:15] == initial_messages("newton")
     assert first["messages"][15]["content"] == STUDY_2023.describe(episodes.frames.iloc[0][["x", "x_dot", "theta", "theta_dot"]].to_numpy())
     assert first["temperature"] == 0 and first["max_tokens"] == 2 and "logprobs" not in first
     lengths = [len(body["messages"]) for body in server.received]
@@ -253,4 +254,4 @@ def test_label_observations_asks_single_questions(server):
     assert list(actions) == [1, 0, 1] and statuses == ["ok", "ok", "fallback"]
     assert np.allclose(p_right[:2], [0.8, 0.2]) and math.isnan(p_right[2])
     assert all(len(body["messages"]) in (16, 18) for body in server.received)
-    assert server.received[0]["messages"][0]["content"] == PERSONAS["no_persona"].system_prompt()
+    assert server.received[0]["messages"][0]["content"] == system_prompt("no_persona")

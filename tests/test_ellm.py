@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from eep_utils.ellm.captions import CART_CLAUSES, POLE_CLAUSES, TransitionCaptioner
-from eep_utils.ellm.goals import (GOAL_TEMPLATES, PERSONA_INTROS, ELLMReward, GoalTemplateStandIn, Transitions,
+from eep_utils.ellm.goals import (GOAL_TEMPLATES, ELLMReward, GoalTemplateStandIn, Transitions,
                             episode_rank_correlation, goal_request, intrinsic_rewards, parse_goals, play_transitions,
                             push_direction_contrast, reward_by_state, similarity_matrix, stand_in_goals,
                             stand_in_rule_table, suggest_goals, threshold_for_share, threshold_sweep,
@@ -18,6 +18,7 @@ from eep_utils.cartpole.embodiment import STUDY_2023
 from eep_utils.cartpole.evaluation import RandomPolicy, play_episodes
 from eep_utils.chat.running import complete
 from eep_utils.chat.types import ChatAnswer, ChatRequest
+from eep_utils.personas import PERSONAS
 
 CAPTIONER = TransitionCaptioner()
 
@@ -110,7 +111,7 @@ def _state(position, velocity, spin, angle):
 
 def test_stand_in_reads_persona_state_and_k_from_the_prompt_and_answers_parseably():
     stand_in = GoalTemplateStandIn()
-    for persona in PERSONA_INTROS:
+    for persona in PERSONAS:
         for state in (0, 13, 40, 80):
             words = STUDY_2023.words_of_state(state)
             answer = complete(stand_in, goal_request(persona, STUDY_2023.describe_state(state), 3))
@@ -121,7 +122,7 @@ def test_stand_in_reads_persona_state_and_k_from_the_prompt_and_answers_parseabl
 def test_personas_differ_where_the_pole_falls():
     falling_right = STUDY_2023.describe_state(_state("center", "stopped", "rightwards", "right"))
     goals = {p: parse_goals(complete(GoalTemplateStandIn(), goal_request(p, falling_right, 2)).text)
-             for p in PERSONA_INTROS}
+             for p in PERSONAS}
     assert goals["newton"][0] == "push the cart right to get under the pole"
     assert goals["aristotle"][0] == "push the cart left to hold the pole up"
     assert len({tuple(g) for g in goals.values()}) == 3
@@ -167,7 +168,7 @@ def test_newton_stand_in_acts_on_the_prompt_rule_wherever_the_pole_is_not_balanc
 
 def test_every_persona_has_every_situation():
     situations = {"balanced", "tipping", "falling", "recovering", "centered", "off_center", "drifting_away", "always"}
-    assert set(GOAL_TEMPLATES) == set(PERSONA_INTROS)
+    assert set(GOAL_TEMPLATES) == set(PERSONAS)
     assert all(set(templates) == situations for templates in GOAL_TEMPLATES.values())
 
 

@@ -33,18 +33,11 @@ from eep_utils.cartpole.evaluation import MAX_EPISODE_STEPS
 from eep_utils.stats import Estimate, bootstrap_ci
 from eep_utils.chat.running import acomplete_all, run_with
 from eep_utils.chat.types import ChatAnswer, ChatRequest, Teacher
+from eep_utils.personas import Persona, persona_in, persona_named
 
 # ---------------------------------------------------------------------------------------------
-# Personas and the goal prompt
+# The goal prompt: a persona's sentence (eep_utils.personas) before the task
 
-# The sentence(s) that induce each persona, placed before the task text. The contrasting persona
-# holds pre-Newtonian ideas of motion, so its common sense about a falling pole differs.
-PERSONA_INTROS = {
-    "newton": "You are Sir Isaac Newton.",
-    "no_persona": "",
-    "aristotle": ("You are Aristotle. You hold that a body moves only while something pushes it, "
-                  "and that heavy things seek their natural place at rest on the ground."),
-}
 VALID_ACTIONS = ("push the cart left", "push the cart right")
 
 GOAL_TASK = """Your task is to advise an agent that balances a pole on a cart.
@@ -64,12 +57,10 @@ def _goal_question(description: str, k: int, valid_actions) -> str:
     return f"Valid actions: {', '.join(valid_actions)}\nYou see:\n{description}\nSuggest {k} goals."
 
 
-def goal_request(persona: str, description: str, k: int, projection: Projection = STUDY_2023,
+def goal_request(persona: str | Persona, description: str, k: int, projection: Projection = STUDY_2023,
                  valid_actions=VALID_ACTIONS) -> ChatRequest:
     """The chat request that asks a teacher, as `persona`, for `k` goals in the state `description`."""
-    if persona not in PERSONA_INTROS:
-        raise ValueError(f"unknown persona {persona!r}; known: {sorted(PERSONA_INTROS)}")
-    system = " ".join(filter(None, [PERSONA_INTROS[persona], GOAL_TASK.format(schema=projection.schema())]))
+    system = persona_named(persona).sentence + GOAL_TASK.format(schema=projection.schema())
     messages = [("system", system)]
     for example, example_k, answer in FEW_SHOT:
         messages += [("user", _goal_question(example, example_k, valid_actions)), ("assistant", answer)]
@@ -241,10 +232,9 @@ class GoalTemplateStandIn:
         self.projection = projection
 
     def persona_of(self, system_message: str) -> str:
-        for persona, intro in PERSONA_INTROS.items():
-            if intro and intro in system_message:
-                return persona
-        return "no_persona"
+        """The key of the persona whose sentence (in any wording) opens the prompt; "no_persona" if none does."""
+        found = persona_in(system_message)
+        return found.key if found else "no_persona"
 
     async def acomplete(self, request: ChatRequest) -> ChatAnswer:
         system = next((content for role, content in request.messages if role == "system"), "")
@@ -304,14 +294,15 @@ class GoalSuggestions:
         }).set_index("state")
 
 
-def suggest_goals(teacher: Teacher, persona: str, k: int, projection: Projection = STUDY_2023,
+def suggest_goals(teacher: Teacher, persona: str | Persona, k: int, projection: Projection = STUDY_2023,
                   max_in_flight: int = 8) -> GoalSuggestions:
     """Ask `teacher`, as `persona`, for `k` goals in every text state of `projection` (concurrently).
 
     An answer that yields no goals is kept and counted; its state simply gives no reward."""
+    persona = persona_named(persona)
     requests = [goal_request(persona, projection.describe_state(s), k, projection) for s in range(projection.n_states)]
     answers = run_with(teacher, acomplete_all(teacher, requests, max_in_flight))
-    return GoalSuggestions(persona, teacher.label, teacher.is_chatbot, k,
+    return GoalSuggestions(persona.label, teacher.label, teacher.is_chatbot, k,
                            [parse_goals(answer.text, k) for answer in answers], [answer.text for answer in answers])
 
 
