@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from eep_utils.ellm.captions import CART_CLAUSES, POLE_CLAUSES, TransitionCaptioner
 from eep_utils.ellm.goals import (GOAL_TEMPLATES, ELLMReward, GoalTemplateStandIn, Transitions,
                             episode_rank_correlation, goal_request, intrinsic_rewards, parse_goals, play_transitions,
-                            push_direction_contrast, reward_by_state, similarity_matrix, stand_in_goals,
+                            push_direction_contrast, pushed_direction, reward_by_state, similarity_matrix, stand_in_goals,
                             stand_in_rule_table, suggest_goals, threshold_for_share, threshold_sweep,
                             train_intrinsic_q_learner)
 from eep_utils.chat.embeddings import shared_minilm
@@ -391,3 +391,14 @@ def test_push_direction_contrast_compares_same_and_opposite_pushes():
     table = push_direction_contrast(similarity, captions, goals)
     assert list(table.index) == ["push the cart left now"]
     assert table.loc["push the cart left now"].tolist() == pytest.approx([0.8, 0.5, 0.3])
+
+
+@pytest.mark.parametrize("text, direction", [
+    ("push the cart left to get under the pole", "left"), ("move the cart to the right", "right"),
+    ("move the cart toward the middle, then push the cart right", "right"),
+    ("you pushed the cart left, the pole stayed upright and the cart moved right", "left"),
+    ("keep the pole upright", None), ("stop the pole from falling to the right", None),
+    ("keep pushing the cart left", None),  # not a push the valid actions name
+])
+def test_pushed_direction_reads_the_push_a_goal_or_caption_names(text, direction):
+    assert pushed_direction(text) == direction

@@ -8,7 +8,7 @@ policy over text is a lookup table indexed by state.
 """
 from __future__ import annotations
 
-import itertools
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,6 +16,20 @@ import numpy as np
 OBSERVATION_NAMES = ("cart position", "cart velocity", "pole angle", "pole angular velocity")
 ACTIONS = ("left", "right")  # CartPole's action 0 pushes the cart left, 1 pushes it right
 STEPS_PER_DECISION_2023 = 2  # the 2023 study held each chatbot decision for two frames
+_DIRECTION = re.compile(r"\b(left|right)")  # at a word's start: "far-left", "rightwards", but not "upright"
+
+
+def direction_named(text: str) -> str | None:
+    """The direction, "left" or "right", that a projection word or a command names first; None if none.
+
+    "right" for right, far-right, rightwards, fast-rightwards and "push the cart right", but not for
+    upright; likewise "left"; None for center, stopped, zero, upright."""
+    found = _DIRECTION.search(text)
+    return found.group(1) if found else None
+
+
+def opposite(direction: str) -> str:
+    return ACTIONS[1 - ACTIONS.index(direction)]
 
 
 @dataclass(frozen=True)
@@ -93,9 +107,6 @@ class Projection:
             return self.state_of_words(tuple(found[f.label] for f in self.features))
         except (KeyError, ValueError):
             raise ValueError(f"not a {self.name} state description: {text!r}") from None
-
-    def all_states(self) -> list[tuple[str, ...]]:
-        return list(itertools.product(*(f.words for f in self.features)))
 
     def schema(self) -> str:
         """The '[a|b|c]' lines the 2023 prompt used to explain the description."""

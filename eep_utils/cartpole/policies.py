@@ -13,7 +13,7 @@ from typing import Callable
 import numpy as np
 from scipy.linalg import solve_continuous_are
 
-from eep_utils.cartpole.embodiment import Projection
+from eep_utils.cartpole.embodiment import ACTIONS, Projection, direction_named
 from eep_utils.cartpole.evaluation import MAX_EPISODE_STEPS
 
 
@@ -45,20 +45,9 @@ def literal_rule_table(projection: Projection, default: int = 1) -> np.ndarray:
     table = np.empty(projection.n_states, dtype=np.int64)
     for state in range(projection.n_states):
         words = projection.words_of_state(state)
-        leaning = _direction(words[angle])
-        if leaning is None:
-            leaning = _direction(words[spin])
-        table[state] = default if leaning is None else leaning
+        leaning = direction_named(words[angle]) or direction_named(words[spin])
+        table[state] = default if leaning is None else ACTIONS.index(leaning)
     return table
-
-
-def _direction(word: str) -> int | None:
-    """1 for a word naming the right ("right", "far-right", "rightwards"), 0 for the left, else None."""
-    if word.endswith(("right", "rightwards")) and word != "upright":
-        return 1
-    if word.endswith(("left", "leftwards")):
-        return 0
-    return None
 
 
 @dataclass

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import re
 from dataclasses import dataclass
 
 import gymnasium as gym
@@ -36,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from eep_utils.chat.types import ContextLengthExceeded
-from eep_utils.cartpole.embodiment import ACTIONS, STUDY_2023, Projection
+from eep_utils.cartpole.embodiment import ACTIONS, STUDY_2023, Projection, direction_named, opposite
 from eep_utils.cartpole.episodes import DECISION_COLUMNS, FRAME_COLUMNS, EpisodeSet
 from eep_utils.chat.parsing import choice_probabilities, parse_choice
 from eep_utils.chat.running import aclose, run_sync
@@ -125,17 +124,11 @@ def stand_in_rule_table() -> pd.DataFrame:
                           "otherwise": rule.default} for name, rule in STAND_IN_RULES.items()]).set_index("persona")
 
 
-def _direction(word: str) -> str | None:
-    """"right" for right, far-right, rightwards (but not upright); likewise "left"; else None."""
-    found = re.search(r"\b(left|right)", word)
-    return found.group(1) if found else None
-
-
 def rule_choice(rule: StandInRule, words: dict[str, str]) -> str:
     for label, how in rule.checks:
-        direction = _direction(words[label])
+        direction = direction_named(words[label])
         if direction is not None:
-            return direction if how == TOWARD else {"left": "right", "right": "left"}[direction]
+            return direction if how == TOWARD else opposite(direction)
     return rule.default
 
 

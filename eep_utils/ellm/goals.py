@@ -28,7 +28,7 @@ from gymnasium.envs.classic_control.cartpole import CartPoleVectorEnv
 from scipy import stats as scipy_stats
 
 from eep_utils.ellm.captions import TransitionCaptioner
-from eep_utils.cartpole.embodiment import STUDY_2023, Projection
+from eep_utils.cartpole.embodiment import ACTIONS, STUDY_2023, Projection, direction_named, opposite
 from eep_utils.cartpole.evaluation import MAX_EPISODE_STEPS
 from eep_utils.stats import Estimate, bootstrap_ci
 from eep_utils.chat.running import acomplete_all, run_with
@@ -150,28 +150,28 @@ GOAL_TEMPLATES = {
 }
 # How each persona writes its list, so the parser meets numbering, bullets and prose.
 ANSWER_STYLES = {"newton": "numbered", "no_persona": "bullets", "aristotle": "prose"}
-_PUSH_GOAL = re.compile(r"\b(?:push|move) the cart (left|right)\b")
+_PUSH = re.compile(r"\b(?:push(?:ed)?|move) the cart (?:to the )?(\w+)")
 
 
-def _side(word: str) -> str | None:
-    """The side a projection word names ("far-left", "rightwards" …); None for "upright", "center", "zero"."""
-    found = re.search(r"\b(left|right)", word)
-    return found.group(1) if found else None
-
-
-def _other(side: str) -> str:
-    return "left" if side == "right" else "right"
+def pushed_direction(text: str) -> str | None:
+    """The direction in which a goal ("push the cart left to …", "move the cart to the right") or a
+    transition caption ("you pushed the cart left, …") pushes the cart; None if it names no such push."""
+    for push in _PUSH.finditer(text):
+        direction = direction_named(push.group(1))
+        if direction:
+            return direction
+    return None
 
 
 def situation(projection: Projection, words: tuple[str, ...]) -> tuple[str, str | None, str, str | None]:
     """(pole situation, its side, cart situation, its side) of a text state, as the templates name them."""
     by_label = dict(zip((f.label for f in projection.features), words))
-    lean, swing = _side(by_label["pole-angle"]), _side(by_label["pole-angular-velocity"])
+    lean, swing = direction_named(by_label["pole-angle"]), direction_named(by_label["pole-angular-velocity"])
     if lean is None:
         pole = ("balanced", None) if swing is None else ("tipping", swing)
     else:
-        pole = ("recovering", lean) if swing == _other(lean) else ("falling", lean)
-    place, moving = _side(by_label["cart-position"]), _side(by_label["cart-velocity"])
+        pole = ("recovering", lean) if swing == opposite(lean) else ("falling", lean)
+    place, moving = direction_named(by_label["cart-position"]), direction_named(by_label["cart-velocity"])
     if place is None:
         cart = ("centered", None)
     else:
@@ -189,9 +189,9 @@ def stand_in_goals(persona: str, projection: Projection, words: tuple[str, ...],
     goals = []
     for template, side in ([(t, pole_side) for t in templates[pole]] + [(t, cart_side) for t in templates[cart]]
                            + [(t, None) for t in templates["always"]]):
-        goal = template.format(side=side, other=_other(side) if side else None)
-        push = _PUSH_GOAL.search(goal)
-        if push and f"push the cart {push.group(1)}" not in valid_actions:
+        goal = template.format(side=side, other=opposite(side) if side else None)
+        push = pushed_direction(goal)
+        if push and f"push the cart {push}" not in valid_actions:
             continue
         if goal not in goals:
             goals.append(goal)
@@ -205,9 +205,9 @@ def stand_in_rule_table(persona: str, projection: Projection = STUDY_2023, defau
     table = np.full(projection.n_states, default, dtype=np.int64)
     for state in range(projection.n_states):
         for goal in stand_in_goals(persona, projection, projection.words_of_state(state)):
-            push = _PUSH_GOAL.search(goal)
+            push = pushed_direction(goal)
             if push:
-                table[state] = 0 if push.group(1) == "left" else 1
+                table[state] = ACTIONS.index(push)
                 break
     return table
 
@@ -599,16 +599,12 @@ def reward_by_state(rewards: np.ndarray, achieved_goals: np.ndarray, transitions
 def push_direction_contrast(similarity: np.ndarray, captions: list[str], goals: list[str]) -> pd.DataFrame:
     """For each goal that names a push, its mean similarity to captions of that push and of the opposite
     one: how well the sentence model tells "left" from "right", which R_int depends on."""
-    caption_push = np.array([_PUSH_CAPTION.search(c).group(1) if _PUSH_CAPTION.search(c) else "" for c in captions])
+    caption_push = np.array([pushed_direction(caption) or "" for caption in captions])
     rows = []
     for column, goal in enumerate(goals):
-        named = _PUSH_GOAL.search(goal)
-        if named:
-            side = named.group(1)
+        side = pushed_direction(goal)
+        if side:
             same = similarity[caption_push == side, column].mean()
-            opposite = similarity[caption_push == _other(side), column].mean()
-            rows.append({"goal": goal, "same push": same, "opposite push": opposite, "difference": same - opposite})
+            other = similarity[caption_push == opposite(side), column].mean()
+            rows.append({"goal": goal, "same push": same, "opposite push": other, "difference": same - other})
     return pd.DataFrame(rows, columns=["goal", "same push", "opposite push", "difference"]).set_index("goal")
-
-
-_PUSH_CAPTION = re.compile(r"^you pushed the cart (left|right)")
