@@ -21,8 +21,11 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import gymnasium as gym
 import numpy as np
 import pandas as pd
+
+from eep_utils.cartpole.body import ENV_ID, step_from
 
 OBSERVATION_COLUMNS = ["x", "x_dot", "theta", "theta_dot"]
 FRAME_COLUMNS = ["episode", "t", *OBSERVATION_COLUMNS, "action", "decided", "reward", "terminated", "truncated"]
@@ -134,25 +137,20 @@ def to_minari(episodes: EpisodeSet, folder: Path, dataset_id: str | None = None)
     observation after its last action; the frames table does not store it, so it is recomputed by one
     CartPole step from the last stored observation (float32, as observed) — within float32 rounding
     of the true terminal observation. The teacher's name and the metadata go into the description."""
-    import gymnasium as gym
+    # Minari (and h5py under it) is imported only by the one function that exports to it.
     import minari
-    from gymnasium.envs.classic_control.cartpole import CartPoleEnv
     from minari.data_collector import EpisodeBuffer
 
     dataset_id = dataset_id or minari_dataset_id(episodes.teacher)
-    stepper = CartPoleEnv()
-    stepper.reset(seed=0)
     buffers = []
     for episode, frames in episodes.frames.sort_values(["episode", "t"]).groupby("episode"):
         observations = frames[OBSERVATION_COLUMNS].to_numpy(np.float32)
         actions = frames["action"].to_numpy(np.int64)
-        stepper.state, stepper.steps_beyond_terminated = observations[-1].astype(np.float64), None
-        final, *_ = stepper.step(int(actions[-1]))
+        final = step_from(observations[-1], actions[-1])
         buffers.append(EpisodeBuffer(
             id=int(episode), observations=np.vstack([observations, final[None, :].astype(np.float32)]),
             actions=actions, rewards=frames["reward"].astype(float).tolist(),
             terminations=frames["terminated"].astype(bool).tolist(), truncations=frames["truncated"].astype(bool).tolist()))
-    stepper.close()
     description = (f"CartPole-v1 episodes of teacher: {episodes.teacher} "
                    f"({'a chatbot' if episodes.is_chatbot else 'not a chatbot'}). "
                    f"Metadata: {json.dumps(episodes.metadata, default=str)}")
@@ -163,7 +161,7 @@ def to_minari(episodes: EpisodeSet, folder: Path, dataset_id: str | None = None)
             # Minari asks for a contact e-mail; the book's repository is the contact.
             warnings.filterwarnings("ignore", message="`author_email` is set to None")
             return minari.create_dataset_from_buffers(
-                dataset_id, buffers, env=gym.make("CartPole-v1"), eval_env=gym.make("CartPole-v1"),
+                dataset_id, buffers, env=gym.make(ENV_ID), eval_env=gym.make(ENV_ID),
                 algorithm_name=episodes.teacher, author="Embodied Emulated Personas", code_permalink=REPOSITORY_URL,
                 description=description)
     finally:
@@ -182,6 +180,12 @@ def push_consistency(observations, actions, next_observations) -> np.ndarray:
     the 12° limit); a pair that fails was not recorded as played."""
     change = np.asarray(next_observations, dtype=np.float64)[:, 1] - np.asarray(observations, dtype=np.float64)[:, 1]
     return np.where(np.asarray(actions) == 1, change > 0, change < 0)
+
+
+def frame_rows(episode: int, frames) -> list[tuple]:
+    """Rows of the frames table from `body.Frame`s played in one episode."""
+    return [(episode, f.t, *map(float, f.observation), int(f.action), bool(f.decided), float(f.reward),
+             bool(f.terminated), bool(f.truncated)) for f in frames]
 
 
 def empty_decisions() -> pd.DataFrame:

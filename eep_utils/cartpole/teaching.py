@@ -30,13 +30,13 @@ import asyncio
 import math
 from dataclasses import dataclass
 
-import gymnasium as gym
 import numpy as np
 import pandas as pd
 
 from eep_utils.chat.types import ContextLengthExceeded
+from eep_utils.cartpole.body import held_cartpole, play_episode
 from eep_utils.cartpole.embodiment import ACTIONS, STUDY_2023, Projection, direction_named, opposite
-from eep_utils.cartpole.episodes import DECISION_COLUMNS, FRAME_COLUMNS, EpisodeSet
+from eep_utils.cartpole.episodes import DECISION_COLUMNS, FRAME_COLUMNS, EpisodeSet, frame_rows
 from eep_utils.chat.parsing import choice_probabilities, parse_choice
 from eep_utils.chat.running import aclose, run_sync
 from eep_utils.chat.types import BudgetExhausted, ChatAnswer, ChatRequest, Teacher
@@ -323,29 +323,24 @@ async def decide(teacher: Teacher, conversation, state_text: str, settings: dict
 
 async def _play_episode(teacher, conversation, episode: int, seed: int, settings: dict, steps_per_decision: int,
                         projection: Projection):
-    env = gym.make("CartPole-v1")
-    observation, _ = env.reset(seed=seed + episode)
-    frames, decisions, restarts = [], [], 0
-    action, t = FALLBACK_CHOICE, 0
+    asked: list[tuple[str, Decision]] = []
+
+    async def choose(state_text: str) -> int:
+        decision = await decide(teacher, conversation, state_text, settings)
+        asked.append((state_text, decision))
+        return decision.action
+
+    env = held_cartpole(steps_per_decision, projection)
     try:
-        while True:
-            decided = t % steps_per_decision == 0
-            if decided:
-                state_text = projection.describe(observation)
-                decision = await decide(teacher, conversation, state_text, settings)
-                action, restarts = decision.action, restarts + decision.context_restarts
-                decisions.append((episode, t, int(projection.state_index(observation)), state_text, decision.answer,
-                                  decision.status, decision.action, decision.p_right, decision.prompt_tokens,
-                                  decision.completion_tokens, decision.latency_s))
-            next_observation, reward, terminated, truncated, _ = env.step(action)
-            frames.append((episode, t, *map(float, observation), action, decided, float(reward), terminated, truncated))
-            observation, t = next_observation, t + 1
-            if terminated or truncated:
-                break
+        played = await play_episode(env, choose, seed=seed + episode)
     finally:
         env.close()
     conversation.end_episode()
-    return frames, decisions, restarts
+    frames = frame_rows(episode, played)
+    decided = [f for f in played if f.decided]
+    decisions = [(episode, f.t, int(projection.state_index(f.observation)), text, d.answer, d.status, d.action, d.p_right,
+                  d.prompt_tokens, d.completion_tokens, d.latency_s) for f, (text, d) in zip(decided, asked, strict=True)]
+    return frames, decisions, sum(d.context_restarts for _, d in asked)
 
 
 def run_cartpole_teacher(teacher: Teacher, persona: str | Persona, protocol, n_episodes: int, seed: int,

@@ -24,12 +24,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from gymnasium.envs.classic_control.cartpole import CartPoleVectorEnv
 from scipy import stats as scipy_stats
 
 from eep_utils.ellm.captions import TransitionCaptioner
 from eep_utils.cartpole.embodiment import ACTIONS, STUDY_2023, Projection, direction_named, opposite
-from eep_utils.cartpole.evaluation import MAX_EPISODE_STEPS
+from eep_utils.cartpole.body import play_decisions
 from eep_utils.stats import Estimate, bootstrap_ci
 from eep_utils.chat.running import acomplete_all, run_with
 from eep_utils.chat.types import ChatAnswer, ChatRequest, Teacher
@@ -343,47 +342,16 @@ class Transitions:
                    *(np.concatenate([getattr(part, name) for part in parts]) for name in ("decision", "frame", "returns")))
 
 
-def _hold(env: CartPoleVectorEnv, actions: np.ndarray, alive: np.ndarray, steps: int):
-    """Play `actions` for `steps` frames. Returns, per env: the observation when its frames ended,
-    whether it terminated (fell or left the track), whether it is still alive, and frames lived."""
-    after = np.zeros((len(actions), 4), dtype=np.float32)
-    terminated_any = np.zeros(len(actions), dtype=bool)
-    frames = np.zeros(len(actions), dtype=np.int64)
-    alive = alive.copy()
-    for _ in range(steps):
-        stepping = alive.copy()
-        observations, _, terminated, truncated, _ = env.step(actions)
-        # An env that ended is reset by the vector env on its next step; keep its final observation.
-        after[stepping] = observations[stepping]
-        terminated_any |= stepping & terminated
-        frames += stepping
-        alive &= ~(terminated | truncated)
-        if not alive.any():
-            break
-    return after, terminated_any, alive, frames
-
-
 def play_transitions(policy, n_episodes: int, seed: int, steps_per_decision: int = 2) -> Transitions:
     """Play `n_episodes` at once with `policy` ((n, 4) observations → n actions), recording every decision.
 
     Same seed, same episodes as `evaluation.play_episodes` with one batch."""
-    env = CartPoleVectorEnv(num_envs=n_episodes, max_episode_steps=MAX_EPISODE_STEPS)
-    observations, _ = env.reset(seed=seed)
-    alive = np.ones(n_episodes, dtype=bool)
     returns = np.zeros(n_episodes, dtype=np.int64)
-    actions = np.zeros(n_episodes, dtype=np.int64)
     parts = []
-    for decision in range(-(-MAX_EPISODE_STEPS // steps_per_decision)):
-        deciding = np.flatnonzero(alive)
-        actions[deciding] = np.asarray(policy(observations[deciding])).astype(np.int64).reshape(-1)
-        after, _, alive, frames = _hold(env, actions, alive, steps_per_decision)
-        parts.append((observations[deciding], actions[deciding], after[deciding], deciding,
-                      np.full(len(deciding), decision), np.full(len(deciding), decision * steps_per_decision)))
-        returns += frames
-        observations = after
-        if not alive.any():
-            break
-    env.close()
+    for held in play_decisions(lambda envs, observations: policy(observations), n_episodes, seed, steps_per_decision):
+        parts.append((held.before, held.actions, held.after, held.envs, np.full(len(held.envs), held.number),
+                      np.full(len(held.envs), held.number * steps_per_decision)))
+        returns[held.envs] += held.frames
     before, acts, after, episode, decisions, frame = (np.concatenate(column) for column in zip(*parts))
     return Transitions(before, acts, after, episode, decisions, frame, returns)
 
@@ -498,33 +466,29 @@ def train_intrinsic_q_learner(reward: ELLMReward, captioner: TransitionCaptioner
     for batch in range(n_batches):
         n = min(n_envs, n_episodes - batch * n_envs)
         epsilon = epsilon_start + (epsilon_end - epsilon_start) * batch / max(1, n_batches - 1)
-        env = CartPoleVectorEnv(num_envs=n, max_episode_steps=MAX_EPISODE_STEPS)
-        observations, _ = env.reset(seed=seed + batch)
         reward.reset(n)
-        alive = np.ones(n, dtype=bool)
-        actions = np.zeros(n, dtype=np.int64)
         earned = np.zeros(n)
         lived = np.zeros(n, dtype=np.int64)
-        while alive.any():
-            deciding = np.flatnonzero(alive)
-            states = projection.state_index(observations[deciding])
+
+        def act(envs, observations):
+            states = projection.state_index(observations)
             # Random tie-breaking, so an untrained table does not always push left.
             greedy = (q[states] + 1e-9 * rng.random((len(states), 2))).argmax(axis=1)
             explore = rng.random(len(states)) < epsilon
-            actions[deciding] = np.where(explore, rng.integers(0, 2, len(states)), greedy)
+            return np.where(explore, rng.integers(0, 2, len(states)), greedy)
 
-            after, terminated, alive, frames = _hold(env, actions, alive, steps_per_decision)
-            caption_ids = captioner.caption_ids(observations[deciding], actions[deciding], after[deciding])
-            rewards = reward(states, caption_ids, deciding)
+        # Lazily played: each decision's actions come from the table as updated by the decisions before it.
+        for held in play_decisions(act, n, seed + batch, steps_per_decision):
+            states = projection.state_index(held.before)
+            caption_ids = captioner.caption_ids(held.before, held.actions, held.after)
+            rewards = reward(states, caption_ids, held.envs)
 
-            next_values = np.where(terminated[deciding], 0.0, q[projection.state_index(after[deciding])].max(axis=1))
-            errors = rewards + discount * next_values - q[states, actions[deciding]]
-            np.add.at(q, (states, actions[deciding]), learning_rate * errors)
+            next_values = np.where(held.terminated, 0.0, q[projection.state_index(held.after)].max(axis=1))
+            errors = rewards + discount * next_values - q[states, held.actions]
+            np.add.at(q, (states, held.actions), learning_rate * errors)
 
-            earned[deciding] += rewards
-            lived += frames
-            observations = after
-        env.close()
+            earned[held.envs] += rewards
+            lived[held.envs] += held.frames
         history.append({"batch": batch, "episodes": (batch + 1) * n_envs if batch < n_batches - 1 else n_episodes,
                         "epsilon": epsilon, "intrinsic_return": earned.mean(), "frames": lived.mean()})
     # Unvisited states keep equal values and get "right", the 2023 scripts' fallback.
