@@ -19,7 +19,7 @@ from eep_utils.cartpole.episodes import DECISION_COLUMNS, FRAME_COLUMNS, Episode
 from eep_utils.cartpole.evaluation import play_episode_from
 from eep_utils.cartpole.policies import LookupTablePolicy
 from eep_utils.chat.running import complete
-from eep_utils.chat.types import ChatRequest
+from eep_utils.chat.types import BudgetExhausted, ChatRequest
 from eep_utils.chat.usage import Budget
 from eep_utils.chat.transcripts import RecordingTeacher, ReplayTeacher, TranscriptStore
 from eep_utils.personas import PERSONAS
@@ -143,6 +143,33 @@ def test_stand_in_rollouts_match_the_reference_player():
     decided = episodes.frames[episodes.frames["decided"]]
     assert (decided["t"] % 2 == 0).all() and len(decided) == len(episodes.decisions)
     assert set(episodes.decisions["status"]) == {"ok"} and episodes.decisions["p_right"].isna().all()
+
+
+class _SpentTeacher:
+    """A teacher whose budget is already spent: its first request raises BudgetExhausted."""
+
+    label, model, is_chatbot = "spent test teacher", "spent", True
+
+    def __init__(self):
+        self.usage = RuleStandIn("newton").usage
+
+    async def acomplete(self, request):
+        raise BudgetExhausted("request budget of 0 reached")
+
+
+@pytest.mark.parametrize("protocol", [BoundedHistoryProtocol(), Study2023Protocol()], ids=["bounded", "2023"])
+def test_a_run_stopped_before_any_episode_ends_gives_empty_typed_tables(protocol, tmp_path):
+    stopped = run_cartpole_teacher(_SpentTeacher(), "newton", protocol, 3, seed=0)
+    played = run_cartpole_teacher(RuleStandIn("newton"), "newton", protocol, 1, seed=0)
+    assert "budget" in stopped.metadata["stopped_early"] and stopped.n_episodes == 0
+    for empty, full in ((stopped.frames, played.frames), (stopped.decisions, played.decisions)):
+        assert len(empty) == 0 and list(empty.columns) == list(full.columns)
+        assert empty.dtypes.to_dict() == full.dtypes.to_dict()
+    observations, actions, episodes = stopped.training_pairs()
+    assert observations.shape == (0, 4) and len(actions) == len(episodes) == 0
+    assert len(stopped.soft_labels()) == 0 and len(stopped.returns()) == 0
+    reloaded = EpisodeSet.load(stopped.save(tmp_path / "stopped"))
+    assert reloaded.frames.dtypes.to_dict() == played.frames.dtypes.to_dict()
 
 
 def test_protocols_share_starting_states_so_comparisons_are_paired():
