@@ -30,7 +30,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from eep_utils.cartpole.evaluation import Rollouts, play_episodes
 from eep_utils.cartpole.embodiment import STEPS_PER_DECISION_2023
-from eep_utils.stats import Estimate, mann_whitney, proportion_ci, welch_test
+from eep_utils.stats import Estimate, proportion_ci, welch_test
 
 Labeller = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]  # observations -> (actions, p_right)
 
@@ -235,13 +235,6 @@ def fidelity(policy, label_fn: Labeller, n_episodes: int, seed: int, max_labels:
     observations = _at_most(visited.observations, max_labels, seed)
     teacher_actions, _ = label_fn(observations)
     return agreement(policy, observations, teacher_actions)
-
-
-def compare_returns(returns, reference) -> dict:
-    """Difference of mean returns with Welch's and Mann-Whitney's two-sided p-values."""
-    returns, reference = np.asarray(returns, float), np.asarray(reference, float)
-    return {"difference": float(returns.mean() - reference.mean()),
-            "welch_p": welch_test(returns, reference), "mann_whitney_p": mann_whitney(returns, reference)}
 
 
 def _at_most(observations: np.ndarray, limit: int | None, seed: int) -> np.ndarray:
