@@ -11,8 +11,8 @@ import pytest
 
 from local_openai_server import LocalOpenAIServer
 from eep_utils.cartpole.teaching import (FAILED_MESSAGE_2023, FALLBACK_HISTORY_TEXT, REMINDER, STAND_IN_RULES,
-                                         BoundedHistoryProtocol, RuleStandIn, Study2023Protocol, initial_messages,
-                                         label_observations, run_cartpole_teacher, stand_in_rule_table, system_prompt)
+                                         BoundedHistoryProtocol, RuleStandIn, Study2023Protocol, describe_stand_in_rules,
+                                         initial_messages, label_observations, run_cartpole_teacher, system_prompt)
 from eep_utils.chat.client import OpenAIChatbot
 from eep_utils.cartpole.embodiment import FIVE_WORDS, STUDY_2023
 from eep_utils.cartpole.episodes import DECISION_COLUMNS, FRAME_COLUMNS, EpisodeSet
@@ -124,7 +124,7 @@ def test_stand_in_follows_its_rule(persona, spin, angle, expected):
 def test_stand_in_table_and_its_description():
     table = RuleStandIn("newton").table()
     assert table.shape == (STUDY_2023.n_states,) and set(table) == {0, 1}
-    assert list(stand_in_rule_table().index) == list(STAND_IN_RULES)
+    assert list(describe_stand_in_rules().index) == list(STAND_IN_RULES)
     with pytest.raises(ValueError, match="found no .* state description"):
         complete(RuleStandIn("newton"), ChatRequest.from_messages([{"role": "user", "content": "hello"}]))
 

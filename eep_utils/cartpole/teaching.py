@@ -117,7 +117,7 @@ STAND_IN_RULES = {
 }
 
 
-def stand_in_rule_table() -> pd.DataFrame:
+def describe_stand_in_rules() -> pd.DataFrame:
     """The stand-in rules as a table for the book."""
     return pd.DataFrame([{"persona": name, "rule": rule.says,
                           "checks, in order": "; ".join(f"{how} {label}" for label, how in rule.checks),
