@@ -3,7 +3,9 @@ agreement with a rule, and an animation of one episode. Works on any `EpisodeSet
 from __future__ import annotations
 
 import io
+import os
 
+import gymnasium as gym
 import numpy as np
 import pandas as pd
 
@@ -69,9 +71,7 @@ def rule_agreement(episodes: EpisodeSet, rule_table: np.ndarray, projection: Pro
 def episode_animation(episodes: EpisodeSet, episode: int, every: int = 2, max_frames: int = 120,
                       title: str = "") -> bytes:
     """A GIF of one episode as CartPole renders it, with the action taken under each frame."""
-    import os
-
-    import gymnasium as gym
+    # Pillow comes with matplotlib, not with this book's own requirements; only the GIF needs it.
     from PIL import Image, ImageDraw
 
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")

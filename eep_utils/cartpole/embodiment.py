@@ -8,10 +8,13 @@ policy over text is a lookup table indexed by state.
 """
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 
+import gymnasium as gym
 import numpy as np
+import pandas as pd
 
 OBSERVATION_NAMES = ("cart position", "cart velocity", "pole angle", "pole angular velocity")
 ACTIONS = ("left", "right")  # CartPole's action 0 pushes the cart left, 1 pushes it right
@@ -141,10 +144,6 @@ PROJECTIONS = {"study_2023": STUDY_2023, "five_words": FIVE_WORDS}
 
 def render_frame(observation: np.ndarray) -> np.ndarray:
     """CartPole's own RGB rendering of one observation (the picture a camera would give)."""
-    import os
-
-    import gymnasium as gym
-
     # Off-screen: no display, no sound device (pygame otherwise complains on headless machines).
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
@@ -156,10 +155,8 @@ def render_frame(observation: np.ndarray) -> np.ndarray:
     return frame
 
 
-def state_occupancy(projection: Projection, observations: np.ndarray) -> "pd.DataFrame":
+def state_occupancy(projection: Projection, observations: np.ndarray) -> pd.DataFrame:
     """How often each text state occurs among `observations`, most frequent first."""
-    import pandas as pd
-
     counts = np.bincount(projection.state_index(observations), minlength=projection.n_states)
     table = pd.DataFrame({
         "state": np.arange(projection.n_states),
@@ -220,11 +217,8 @@ CANDIDATES = [
 ]
 
 
-def candidate_table() -> "pd.DataFrame":
+def candidate_table() -> pd.DataFrame:
     """Each candidate's score per requirement and in total, with each Gymnasium task's spaces read from Gymnasium."""
-    import gymnasium as gym
-    import pandas as pd
-
     rows = []
     for candidate in CANDIDATES:
         row = {"environment": candidate["environment"]}
@@ -241,10 +235,8 @@ def candidate_table() -> "pd.DataFrame":
     return pd.DataFrame(rows).set_index("environment")
 
 
-def candidate_reasons() -> "pd.DataFrame":
+def candidate_reasons() -> pd.DataFrame:
     """The reason behind every score of `candidate_table`, one row per candidate and requirement."""
-    import pandas as pd
-
     return pd.DataFrame([{"environment": c["environment"], "requirement": key, "score": c[key][0], "reason": c[key][1]}
                          for c in CANDIDATES for key in REQUIREMENTS]).set_index(["environment", "requirement"])
 

@@ -151,7 +151,7 @@ def to_minari(episodes: EpisodeSet, folder: Path, dataset_id: str | None = None)
     observation after its last action; the frames table does not store it, so it is recomputed by one
     CartPole step from the last stored observation (float32, as observed) — within float32 rounding
     of the true terminal observation. The teacher's name and the metadata go into the description."""
-    # Minari (and h5py under it) is imported only by the one function that exports to it.
+    # Minari and h5py are needed by this export alone; the rest of the book runs without loading them.
     import minari
     from minari.data_collector import EpisodeBuffer
 
