@@ -338,8 +338,9 @@ async def _play_episode(teacher, conversation, episode: int, seed: int, settings
     conversation.end_episode()
     frames = frame_rows(episode, played)
     decided = [f for f in played if f.decided]
-    decisions = [(episode, f.t, int(projection.state_index(f.observation)), text, d.answer, d.status, d.action, d.p_right,
-                  d.prompt_tokens, d.completion_tokens, d.latency_s) for f, (text, d) in zip(decided, asked, strict=True)]
+    decisions = [(episode, f.t, int(projection.state_index(f.observation)), text, d.answer, d.status, d.action,
+                  d.p_right, d.prompt_tokens, d.completion_tokens, d.latency_s)
+                 for f, (text, d) in zip(decided, asked, strict=True)]
     return frames, decisions, sum(d.context_restarts for _, d in asked)
 
 
@@ -397,8 +398,8 @@ def run_cartpole_teacher(teacher: Teacher, persona: str | Persona, protocol, n_e
     decisions = pd.DataFrame([row for e in episodes for row in finished[e][1]], columns=DECISION_COLUMNS)
     metadata = {
         "persona": persona.key, "persona_wording": persona.wording, "system_prompt": system_prompt(persona, projection),
-        "protocol": protocol.name,
-        "seed": seed, "n_episodes_requested": n_episodes, "steps_per_decision": steps_per_decision,
+        "protocol": protocol.name, "seed": seed, "n_episodes_requested": n_episodes,
+        "steps_per_decision": steps_per_decision,
         "projection": projection.name, "model": teacher.model,
         "context_restarts": int(sum(finished[e][2] for e in episodes)), "stopped_early": stopped,
         "usage": teacher.usage.report(teacher.model),
