@@ -182,39 +182,57 @@ class VectorDecisionHold(VectorWrapper):
         return observations, info
 
     def step(self, actions):
+        # Evaluation plays thousands of episodes per call: each frame costs only whole-array arithmetic,
+        # and single sub-environments are touched only on the frames where some of them end.
         rewards = np.zeros(self.num_envs)
-        frames = np.zeros(self.num_envs, dtype=np.int64)
+        frames = self.steps * ~self.ended
         terminated = np.zeros(self.num_envs, dtype=bool)
         truncated = np.zeros(self.num_envs, dtype=bool)
-        for _ in range(self.steps):
+        for frame in range(self.steps):
             playing = ~self.ended
             observations, reward, frame_terminated, frame_truncated, _ = self.env.step(actions)
-            rewards += np.where(playing, reward, 0.0)
-            frames += playing
-            terminated |= playing & frame_terminated
-            truncated |= playing & frame_truncated
+            rewards += reward * playing
             ending = playing & (frame_terminated | frame_truncated)
-            # Gymnasium resets an ended sub-environment on its next step; keep what it ended on.
-            self._final[ending] = observations[ending]
-            self.ended |= ending
-            if self.ended.all():
-                break
-        observations = observations.copy()
-        observations[self.ended] = self._final[self.ended]
+            if ending.any():
+                # Gymnasium resets an ended sub-environment on its next step; keep what it ended on.
+                done = np.flatnonzero(ending)
+                self._final[done] = observations[done]
+                frames[done] = frame + 1
+                terminated[done], truncated[done] = frame_terminated[done], frame_truncated[done]
+                self.ended[done] = True
+                if self.ended.all():
+                    break
+        if self.ended.any():
+            observations = np.where(self.ended[:, None], self._final, observations)
         return observations, rewards, terminated, truncated, {"frames": frames}
 
 
 @dataclass
 class HeldDecisions:
-    """One decision of every episode still running: which envs, what they saw, did, and ended up seeing."""
+    """One decision of every episode still running: which envs, what they saw and did, and what followed.
+
+    `observations`, `played` and `ended_by_failure` cover all the envs; `after`, `frames` and
+    `terminated` are the same for the deciding ones only."""
 
     number: int  # decisions taken before this one in each episode; its frame is number * steps
     envs: np.ndarray  # indices of the deciding episodes
     before: np.ndarray  # (n, 4) observations they decided on
     actions: np.ndarray
-    after: np.ndarray  # (n, 4) observations when the held frames ended (the final one where an episode ended)
-    frames: np.ndarray  # frames each played in the hold
-    terminated: np.ndarray  # fell or left the track during the hold (not the 500-frame limit)
+    observations: np.ndarray  # (n_envs, 4) when the held frames ended (the final one where an episode ended)
+    played: np.ndarray  # (n_envs,) frames played in the hold, 0 for episodes that had ended before it
+    ended_by_failure: np.ndarray  # (n_envs,) fell or left the track during the hold (not the 500-frame limit)
+
+    @property
+    def after(self) -> np.ndarray:
+        return self.observations[self.envs]
+
+    @property
+    def frames(self) -> np.ndarray:
+        return self.played[self.envs]
+
+    @property
+    def terminated(self) -> np.ndarray:
+        return self.ended_by_failure[self.envs]
 
 
 def play_decisions(act: Callable[[np.ndarray, np.ndarray], np.ndarray], n_envs: int, seed: int,
@@ -236,8 +254,7 @@ def play_decisions(act: Callable[[np.ndarray, np.ndarray], np.ndarray], n_envs: 
             before = observations[envs]
             actions[envs] = np.asarray(act(envs, before)).astype(np.int64).reshape(-1)
             observations, _, terminated, _, info = env.step(actions)
-            yield HeldDecisions(number, envs, before, actions[envs], observations[envs], info["frames"][envs],
-                                terminated[envs])
+            yield HeldDecisions(number, envs, before, actions[envs], observations, info["frames"], terminated)
     finally:
         env.close()
 

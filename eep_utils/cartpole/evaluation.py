@@ -53,7 +53,7 @@ def _play_batch(policy, n, seed, steps_per_decision, record, offset) -> Rollouts
     returns = np.zeros(n, dtype=np.int64)
     seen_obs, seen_actions, seen_episode = [], [], []
     for held in play_decisions(lambda envs, observations: policy(observations), n, seed, steps_per_decision):
-        returns[held.envs] += held.frames
+        returns += held.played
         if record:
             seen_obs.append(held.before)
             seen_actions.append(held.actions)

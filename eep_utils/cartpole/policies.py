@@ -100,7 +100,7 @@ def lookup_tables_score(projection: Projection, episodes_per_table: int, seed: i
                                    len(owner), seed + calls[0], steps_per_decision)
         calls[0] += 1
         for held in decisions:
-            returns[held.envs] += held.frames
+            returns += held.played
         return returns.reshape(n_tables, episodes_per_table).mean(axis=1)
 
     return score

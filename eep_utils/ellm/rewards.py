@@ -71,7 +71,7 @@ def play_transitions(policy, n_episodes: int, seed: int, steps_per_decision: int
     for held in play_decisions(lambda envs, observations: policy(observations), n_episodes, seed, steps_per_decision):
         parts.append((held.before, held.actions, held.after, held.envs, np.full(len(held.envs), held.number),
                       np.full(len(held.envs), held.number * steps_per_decision)))
-        returns[held.envs] += held.frames
+        returns += held.played
     before, acts, after, episode, decisions, frame = (np.concatenate(column) for column in zip(*parts))
     return Transitions(before, acts, after, episode, decisions, frame, returns)
 
@@ -208,7 +208,7 @@ def train_intrinsic_q_learner(reward: ELLMReward, captioner: TransitionCaptioner
             np.add.at(q, (states, held.actions), learning_rate * errors)
 
             earned[held.envs] += rewards
-            lived[held.envs] += held.frames
+            lived += held.played
         history.append({"batch": batch, "episodes": (batch + 1) * n_envs if batch < n_batches - 1 else n_episodes,
                         "epsilon": epsilon, "intrinsic_return": earned.mean(), "frames": lived.mean()})
     # Unvisited states keep equal values and get "right", the 2023 scripts' fallback.
