@@ -92,21 +92,34 @@ def test_one_loop_for_immediate_and_awaited_choices():
         play_episode_now(held_cartpole(2), ask, seed=7)
 
 
-def test_vector_hold_freezes_ended_episodes_instead_of_resetting_them():
+def test_vector_hold_ends_episodes_instead_of_resetting_them():
     env = VectorDecisionHold(CartPoleVectorEnv(num_envs=3, max_episode_steps=MAX_EPISODE_STEPS), steps=5)
     env.reset(seed=0)
-    ended_on, frames = None, np.zeros(3, dtype=np.int64)
+    frames = np.zeros(3, dtype=np.int64)
     for _ in range(40):
+        was_ended = env.ended.copy()
         observations, rewards, terminated, truncated, info = env.step(np.array([1, 1, 1]))
         frames += info["frames"]
         np.testing.assert_array_equal(rewards, info["frames"])
+        ending = env.ended & ~was_ended
+        # An episode that ends in the step shows the observation it ended on: past the failure angle.
+        assert np.all(np.abs(observations[ending, 2]) > PHYSICS.theta_threshold_radians)
+        np.testing.assert_array_equal(observations[ending], env.final_observations[ending])
+        assert np.array_equal(terminated, ending) and not truncated.any()
         if env.ended.all():
-            ended_on = observations
             break
-    assert ended_on is not None and np.all(np.abs(ended_on[:, 2]) > PHYSICS.theta_threshold_radians)
-    again, rewards, terminated, _, info = env.step(np.array([0, 0, 0]))
-    np.testing.assert_array_equal(again, ended_on)
+    assert env.ended.all()
+    _, rewards, terminated, _, info = env.step(np.array([0, 0, 0]))
     assert not rewards.any() and not terminated.any() and not info["frames"].any()
+    # Pushing right from the same start, the bare vectorised env ends each episode after as many frames.
+    bare = CartPoleVectorEnv(num_envs=3, max_episode_steps=MAX_EPISODE_STEPS)
+    bare.reset(seed=0)
+    alive, lived = np.ones(3, dtype=bool), np.zeros(3, dtype=np.int64)
+    while alive.any():
+        _, _, done, cut, _ = bare.step(np.array([1, 1, 1]))
+        lived += alive
+        alive &= ~(done | cut)
+    np.testing.assert_array_equal(frames, lived)
 
 
 def test_vectorised_decisions_match_single_episodes_from_the_same_states():

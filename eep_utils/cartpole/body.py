@@ -162,10 +162,12 @@ def step_from(observation, action: int) -> np.ndarray:
 class VectorDecisionHold(VectorWrapper):
     """The vectorised `DecisionHold`: each step plays the actions for `steps` frames.
 
-    Each sub-environment plays one episode: one that ends stays ended (its observation frozen at its
-    final one, no more reward or frames) until `reset`, so Gymnasium's autoreset never shows through.
-    `info["frames"]` counts the frames each sub-environment played in this step; `ended` marks the
-    finished ones."""
+    Each sub-environment plays one episode: one that ends stays ended (no more reward or frames)
+    until `reset`, and `ended` marks it, so Gymnasium's autoreset never shows through. A step's
+    observation of a sub-environment that ended during it is the one it ended on (also kept in
+    `final_observations`); rows of those that had ended before the step mean nothing, as stepping
+    an ended episode means nothing in Gymnasium. `info["frames"]` counts the frames each
+    sub-environment played in the step."""
 
     def __init__(self, env, steps: int):
         if steps < 1:
@@ -173,21 +175,22 @@ class VectorDecisionHold(VectorWrapper):
         super().__init__(env)
         self.steps = steps
         self.ended = np.zeros(self.num_envs, dtype=bool)
-        self._final = None
+        self.final_observations = None
 
     def reset(self, *, seed=None, options=None):
         observations, info = self.env.reset(seed=seed, options=options)
         self.ended = np.zeros(self.num_envs, dtype=bool)
-        self._final = np.zeros_like(observations)
+        self.final_observations = np.zeros_like(observations)
         return observations, info
 
     def step(self, actions):
         # Evaluation plays thousands of episodes per call: each frame costs only whole-array arithmetic,
-        # and single sub-environments are touched only on the frames where some of them end.
+        # and single sub-environments are touched only where some of them end.
         rewards = np.zeros(self.num_envs)
         frames = self.steps * ~self.ended
         terminated = np.zeros(self.num_envs, dtype=bool)
         truncated = np.zeros(self.num_envs, dtype=bool)
+        ended_here = []
         for frame in range(self.steps):
             playing = ~self.ended
             observations, reward, frame_terminated, frame_truncated, _ = self.env.step(actions)
@@ -196,14 +199,17 @@ class VectorDecisionHold(VectorWrapper):
             if ending.any():
                 # Gymnasium resets an ended sub-environment on its next step; keep what it ended on.
                 done = np.flatnonzero(ending)
-                self._final[done] = observations[done]
+                self.final_observations[done] = observations[done]
                 frames[done] = frame + 1
                 terminated[done], truncated[done] = frame_terminated[done], frame_truncated[done]
                 self.ended[done] = True
+                ended_here.append(done)
                 if self.ended.all():
                     break
-        if self.ended.any():
-            observations = np.where(self.ended[:, None], self._final, observations)
+        observations = np.array(observations, order="K")
+        if ended_here:
+            done = np.concatenate(ended_here)
+            observations[done] = self.final_observations[done]
         return observations, rewards, terminated, truncated, {"frames": frames}
 
 
@@ -211,14 +217,14 @@ class VectorDecisionHold(VectorWrapper):
 class HeldDecisions:
     """One decision of every episode still running: which envs, what they saw and did, and what followed.
 
-    `observations`, `played` and `ended_by_failure` cover all the envs; `after`, `frames` and
-    `terminated` are the same for the deciding ones only."""
+    `observations`, `played` and `ended_by_failure` cover all the envs (see `VectorDecisionHold`);
+    `after`, `frames` and `terminated` are the same for the deciding ones only."""
 
     number: int  # decisions taken before this one in each episode; its frame is number * steps
     envs: np.ndarray  # indices of the deciding episodes
     before: np.ndarray  # (n, 4) observations they decided on
     actions: np.ndarray
-    observations: np.ndarray  # (n_envs, 4) when the held frames ended (the final one where an episode ended)
+    observations: np.ndarray  # (n_envs, 4) when the held frames ended (the final one where an episode ended in them)
     played: np.ndarray  # (n_envs,) frames played in the hold, 0 for episodes that had ended before it
     ended_by_failure: np.ndarray  # (n_envs,) fell or left the track during the hold (not the 500-frame limit)
 
