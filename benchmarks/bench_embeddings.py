@@ -20,7 +20,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from eep_utils.ellm.captions import TransitionCaptioner  # noqa: E402
-from eep_utils.ellm.goals import play_transitions  # noqa: E402
+from eep_utils.ellm.rewards import play_transitions  # noqa: E402
 from eep_utils.chat.embeddings import shared_minilm  # noqa: E402
 from eep_utils.cartpole.evaluation import RandomPolicy  # noqa: E402
 from eep_utils.cartpole.policies import LQRController  # noqa: E402

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from eep_utils.cartpole.embodiment import STUDY_2023  # noqa: E402
-from eep_utils.cartpole.teaching import PERSONAS, BoundedHistoryProtocol  # noqa: E402
+from eep_utils.cartpole.teaching import BoundedHistoryProtocol, initial_messages  # noqa: E402
 from eep_utils.chat.local import LocalChatbot, ServerSettings  # noqa: E402
 from eep_utils.chat.running import complete  # noqa: E402
 from eep_utils.chat.teachers import TRANSCRIPTS_DIR  # noqa: E402
@@ -40,7 +40,7 @@ def questions(persona: str, n: int, seed: int, logprobs: bool) -> list[ChatReque
     """Single-state CartPole questions (no history), constrained to left/right."""
     settings = BoundedHistoryProtocol(turns=0, logprobs=logprobs, constrained=True).request_settings()
     rng = np.random.default_rng(seed)
-    return [ChatRequest.from_messages(PERSONAS[persona].initial_messages()
+    return [ChatRequest.from_messages(initial_messages(persona)
                                       + [{"role": "user", "content": STUDY_2023.describe(rng.normal(0, 0.15, 4))}],
                                       **settings) for _ in range(n)]
 

@@ -10,19 +10,21 @@ import numpy as np
 import pytest
 
 from local_openai_server import LocalOpenAIServer
-from eep_utils.cartpole.teaching import (FAILED_MESSAGE_2023, FALLBACK_HISTORY_TEXT, PERSONAS, REMINDER,
-                                         STAND_IN_RULES, BoundedHistoryProtocol, RuleStandIn, Study2023Protocol,
-                                         label_observations, run_cartpole_teacher, stand_in_rule_table)
+from eep_utils.cartpole.teaching import (FAILED_MESSAGE_2023, FALLBACK_HISTORY_TEXT, REMINDER, STAND_IN_RULES,
+                                         BoundedHistoryProtocol, RuleStandIn, Study2023Protocol,
+                                         describe_stand_in_rules, initial_messages, label_observations,
+                                         run_cartpole_teacher, system_prompt)
 from eep_utils.chat.client import OpenAIChatbot
 from eep_utils.cartpole.embodiment import FIVE_WORDS, STUDY_2023
 from eep_utils.cartpole.episodes import DECISION_COLUMNS, FRAME_COLUMNS, EpisodeSet
 from eep_utils.cartpole.evaluation import play_episode_from
 from eep_utils.cartpole.policies import LookupTablePolicy
 from eep_utils.chat.running import complete
-from eep_utils.chat.types import ChatRequest
+from eep_utils.chat.types import BudgetExhausted, ChatRequest
 from eep_utils.chat.usage import Budget
 from eep_utils.chat.recording import RecordingTeacher, ReplayTeacher
 from eep_utils.chat.transcripts import TranscriptStore
+from eep_utils.personas import PERSONAS
 
 
 def recorded_prompts() -> list:
@@ -34,13 +36,13 @@ def recorded_prompts() -> list:
 
 
 def test_newton_prompt_and_examples_are_the_2023_ones():
-    assert PERSONAS["newton"].initial_messages() == recorded_prompts()[0][:15]
+    assert initial_messages("newton") == recorded_prompts()[0][:15]
 
 
 def test_personas_differ_only_in_the_persona_sentence():
-    newton, plain, aristotle = (PERSONAS[n].system_prompt() for n in ("newton", "no_persona", "aristotle"))
+    newton, plain, aristotle = (system_prompt(n) for n in ("newton", "no_persona", "aristotle"))
     assert newton == "You are Sir Isaac Newton. " + plain and aristotle.endswith(plain) and aristotle != plain
-    assert "far-left" in PERSONAS["newton"].system_prompt(FIVE_WORDS)  # the schema follows the projection
+    assert "far-left" in system_prompt("newton", FIVE_WORDS)  # the schema follows the projection
 
 
 def _exchanges(episode_messages, start):
@@ -113,7 +115,7 @@ def state_text(velocity="stopped", spin="zero", angle="upright", position="cente
 ])
 def test_stand_in_follows_its_rule(persona, spin, angle, expected):
     stand_in = RuleStandIn(persona)
-    request = ChatRequest.from_messages(PERSONAS[persona].initial_messages() +
+    request = ChatRequest.from_messages(initial_messages(persona) +
                                         [{"role": "user", "content": state_text(spin=spin, angle=angle)},
                                          {"role": "assistant", "content": "hmm"}, {"role": "user", "content": REMINDER}])
     answer = complete(stand_in, request)
@@ -124,7 +126,7 @@ def test_stand_in_follows_its_rule(persona, spin, angle, expected):
 def test_stand_in_table_and_its_description():
     table = RuleStandIn("newton").table()
     assert table.shape == (STUDY_2023.n_states,) and set(table) == {0, 1}
-    assert list(stand_in_rule_table().index) == list(STAND_IN_RULES)
+    assert list(describe_stand_in_rules().index) == list(STAND_IN_RULES)
     with pytest.raises(ValueError, match="found no .* state description"):
         complete(RuleStandIn("newton"), ChatRequest.from_messages([{"role": "user", "content": "hello"}]))
 
@@ -143,6 +145,33 @@ def test_stand_in_rollouts_match_the_reference_player():
     decided = episodes.frames[episodes.frames["decided"]]
     assert (decided["t"] % 2 == 0).all() and len(decided) == len(episodes.decisions)
     assert set(episodes.decisions["status"]) == {"ok"} and episodes.decisions["p_right"].isna().all()
+
+
+class _SpentTeacher:
+    """A teacher whose budget is already spent: its first request raises BudgetExhausted."""
+
+    label, model, is_chatbot = "spent test teacher", "spent", True
+
+    def __init__(self):
+        self.usage = RuleStandIn("newton").usage
+
+    async def acomplete(self, request):
+        raise BudgetExhausted("request budget of 0 reached")
+
+
+@pytest.mark.parametrize("protocol", [BoundedHistoryProtocol(), Study2023Protocol()], ids=["bounded", "2023"])
+def test_a_run_stopped_before_any_episode_ends_gives_empty_typed_tables(protocol, tmp_path):
+    stopped = run_cartpole_teacher(_SpentTeacher(), "newton", protocol, 3, seed=0)
+    played = run_cartpole_teacher(RuleStandIn("newton"), "newton", protocol, 1, seed=0)
+    assert "budget" in stopped.metadata["stopped_early"] and stopped.n_episodes == 0
+    for empty, full in ((stopped.frames, played.frames), (stopped.decisions, played.decisions)):
+        assert len(empty) == 0 and list(empty.columns) == list(full.columns)
+        assert empty.dtypes.to_dict() == full.dtypes.to_dict()
+    observations, actions, episodes = stopped.training_pairs()
+    assert observations.shape == (0, 4) and len(actions) == len(episodes) == 0
+    assert len(stopped.soft_labels()) == 0 and len(stopped.returns()) == 0
+    reloaded = EpisodeSet.load(stopped.save(tmp_path / "stopped"))
+    assert reloaded.frames.dtypes.to_dict() == played.frames.dtypes.to_dict()
 
 
 def test_protocols_share_starting_states_so_comparisons_are_paired():
@@ -168,7 +197,7 @@ def live(server, **options):
 def test_study_2023_rollout_sends_the_2023_conversation(server):
     episodes = run_cartpole_teacher(live(server), "newton", Study2023Protocol(), 3, seed=42)
     first = server.received[0]
-    assert first["messages"][:15] == PERSONAS["newton"].initial_messages()
+    assert first["messages"][:15] == initial_messages("newton")
     assert first["messages"][15]["content"] == STUDY_2023.describe(episodes.frames.iloc[0][["x", "x_dot", "theta", "theta_dot"]].to_numpy())
     assert first["temperature"] == 0 and first["max_tokens"] == 2 and "logprobs" not in first
     lengths = [len(body["messages"]) for body in server.received]
@@ -254,4 +283,4 @@ def test_label_observations_asks_single_questions(server):
     assert list(actions) == [1, 0, 1] and statuses == ["ok", "ok", "fallback"]
     assert np.allclose(p_right[:2], [0.8, 0.2]) and math.isnan(p_right[2])
     assert all(len(body["messages"]) in (16, 18) for body in server.received)
-    assert server.received[0]["messages"][0]["content"] == PERSONAS["no_persona"].system_prompt()
+    assert server.received[0]["messages"][0]["content"] == system_prompt("no_persona")

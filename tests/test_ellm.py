@@ -1,23 +1,27 @@
 """ELLM on CartPole: captions, goal parsing, the goal stand-in, the intrinsic reward and its learner."""
+import ast
 import re
+from pathlib import Path
 
+import jupytext
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from eep_utils.ellm.captions import CART_CLAUSES, POLE_CLAUSES, TransitionCaptioner
-from eep_utils.ellm.goals import (GOAL_TEMPLATES, PERSONA_INTROS, ELLMReward, GoalTemplateStandIn, Transitions,
-                            episode_rank_correlation, goal_request, intrinsic_rewards, parse_goals, play_transitions,
-                            push_direction_contrast, reward_by_state, similarity_matrix, stand_in_goals,
-                            stand_in_rule_table, suggest_goals, threshold_for_share, threshold_sweep,
-                            train_intrinsic_q_learner)
+from eep_utils.ellm.goals import (GOAL_TEMPLATES, GoalTemplateStandIn, advised_actions, goal_request, parse_goals,
+                                  pushed_direction, stand_in_goals, suggest_goals)
+from eep_utils.ellm.rewards import (ELLMReward, Transitions, episode_rank_correlation, intrinsic_rewards,
+                                    play_transitions, push_direction_contrast, reward_by_state, similarity_matrix,
+                                    threshold_for_share, threshold_sweep, train_intrinsic_q_learner)
 from eep_utils.chat.embeddings import shared_minilm
 from eep_utils.chat.teachers import make_teacher
 from eep_utils.cartpole.embodiment import STUDY_2023
 from eep_utils.cartpole.evaluation import RandomPolicy, play_episodes
 from eep_utils.chat.running import complete
 from eep_utils.chat.types import ChatAnswer, ChatRequest
+from eep_utils.personas import PERSONAS
 
 CAPTIONER = TransitionCaptioner()
 
@@ -110,7 +114,7 @@ def _state(position, velocity, spin, angle):
 
 def test_stand_in_reads_persona_state_and_k_from_the_prompt_and_answers_parseably():
     stand_in = GoalTemplateStandIn()
-    for persona in PERSONA_INTROS:
+    for persona in PERSONAS:
         for state in (0, 13, 40, 80):
             words = STUDY_2023.words_of_state(state)
             answer = complete(stand_in, goal_request(persona, STUDY_2023.describe_state(state), 3))
@@ -121,7 +125,7 @@ def test_stand_in_reads_persona_state_and_k_from_the_prompt_and_answers_parseabl
 def test_personas_differ_where_the_pole_falls():
     falling_right = STUDY_2023.describe_state(_state("center", "stopped", "rightwards", "right"))
     goals = {p: parse_goals(complete(GoalTemplateStandIn(), goal_request(p, falling_right, 2)).text)
-             for p in PERSONA_INTROS}
+             for p in PERSONAS}
     assert goals["newton"][0] == "push the cart right to get under the pole"
     assert goals["aristotle"][0] == "push the cart left to hold the pole up"
     assert len({tuple(g) for g in goals.values()}) == 3
@@ -157,7 +161,7 @@ def _prompt_rule(words):
 
 
 def test_newton_stand_in_acts_on_the_prompt_rule_wherever_the_pole_is_not_balanced():
-    newton, aristotle = stand_in_rule_table("newton"), stand_in_rule_table("aristotle")
+    newton, aristotle = (advised_actions(suggest_goals(GoalTemplateStandIn(), p, k=5)) for p in ("newton", "aristotle"))
     for state in range(STUDY_2023.n_states):
         push = _prompt_rule(STUDY_2023.words_of_state(state))
         if push is not None:
@@ -165,9 +169,48 @@ def test_newton_stand_in_acts_on_the_prompt_rule_wherever_the_pole_is_not_balanc
             assert aristotle[state] == 1 - push, "the contrasting persona pushes away from the fall"
 
 
+class _Advising:
+    """A chatbot-like teacher whose goals name a push to the left, a push to the right, both, or none."""
+
+    label, is_chatbot = "advising test teacher", True
+
+    async def acomplete(self, request):
+        state = STUDY_2023.parse_description(request.messages[-1][1].split("You see:\n")[1].split("\nSuggest")[0])
+        answers = ["1. Keep the pole up.\n2. Push the cart left.\n3. Push the cart right.",  # both: first named
+                   "- move the cart to the right\n- stay calm",
+                   "Stay calm and keep the pole balanced.",  # none: the default
+                   "1. Push the cart left to catch the pole."]
+        return ChatAnswer(answers[state % 4], "test")
+
+
+def test_advised_actions_follow_the_teachers_own_goals():
+    suggestions = suggest_goals(_Advising(), "newton", k=3)
+    table = advised_actions(suggestions)
+    expected = np.array([[0, 1, 1, 0][state % 4] for state in range(STUDY_2023.n_states)])
+    np.testing.assert_array_equal(table, expected)
+    np.testing.assert_array_equal(advised_actions(suggestions, default=0), np.where(np.arange(81) % 4 == 2, 0, expected))
+    # Not the stand-in's advice: the table is the configured teacher's.
+    stand_in = advised_actions(suggest_goals(GoalTemplateStandIn(), "newton", k=3))
+    assert not np.array_equal(table, stand_in)
+
+
+def test_chapter_05_builds_its_teacher_from_the_configured_teachers_goals():
+    """The teacher acting on its advice, and the student imitating it, come from the goals of the teacher
+    the chapter is configured with, never from the offline stand-in's own templates."""
+    chapter = jupytext.read(Path(__file__).resolve().parent.parent / "notebooks" / "05_ellm_rewards.md")
+    code = "\n".join(cell.source for cell in chapter.cells if cell.cell_type == "code")
+    called = {node.func.id for node in ast.walk(ast.parse(code))
+              if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)}
+    assert not {name for name in called if name.startswith("stand_in")}, "a table from the stand-in's templates"
+    tables = [ast.unparse(node) for node in ast.walk(ast.parse(code))
+              if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "LookupTablePolicy"]
+    advice = [table for table in tables if "advised_actions(suggestions[" in table]
+    assert len(advice) == 2, tables  # the agent in the trajectories and the per-persona rows of the comparison
+
+
 def test_every_persona_has_every_situation():
     situations = {"balanced", "tipping", "falling", "recovering", "centered", "off_center", "drifting_away", "always"}
-    assert set(GOAL_TEMPLATES) == set(PERSONA_INTROS)
+    assert set(GOAL_TEMPLATES) == set(PERSONAS)
     assert all(set(templates) == situations for templates in GOAL_TEMPLATES.values())
 
 
@@ -390,3 +433,14 @@ def test_push_direction_contrast_compares_same_and_opposite_pushes():
     table = push_direction_contrast(similarity, captions, goals)
     assert list(table.index) == ["push the cart left now"]
     assert table.loc["push the cart left now"].tolist() == pytest.approx([0.8, 0.5, 0.3])
+
+
+@pytest.mark.parametrize("text, direction", [
+    ("push the cart left to get under the pole", "left"), ("move the cart to the right", "right"),
+    ("move the cart toward the middle, then push the cart right", "right"),
+    ("you pushed the cart left, the pole stayed upright and the cart moved right", "left"),
+    ("keep the pole upright", None), ("stop the pole from falling to the right", None),
+    ("keep pushing the cart left", None),  # not a push the valid actions name
+])
+def test_pushed_direction_reads_the_push_a_goal_or_caption_names(text, direction):
+    assert pushed_direction(text) == direction

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from eep_utils.cartpole.embodiment import (FIVE_WORDS, REQUIREMENTS, STUDY_2023, Feature, Projection, candidate_reasons,
-                                   candidate_table, state_occupancy)
+                                           candidate_table, direction_named, opposite, state_occupancy)
 
 
 def observation(x=0.0, x_dot=0.0, theta=0.0, theta_dot=0.0):
@@ -72,7 +72,24 @@ def test_candidate_table_reads_spaces_from_gymnasium():
     table = candidate_table()
     assert table.loc["CartPole-v1", "senses"] == "4 real numbers"
     assert table.loc["MountainCar-v0", "acts"] == "3 choices"
-    assert (table["total (of 10)"] == table[list(REQUIREMENTS)].sum(axis=1)).all()
+    # What chapter 01 says of the table: CartPole meets every requirement but offers a single task, and
+    # FrozenLake would score highest on paper.
+    cartpole = table.loc["CartPole-v1", list(REQUIREMENTS)]
+    assert cartpole.to_dict() == {**dict.fromkeys(REQUIREMENTS, 2), "many_tasks": 1}
+    totals = table["total (of 10)"].sort_values(ascending=False)
+    assert totals.index[0] == "FrozenLake-v1" and totals.iloc[0] == 10 > totals.iloc[1]
+    assert set(table[list(REQUIREMENTS)].to_numpy().ravel()) <= {0, 1, 2}
     reasons = candidate_reasons()
     assert len(reasons) == len(table) * len(REQUIREMENTS)
     assert reasons.loc[("CartPole-v1", "action"), "score"] == table.loc["CartPole-v1", "action"]
+
+
+def test_direction_named_reads_every_projection_word_and_commands():
+    words = {word for projection in (STUDY_2023, FIVE_WORDS) for f in projection.features for word in f.words}
+    named = {word: direction_named(word) for word in words}
+    assert {w for w, d in named.items() if d == "right"} == {"right", "far-right", "rightwards", "fast-rightwards"}
+    assert {w for w, d in named.items() if d == "left"} == {"left", "far-left", "leftwards", "fast-leftwards"}
+    assert {w for w, d in named.items() if d is None} == {"center", "stopped", "zero", "upright"}
+    assert direction_named("left-limit") == "left"  # the 2023 text-completion run's words
+    assert direction_named("push the cart right") == "right" and direction_named("keep it upright") is None
+    assert (opposite("left"), opposite("right")) == ("right", "left")

@@ -5,8 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from eep_utils.cartpole.episodes import (EpisodeSet, OBSERVATION_COLUMNS, empty_decisions, minari_dataset_id,
-                                push_consistency, to_minari)
+from eep_utils.cartpole.embodiment import STUDY_2023
+from eep_utils.cartpole.episodes import (OBSERVATION_COLUMNS, EpisodeFormatError, EpisodeSet, empty_decisions,
+                                         minari_dataset_id, push_consistency, to_minari)
 from eep_utils.study2023.replay import replay_actions
 
 
@@ -58,10 +59,40 @@ def test_minari_export_round_trip(tmp_path, monkeypatch):
     assert "random walk (test)" in dataset.storage.metadata["description"]
 
 
-def test_episode_set_save_load_keeps_frames(tmp_path):
+def study_2023_style_episodes() -> EpisodeSet:
+    """A random walk with a decision table as the 2023 recordings give one: no token counts, no
+    probabilities, no latencies (NaN), an empty answer where a turn was not kept, a fallback."""
     episodes = random_walk_episodes()
+    decided = episodes.frames[episodes.frames["decided"]]
+    decisions = pd.DataFrame({
+        "episode": decided["episode"].to_numpy(), "t": decided["t"].to_numpy(),
+        "state": STUDY_2023.state_index(decided[OBSERVATION_COLUMNS].to_numpy()),
+        "prompt_text": [STUDY_2023.describe(o) for o in decided[OBSERVATION_COLUMNS].to_numpy()],
+        "answer": ["" if i == 0 else " right" if i == 1 else ["left", "right"][a]
+                   for i, a in enumerate(decided["action"])],
+        "status": ["ok", "fallback"] + ["ok"] * (len(decided) - 2),
+        "action": decided["action"].to_numpy(), "p_right": np.nan,
+        "prompt_tokens": np.nan, "completion_tokens": np.nan, "latency_s": np.nan,
+    })
+    return EpisodeSet("gpt-3.5-turbo as Newton (2023-style test)", True, episodes.frames, decisions, {"seed": 0})
+
+
+def test_episode_set_save_load_keeps_every_table_exactly(tmp_path):
+    episodes = study_2023_style_episodes()
     loaded = EpisodeSet.load(episodes.save(tmp_path / "walk"))
-    pd.testing.assert_frame_equal(loaded.frames, episodes.frames, check_dtype=False)
-    (tmp_path / "walk" / "frames.csv.gz").write_bytes(b"\x1f\x8b truncated")
-    with pytest.raises(Exception, match="damaged"):
-        EpisodeSet.load(tmp_path / "walk")
+    for table, original in ((loaded.frames, episodes.frames), (loaded.decisions, episodes.decisions)):
+        assert table.dtypes.to_dict() == original.dtypes.to_dict()
+        pd.testing.assert_frame_equal(table, original)
+    assert (loaded.teacher, loaded.is_chatbot, loaded.metadata) == (episodes.teacher, True, {"seed": 0})
+    np.testing.assert_array_equal(loaded.training_pairs()[1], episodes.training_pairs()[1])
+
+
+def test_a_damaged_or_incomplete_episode_folder_is_named(tmp_path):
+    folder = random_walk_episodes().save(tmp_path / "walk")
+    table = next(path for path in folder.iterdir() if path.name.startswith("frames."))
+    table.write_bytes(table.read_bytes()[:40])
+    with pytest.raises(EpisodeFormatError, match="damaged"):
+        EpisodeSet.load(folder)
+    table.unlink()
+    with pytest.raises(EpisodeFormatError, match="not a complete episode folder"):
+        EpisodeSet.load(folder)

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from eep_utils.cartpole.embodiment import STUDY_2023
-from eep_utils.cartpole.teaching import PERSONAS, BoundedHistoryProtocol, run_cartpole_teacher
+from eep_utils.cartpole.teaching import BoundedHistoryProtocol, initial_messages, run_cartpole_teacher
 from eep_utils.chat import local
 from eep_utils.chat.local import LocalChatbot, LocalModelError, LocalServer, local_model
 from eep_utils.chat.parsing import agrees_with, choice_probabilities
@@ -77,7 +77,7 @@ def chatbot():
 
 def cartpole_request(observation, constrained=True) -> ChatRequest:
     protocol = BoundedHistoryProtocol(turns=0, constrained=constrained)
-    messages = PERSONAS["newton"].initial_messages() + [{"role": "user", "content": STUDY_2023.describe(observation)}]
+    messages = initial_messages("newton") + [{"role": "user", "content": STUDY_2023.describe(observation)}]
     return ChatRequest.from_messages(messages, **protocol.request_settings())
 
 

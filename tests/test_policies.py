@@ -1,7 +1,7 @@
 import numpy as np
 
 from eep_utils.cartpole.embodiment import STUDY_2023, Feature, Projection
-from eep_utils.cartpole.evaluation import play_episodes
+from eep_utils.cartpole.evaluation import RandomPolicy, play_episodes
 from eep_utils.cartpole.policies import (LookupTablePolicy, LQRController, constant_table, cross_entropy_search,
                                 literal_rule_table, lookup_tables_score, majority_table)
 
@@ -50,6 +50,9 @@ def test_lookup_policy_checks_table_size_and_maps_states():
 def test_lqr_controller_balances_and_random_does_not():
     returns = play_episodes(LQRController(), 50, seed=3, steps_per_decision=2).returns
     assert returns.min() == 500
+    # The 2023 random walk (a random push held for two frames) lasted about 19 frames on average.
+    random = play_episodes(RandomPolicy(3), 500, seed=3, steps_per_decision=2).returns
+    assert 15 < random.mean() < 30 and random.max() < 200
 
 
 def test_majority_table_reproduces_a_table_policy_exactly():

@@ -7,7 +7,7 @@ from eep_utils.book.config import load_plan
 from eep_utils.book.rerun import (DECISION_TOKENS, STUDENTS_ASKED_FOR_FIDELITY, cartpole_request, decisions_per_episode,
                                   request_plan)
 from eep_utils.cartpole.embodiment import STUDY_2023
-from eep_utils.cartpole.episodes import DECISION_COLUMNS, EpisodeSet
+from eep_utils.cartpole.episodes import DECISION_COLUMNS, DECISION_DTYPES, EpisodeSet
 from eep_utils.chat.usage import approximate_tokens
 from eep_utils.personality.personas import PERSONAS as CUTENESS_PERSONAS
 from eep_utils.study2023.replay import replay_actions
@@ -45,8 +45,9 @@ def test_a_cartpole_request_grows_with_its_history():
 def test_decisions_per_episode_are_read_from_the_recorded_rollouts(tmp_path):
     frames = replay_actions(np.repeat(np.random.default_rng(0).integers(0, 2, 200), 2)).complete_episodes()
     decided = frames[frames["decided"]]
-    decisions = pd.DataFrame({column: decided[column].to_numpy() if column in decided else np.nan
-                              for column in DECISION_COLUMNS}).assign(status="ok")
+    missing = {"int64": 0, "str": "", "float64": np.nan}  # what a random walk has no value for
+    decisions = pd.DataFrame({column: decided[column].to_numpy() if column in decided else missing[DECISION_DTYPES[column]]
+                              for column in DECISION_COLUMNS}, index=range(len(decided))).assign(status="ok")
     EpisodeSet("random walk (test)", False, frames, decisions, {}).save(tmp_path / "walker")
     per_episode = decisions_per_episode(tmp_path, ["walker"])
     assert per_episode == {"walker": pytest.approx(len(decided) / frames["episode"].nunique())}

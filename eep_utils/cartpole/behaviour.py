@@ -3,12 +3,16 @@ agreement with a rule, and an animation of one episode. Works on any `EpisodeSet
 from __future__ import annotations
 
 import io
+import os
 
+import gymnasium as gym
 import numpy as np
 import pandas as pd
 
+from eep_utils.cartpole.body import held_cartpole, play_episode_now
 from eep_utils.cartpole.embodiment import STUDY_2023, Projection
-from eep_utils.cartpole.episodes import OBSERVATION_COLUMNS, EpisodeSet
+from eep_utils.cartpole.episodes import FRAME_COLUMNS, OBSERVATION_COLUMNS, EpisodeSet, empty_decisions, frame_rows
+from eep_utils.cartpole.evaluation import one_at_a_time
 from eep_utils.stats import mean_ci, proportion_ci
 
 
@@ -67,9 +71,7 @@ def rule_agreement(episodes: EpisodeSet, rule_table: np.ndarray, projection: Pro
 def episode_animation(episodes: EpisodeSet, episode: int, every: int = 2, max_frames: int = 120,
                       title: str = "") -> bytes:
     """A GIF of one episode as CartPole renders it, with the action taken under each frame."""
-    import os
-
-    import gymnasium as gym
+    # Pillow comes with matplotlib, not with this book's own requirements; only the GIF needs it.
     from PIL import Image, ImageDraw
 
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
@@ -92,11 +94,9 @@ def episode_animation(episodes: EpisodeSet, episode: int, every: int = 2, max_fr
 
 def record_episode(policy, initial_state, label: str, steps_per_decision: int = 2) -> EpisodeSet:
     """One episode of any policy from a given state, every frame recorded (for `episode_animation`)."""
-    from eep_utils.cartpole.episodes import empty_decisions
-    from eep_utils.cartpole.evaluation import MAX_EPISODE_STEPS, frames_from
-
-    rows = [{"episode": 0, "t": t, **dict(zip(OBSERVATION_COLUMNS, observation)), "action": action,
-             "decided": decided, "reward": reward, "terminated": terminated,
-             "truncated": t == MAX_EPISODE_STEPS - 1 and not terminated}
-            for t, observation, action, decided, reward, terminated in frames_from(policy, initial_state, steps_per_decision)]
-    return EpisodeSet(label, False, pd.DataFrame(rows), empty_decisions())
+    env = held_cartpole(steps_per_decision)
+    try:
+        played = play_episode_now(env, one_at_a_time(policy), options={"state": initial_state})
+    finally:
+        env.close()
+    return EpisodeSet(label, False, pd.DataFrame(frame_rows(0, played), columns=FRAME_COLUMNS), empty_decisions())

@@ -8,14 +8,31 @@ policy over text is a lookup table indexed by state.
 """
 from __future__ import annotations
 
-import itertools
+import os
+import re
 from dataclasses import dataclass
 
+import gymnasium as gym
 import numpy as np
+import pandas as pd
 
 OBSERVATION_NAMES = ("cart position", "cart velocity", "pole angle", "pole angular velocity")
 ACTIONS = ("left", "right")  # CartPole's action 0 pushes the cart left, 1 pushes it right
 STEPS_PER_DECISION_2023 = 2  # the 2023 study held each chatbot decision for two frames
+_DIRECTION = re.compile(r"\b(left|right)")  # at a word's start: "far-left", "rightwards", but not "upright"
+
+
+def direction_named(text: str) -> str | None:
+    """The direction, "left" or "right", that a projection word or a command names first; None if none.
+
+    "right" for right, far-right, rightwards, fast-rightwards and "push the cart right", but not for
+    upright; likewise "left"; None for center, stopped, zero, upright."""
+    found = _DIRECTION.search(text)
+    return found.group(1) if found else None
+
+
+def opposite(direction: str) -> str:
+    return ACTIONS[1 - ACTIONS.index(direction)]
 
 
 @dataclass(frozen=True)
@@ -94,9 +111,6 @@ class Projection:
         except (KeyError, ValueError):
             raise ValueError(f"not a {self.name} state description: {text!r}") from None
 
-    def all_states(self) -> list[tuple[str, ...]]:
-        return list(itertools.product(*(f.words for f in self.features)))
-
     def schema(self) -> str:
         """The '[a|b|c]' lines the 2023 prompt used to explain the description."""
         return "\n".join(f"{f.label}: [{'|'.join(f.words)}]" for f in self.features)
@@ -130,10 +144,6 @@ PROJECTIONS = {"study_2023": STUDY_2023, "five_words": FIVE_WORDS}
 
 def render_frame(observation: np.ndarray) -> np.ndarray:
     """CartPole's own RGB rendering of one observation (the picture a camera would give)."""
-    import os
-
-    import gymnasium as gym
-
     # Off-screen: no display, no sound device (pygame otherwise complains on headless machines).
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
@@ -145,10 +155,8 @@ def render_frame(observation: np.ndarray) -> np.ndarray:
     return frame
 
 
-def state_occupancy(projection: Projection, observations: np.ndarray) -> "pd.DataFrame":
+def state_occupancy(projection: Projection, observations: np.ndarray) -> pd.DataFrame:
     """How often each text state occurs among `observations`, most frequent first."""
-    import pandas as pd
-
     counts = np.bincount(projection.state_index(observations), minlength=projection.n_states)
     table = pd.DataFrame({
         "state": np.arange(projection.n_states),
@@ -209,11 +217,8 @@ CANDIDATES = [
 ]
 
 
-def candidate_table() -> "pd.DataFrame":
+def candidate_table() -> pd.DataFrame:
     """Each candidate's score per requirement and in total, with each Gymnasium task's spaces read from Gymnasium."""
-    import gymnasium as gym
-    import pandas as pd
-
     rows = []
     for candidate in CANDIDATES:
         row = {"environment": candidate["environment"]}
@@ -230,10 +235,8 @@ def candidate_table() -> "pd.DataFrame":
     return pd.DataFrame(rows).set_index("environment")
 
 
-def candidate_reasons() -> "pd.DataFrame":
+def candidate_reasons() -> pd.DataFrame:
     """The reason behind every score of `candidate_table`, one row per candidate and requirement."""
-    import pandas as pd
-
     return pd.DataFrame([{"environment": c["environment"], "requirement": key, "score": c[key][0], "reason": c[key][1]}
                          for c in CANDIDATES for key in REQUIREMENTS]).set_index(["environment", "requirement"])
 

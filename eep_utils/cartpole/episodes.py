@@ -10,8 +10,11 @@ decisions  one row per question to the teacher: episode, t, state (text state in
            action, p_right (the teacher's probability of "right" where log-probabilities were given,
            else NaN), prompt_tokens, completion_tokens, latency_s.
 
-Saved as a folder: frames.csv.gz, decisions.csv.gz and metadata.json (teacher label, whether it is a
-chatbot, the protocol, seeds). A student trains on the observation-action pairs of `decided` frames.
+Each column has one dtype (`FRAME_DTYPES`, `DECISION_DTYPES`), whatever made the tables, and an
+empty table (a run stopped before any episode ended) has them too. Counts a source did not record
+(the 2023 runs' tokens) are NaN. Saved as a folder: frames.parquet, decisions.parquet (Parquet keeps
+every dtype) and metadata.json (teacher label, whether it is a chatbot, the protocol, seeds). A
+student trains on the observation-action pairs of `decided` frames.
 """
 from __future__ import annotations
 
@@ -21,13 +24,21 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import gymnasium as gym
 import numpy as np
 import pandas as pd
+
+from eep_utils.cartpole.body import ENV_ID, step_from
 
 OBSERVATION_COLUMNS = ["x", "x_dot", "theta", "theta_dot"]
 FRAME_COLUMNS = ["episode", "t", *OBSERVATION_COLUMNS, "action", "decided", "reward", "terminated", "truncated"]
 DECISION_COLUMNS = ["episode", "t", "state", "prompt_text", "answer", "status", "action", "p_right",
                     "prompt_tokens", "completion_tokens", "latency_s"]
+FRAME_DTYPES = {"episode": "int64", "t": "int64", **dict.fromkeys(OBSERVATION_COLUMNS, "float64"), "action": "int64",
+                "decided": "bool", "reward": "float64", "terminated": "bool", "truncated": "bool"}
+DECISION_DTYPES = {"episode": "int64", "t": "int64", "state": "int64", "prompt_text": "str", "answer": "str",
+                   "status": "str", "action": "int64", "p_right": "float64", "prompt_tokens": "float64",
+                   "completion_tokens": "float64", "latency_s": "float64"}
 DECISION_STATUSES = ("ok", "retried", "fallback")
 REPOSITORY_URL = "https://github.com/embodied-emulated-personas/eep-book"
 
@@ -45,13 +56,20 @@ class EpisodeSet:
     metadata: dict = field(default_factory=dict)
 
     def __post_init__(self):
-        for name, table, columns in (("frames", self.frames, FRAME_COLUMNS), ("decisions", self.decisions, DECISION_COLUMNS)):
-            missing = [c for c in columns if c not in table.columns]
-            if missing:
-                raise EpisodeFormatError(f"{self.teacher}: the {name} table lacks columns {missing}")
+        self.frames = self._typed("frames", self.frames, FRAME_DTYPES)
+        self.decisions = self._typed("decisions", self.decisions, DECISION_DTYPES)
         unknown = set(self.decisions["status"]) - set(DECISION_STATUSES)
         if unknown:
             raise EpisodeFormatError(f"{self.teacher}: unknown decision statuses {sorted(unknown)}")
+
+    def _typed(self, name: str, table: pd.DataFrame, dtypes: dict) -> pd.DataFrame:
+        missing = [c for c in dtypes if c not in table.columns]
+        if missing:
+            raise EpisodeFormatError(f"{self.teacher}: the {name} table lacks columns {missing}")
+        try:
+            return table.astype(dtypes)
+        except (ValueError, TypeError) as error:
+            raise EpisodeFormatError(f"{self.teacher}: the {name} table does not fit the episode format: {error}") from None
 
     @property
     def n_episodes(self) -> int:
@@ -97,8 +115,8 @@ class EpisodeSet:
     def save(self, folder: Path) -> Path:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        self.frames.to_csv(folder / "frames.csv.gz", index=False)
-        self.decisions.to_csv(folder / "decisions.csv.gz", index=False)
+        self.frames.to_parquet(folder / "frames.parquet", index=False)
+        self.decisions.to_parquet(folder / "decisions.parquet", index=False)
         metadata = {**self.metadata, "teacher": self.teacher, "is_chatbot": self.is_chatbot}
         (folder / "metadata.json").write_text(json.dumps(metadata, indent=2, default=str))
         return folder
@@ -108,9 +126,8 @@ class EpisodeSet:
         folder = Path(folder)
         try:
             metadata = json.loads((folder / "metadata.json").read_text())
-            frames = pd.read_csv(folder / "frames.csv.gz")
-            decisions = pd.read_csv(folder / "decisions.csv.gz", keep_default_na=False,
-                                    na_values={"p_right": [""], "latency_s": [""]})
+            frames = pd.read_parquet(folder / "frames.parquet")
+            decisions = pd.read_parquet(folder / "decisions.parquet")
         except FileNotFoundError as error:
             raise EpisodeFormatError(f"{folder} is not a complete episode folder ({error.filename} is missing); "
                                      "re-run the chapter that writes it") from None
@@ -134,25 +151,20 @@ def to_minari(episodes: EpisodeSet, folder: Path, dataset_id: str | None = None)
     observation after its last action; the frames table does not store it, so it is recomputed by one
     CartPole step from the last stored observation (float32, as observed) — within float32 rounding
     of the true terminal observation. The teacher's name and the metadata go into the description."""
-    import gymnasium as gym
+    # Minari and h5py are needed by this export alone; the rest of the book runs without loading them.
     import minari
-    from gymnasium.envs.classic_control.cartpole import CartPoleEnv
     from minari.data_collector import EpisodeBuffer
 
     dataset_id = dataset_id or minari_dataset_id(episodes.teacher)
-    stepper = CartPoleEnv()
-    stepper.reset(seed=0)
     buffers = []
     for episode, frames in episodes.frames.sort_values(["episode", "t"]).groupby("episode"):
         observations = frames[OBSERVATION_COLUMNS].to_numpy(np.float32)
         actions = frames["action"].to_numpy(np.int64)
-        stepper.state, stepper.steps_beyond_terminated = observations[-1].astype(np.float64), None
-        final, *_ = stepper.step(int(actions[-1]))
+        final = step_from(observations[-1], actions[-1])
         buffers.append(EpisodeBuffer(
             id=int(episode), observations=np.vstack([observations, final[None, :].astype(np.float32)]),
             actions=actions, rewards=frames["reward"].astype(float).tolist(),
             terminations=frames["terminated"].astype(bool).tolist(), truncations=frames["truncated"].astype(bool).tolist()))
-    stepper.close()
     description = (f"CartPole-v1 episodes of teacher: {episodes.teacher} "
                    f"({'a chatbot' if episodes.is_chatbot else 'not a chatbot'}). "
                    f"Metadata: {json.dumps(episodes.metadata, default=str)}")
@@ -163,7 +175,7 @@ def to_minari(episodes: EpisodeSet, folder: Path, dataset_id: str | None = None)
             # Minari asks for a contact e-mail; the book's repository is the contact.
             warnings.filterwarnings("ignore", message="`author_email` is set to None")
             return minari.create_dataset_from_buffers(
-                dataset_id, buffers, env=gym.make("CartPole-v1"), eval_env=gym.make("CartPole-v1"),
+                dataset_id, buffers, env=gym.make(ENV_ID), eval_env=gym.make(ENV_ID),
                 algorithm_name=episodes.teacher, author="Embodied Emulated Personas", code_permalink=REPOSITORY_URL,
                 description=description)
     finally:
@@ -184,6 +196,12 @@ def push_consistency(observations, actions, next_observations) -> np.ndarray:
     return np.where(np.asarray(actions) == 1, change > 0, change < 0)
 
 
+def frame_rows(episode: int, frames) -> list[tuple]:
+    """Rows of the frames table from `body.Frame`s played in one episode."""
+    return [(episode, f.t, *map(float, f.observation), int(f.action), bool(f.decided), float(f.reward),
+             bool(f.terminated), bool(f.truncated)) for f in frames]
+
+
 def empty_decisions() -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype=object if c in ("prompt_text", "answer", "status") else float)
-                         for c in DECISION_COLUMNS})
+    """A decisions table with no rows (for teachers that are not asked, such as a policy over numbers)."""
+    return pd.DataFrame(columns=DECISION_COLUMNS).astype(DECISION_DTYPES)

@@ -11,12 +11,11 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
-from gymnasium.envs.classic_control.cartpole import CartPoleEnv, CartPoleVectorEnv
 
+from eep_utils.cartpole.body import held_cartpole, play_decisions, play_episode_now, starting_states
 from eep_utils.stats import Estimate, mean_ci
 
 Policy = Callable[[np.ndarray], np.ndarray]
-MAX_EPISODE_STEPS = 500
 
 
 @dataclass
@@ -51,60 +50,36 @@ def play_episodes(
 
 
 def _play_batch(policy, n, seed, steps_per_decision, record, offset) -> Rollouts:
-    env = CartPoleVectorEnv(num_envs=n, max_episode_steps=MAX_EPISODE_STEPS)
-    observations, _ = env.reset(seed=seed)
-    initial_states = env.state.T.copy()
-    alive = np.ones(n, dtype=bool)
     returns = np.zeros(n, dtype=np.int64)
-    actions = np.zeros(n, dtype=np.int64)
     seen_obs, seen_actions, seen_episode = [], [], []
-    for step in range(MAX_EPISODE_STEPS):
-        if step % steps_per_decision == 0:
-            deciding = np.flatnonzero(alive)
-            chosen = np.asarray(policy(observations[deciding])).astype(np.int64).reshape(-1)
-            actions[deciding] = chosen
-            if record:
-                seen_obs.append(observations[deciding])
-                seen_actions.append(chosen)
-                seen_episode.append(deciding + offset)
-        observations, _, terminated, truncated, _ = env.step(actions)
-        returns += alive
-        alive &= ~(terminated | truncated)
-        if not alive.any():
-            break
-    env.close()
+    for held in play_decisions(lambda envs, observations: policy(observations), n, seed, steps_per_decision):
+        returns += held.played
+        if record:
+            seen_obs.append(held.before)
+            seen_actions.append(held.actions)
+            seen_episode.append(held.envs + offset)
+    initial_states = starting_states(n, seed)
     if not record:
         return Rollouts(returns, initial_states=initial_states)
     return Rollouts(returns, np.concatenate(seen_obs), np.concatenate(seen_actions),
                     np.concatenate(seen_episode), initial_states)
 
 
-def frames_from(policy: Policy, initial_state, steps_per_decision: int = 1):
-    """One episode frame by frame in Gymnasium's single CartPole, from a given state: yields
-    (t, observation seen, action, decided at this frame, reward, terminated) for every frame."""
-    env = CartPoleEnv()
-    env.reset(seed=0)
-    env.state = np.asarray(initial_state, dtype=np.float64)
-    observation, action = np.array(env.state, dtype=np.float32), 0
-    try:
-        for t in range(MAX_EPISODE_STEPS):
-            decided = t % steps_per_decision == 0
-            if decided:
-                action = int(np.asarray(policy(observation[None, :])).reshape(-1)[0])
-            following, reward, terminated, _, _ = env.step(action)
-            yield t, observation, action, decided, reward, terminated
-            observation = following
-            if terminated:
-                return
-    finally:
-        env.close()
-
-
 def play_episode_from(policy: Policy, initial_state, steps_per_decision: int = 1) -> int:
-    """The return of one episode played frame by frame from a given state.
+    """The return of one episode played frame by frame in Gymnasium's single CartPole, from a given state.
 
     The reference the vectorised evaluation is tested and benchmarked against."""
-    return sum(1 for _ in frames_from(policy, initial_state, steps_per_decision))
+    env = held_cartpole(steps_per_decision)
+    try:
+        frames = play_episode_now(env, one_at_a_time(policy), options={"state": initial_state})
+    finally:
+        env.close()
+    return int(sum(frame.reward for frame in frames))
+
+
+def one_at_a_time(policy: Policy) -> Callable[[np.ndarray], int]:
+    """A batch policy as a choice for a single observation (for `body.play_episode`)."""
+    return lambda observation: int(np.asarray(policy(np.asarray(observation)[None, :])).reshape(-1)[0])
 
 
 class RandomPolicy:

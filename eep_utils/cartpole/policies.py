@@ -13,8 +13,8 @@ from typing import Callable
 import numpy as np
 from scipy.linalg import solve_continuous_are
 
-from eep_utils.cartpole.embodiment import Projection
-from eep_utils.cartpole.evaluation import MAX_EPISODE_STEPS
+from eep_utils.cartpole.body import PHYSICS, play_decisions
+from eep_utils.cartpole.embodiment import ACTIONS, Projection, direction_named
 
 
 class LookupTablePolicy:
@@ -45,20 +45,9 @@ def literal_rule_table(projection: Projection, default: int = 1) -> np.ndarray:
     table = np.empty(projection.n_states, dtype=np.int64)
     for state in range(projection.n_states):
         words = projection.words_of_state(state)
-        leaning = _direction(words[angle])
-        if leaning is None:
-            leaning = _direction(words[spin])
-        table[state] = default if leaning is None else leaning
+        leaning = direction_named(words[angle]) or direction_named(words[spin])
+        table[state] = default if leaning is None else ACTIONS.index(leaning)
     return table
-
-
-def _direction(word: str) -> int | None:
-    """1 for a word naming the right ("right", "far-right", "rightwards"), 0 for the left, else None."""
-    if word.endswith(("right", "rightwards")) and word != "upright":
-        return 1
-    if word.endswith(("left", "leftwards")):
-        return 0
-    return None
 
 
 @dataclass
@@ -101,27 +90,17 @@ def lookup_tables_score(projection: Projection, episodes_per_table: int, seed: i
     """A `score` for `cross_entropy_search`: mean CartPole return of each table, all tables played at once.
 
     Every call uses fresh episodes (the seed advances), so the search cannot overfit a fixed set."""
-    from gymnasium.envs.classic_control.cartpole import CartPoleVectorEnv
-
     calls = [0]
 
     def score(tables: np.ndarray) -> np.ndarray:
         n_tables = len(tables)
         owner = np.repeat(np.arange(n_tables), episodes_per_table)
-        env = CartPoleVectorEnv(num_envs=len(owner), max_episode_steps=MAX_EPISODE_STEPS)
-        observations, _ = env.reset(seed=seed + calls[0])
-        calls[0] += 1
-        alive = np.ones(len(owner), dtype=bool)
         returns = np.zeros(len(owner))
-        actions = np.zeros(len(owner), dtype=np.int64)
-        for step in range(MAX_EPISODE_STEPS):
-            if step % steps_per_decision == 0:
-                actions = tables[owner, projection.state_index(observations)]
-            observations, _, terminated, truncated, _ = env.step(actions)
-            returns += alive
-            alive &= ~(terminated | truncated)
-            if not alive.any():
-                break
+        decisions = play_decisions(lambda envs, observations: tables[owner[envs], projection.state_index(observations)],
+                                   len(owner), seed + calls[0], steps_per_decision)
+        calls[0] += 1
+        for held in decisions:
+            returns += held.played
         return returns.reshape(n_tables, episodes_per_table).mean(axis=1)
 
     return score
@@ -133,7 +112,7 @@ class LQRController:
     Sees the full continuous observation; the gain comes from Gymnasium's own physical constants."""
 
     def __init__(self, state_weights=(1.0, 1.0, 10.0, 1.0), effort_weight: float = 1.0):
-        gravity, cart_mass, pole_mass, half_length = 9.8, 1.0, 0.1, 0.5
+        gravity, cart_mass, pole_mass, half_length = PHYSICS.gravity, PHYSICS.masscart, PHYSICS.masspole, PHYSICS.length
         total = cart_mass + pole_mass
         # Linearised about the upright pole: d/dt (x, x_dot, theta, theta_dot) = A s + B force
         denominator = half_length * (4.0 / 3.0 - pole_mass / total)

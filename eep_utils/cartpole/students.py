@@ -27,10 +27,11 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
+from tqdm import tqdm
 
 from eep_utils.cartpole.evaluation import Rollouts, play_episodes
 from eep_utils.cartpole.embodiment import STEPS_PER_DECISION_2023
-from eep_utils.stats import Estimate, mann_whitney, proportion_ci, welch_test
+from eep_utils.stats import Estimate, proportion_ci, welch_test
 
 Labeller = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]  # observations -> (actions, p_right)
 
@@ -101,13 +102,13 @@ class OriginalXGBoostStudent(_BinaryStudent):
         self.num_boost_round = num_boost_round
 
     def _fit_encoded(self, X, y, weight):
-        import xgboost as xgb
+        import xgboost as xgb  # about 2 s to import: loaded only when an XGBoost student is used
 
         params = {"base_score": 0.5, "tree_method": "exact", "nthread": 1}
         self.booster_ = xgb.train(params, xgb.DMatrix(X, label=y, weight=weight), self.num_boost_round)
 
     def _probability_right(self, X):
-        import xgboost as xgb
+        import xgboost as xgb  # see _fit_encoded
 
         # The raw regression output, clipped to [0, 1] by predict_proba; >= 0.5 means right as in 2023.
         return self.booster_.predict(xgb.DMatrix(X))
@@ -137,7 +138,7 @@ class XGBoostStudent(_BinaryStudent):
         self.random_state = random_state
 
     def _fit_encoded(self, X, y, weight):
-        from xgboost import XGBClassifier
+        from xgboost import XGBClassifier  # about 2 s to import: loaded only when an XGBoost student is used
 
         self.model_ = XGBClassifier(n_estimators=self.n_estimators, max_depth=self.max_depth,
                                     learning_rate=self.learning_rate, min_child_weight=self.min_child_weight,
@@ -237,13 +238,6 @@ def fidelity(policy, label_fn: Labeller, n_episodes: int, seed: int, max_labels:
     return agreement(policy, observations, teacher_actions)
 
 
-def compare_returns(returns, reference) -> dict:
-    """Difference of mean returns with Welch's and Mann-Whitney's two-sided p-values."""
-    returns, reference = np.asarray(returns, float), np.asarray(reference, float)
-    return {"difference": float(returns.mean() - reference.mean()),
-            "welch_p": welch_test(returns, reference), "mann_whitney_p": mann_whitney(returns, reference)}
-
-
 def _at_most(observations: np.ndarray, limit: int | None, seed: int) -> np.ndarray:
     if limit is None or len(observations) <= limit:
         return observations
@@ -274,8 +268,6 @@ def dagger(make_student: Callable[[], object], label_fn: Labeller, observations,
     agreement with the teacher on the teacher's demonstration states, and its fidelity: agreement on
     the states it visited itself. `label_fn` is the teacher (e.g. a chatbot asked through a text
     projection); it is called at most `max_new_labels` times per iteration."""
-    from tqdm import tqdm
-
     demo_observations = np.asarray(observations, dtype=np.float64)
     demo_actions = np.asarray(actions, dtype=np.int64)
     X, y = demo_observations, demo_actions

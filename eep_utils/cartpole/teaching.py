@@ -1,6 +1,7 @@
-"""CartPole taught through text: personas, conversation protocols, the offline rule stand-in, and teacher rollouts.
+"""CartPole taught through text: the 2023 prompt, conversation protocols, the offline rule stand-in, and teacher rollouts.
 
-A persona is a system prompt plus the 2023 study's seven example turns. A protocol decides what is
+Every conversation starts with the 2023 system prompt, opened by a persona's sentence
+(`eep_utils.personas`), and the 2023 study's seven example turns. A protocol decides what is
 sent at each decision:
 
 - `Study2023Protocol` reproduces the 2023 chat run: the whole conversation re-sent at every
@@ -27,24 +28,24 @@ from __future__ import annotations
 
 import asyncio
 import math
-import re
 from dataclasses import dataclass
 
-import gymnasium as gym
 import numpy as np
 import pandas as pd
 
 from eep_utils.chat.types import ContextLengthExceeded
-from eep_utils.cartpole.embodiment import STUDY_2023, Projection
-from eep_utils.cartpole.episodes import DECISION_COLUMNS, FRAME_COLUMNS, EpisodeSet
+from eep_utils.cartpole.body import held_cartpole, play_episode
+from eep_utils.cartpole.embodiment import ACTIONS, STUDY_2023, Projection, direction_named, opposite
+from eep_utils.cartpole.episodes import DECISION_COLUMNS, FRAME_COLUMNS, EpisodeSet, frame_rows
 from eep_utils.chat.parsing import (MAX_CHARACTERS_PER_TOKEN, agrees_with, choice_probabilities, parse_choice,
                                     within_length)
 from eep_utils.chat.running import aclose, run_sync
 from eep_utils.chat.types import BudgetExhausted, ChatAnswer, ChatRequest, Teacher
 from eep_utils.chat.usage import Usage
+# PERSONAS is not used here: chapter 07 imports it from this module (it belongs to eep_utils.personas).
+from eep_utils.personas import PERSONAS, Persona, persona_named  # noqa: F401
 
 # The 2023 study's system prompt, word for word; only the persona sentence and the state schema vary.
-PERSONA_SENTENCE_2023 = "You are Sir Isaac Newton. "
 TASK_PROMPT_2023 = """Your task is to balance a cartpole.
 You are effecting forces on the cart to make it accelerate either left or right.
 There is a pole set up on top of the cart so that it can fall freely either left or right.
@@ -75,43 +76,22 @@ HISTORY_EPISODES_2023 = 30
 REMINDER = "Answer only left or right."
 FALLBACK_CHOICE = "right"  # the 2023 scripts' default after unreadable answers
 FALLBACK_HISTORY_TEXT = " right"  # what they wrote into the conversation in its place
-CHOICES = ("left", "right")
+CHOICES = ACTIONS
 CHOICE_GRAMMAR = 'root ::= "left" | "right"'  # GBNF: the answer is exactly one of the two words
 TOP_LOGPROBS = 10  # alternatives per answer token: enough that both choices are nearly always among them
 
 
-@dataclass(frozen=True)
-class Persona:
-    name: str
-    persona_sentence: str  # "" for no persona
-    few_shot: tuple[tuple[str, str], ...] = FEW_SHOT_2023
-
-    def system_prompt(self, projection: Projection = STUDY_2023) -> str:
-        return self.persona_sentence + TASK_PROMPT_2023.format(schema=projection.schema())
-
-    def initial_messages(self, projection: Projection = STUDY_2023) -> list[dict]:
-        messages = [{"role": "system", "content": self.system_prompt(projection)}]
-        for state_text, answer in self.few_shot:
-            messages += [{"role": "user", "content": state_text}, {"role": "assistant", "content": answer}]
-        return messages
+def system_prompt(persona: str | Persona, projection: Projection = STUDY_2023) -> str:
+    """The 2023 system prompt as `persona` (in its wording), with the projection's state schema."""
+    return persona_named(persona).sentence + TASK_PROMPT_2023.format(schema=projection.schema())
 
 
-PERSONAS = {
-    "newton": Persona("newton", PERSONA_SENTENCE_2023),
-    "no_persona": Persona("no_persona", ""),
-    # Pre-Newtonian motion: a body moves only while something pushes it (no inertia, no momentum).
-    "aristotle": Persona("aristotle", "You are Aristotle, who teaches that a body moves only while something "
-                                      "pushes it and comes to rest as soon as the push stops. "),
-}
-
-
-def persona_named(persona: str | Persona) -> Persona:
-    if isinstance(persona, Persona):
-        return persona
-    try:
-        return PERSONAS[persona]
-    except KeyError:
-        raise ValueError(f"unknown persona {persona!r}; known: {', '.join(PERSONAS)}") from None
+def initial_messages(persona: str | Persona, projection: Projection = STUDY_2023) -> list[dict]:
+    """The system prompt and the 2023 study's example turns: where every conversation starts."""
+    messages = [{"role": "system", "content": system_prompt(persona, projection)}]
+    for state_text, answer in FEW_SHOT_2023:
+        messages += [{"role": "user", "content": state_text}, {"role": "assistant", "content": answer}]
+    return messages
 
 
 # --- The offline stand-in: one readable table -------------------------------------------------------
@@ -140,24 +120,18 @@ STAND_IN_RULES = {
 }
 
 
-def stand_in_rule_table() -> pd.DataFrame:
+def describe_stand_in_rules() -> pd.DataFrame:
     """The stand-in rules as a table for the book."""
     return pd.DataFrame([{"persona": name, "rule": rule.says,
                           "checks, in order": "; ".join(f"{how} {label}" for label, how in rule.checks),
                           "otherwise": rule.default} for name, rule in STAND_IN_RULES.items()]).set_index("persona")
 
 
-def _direction(word: str) -> str | None:
-    """"right" for right, far-right, rightwards (but not upright); likewise "left"; else None."""
-    found = re.search(r"\b(left|right)", word)
-    return found.group(1) if found else None
-
-
 def rule_choice(rule: StandInRule, words: dict[str, str]) -> str:
     for label, how in rule.checks:
-        direction = _direction(words[label])
+        direction = direction_named(words[label])
         if direction is not None:
-            return direction if how == TOWARD else {"left": "right", "right": "left"}[direction]
+            return direction if how == TOWARD else opposite(direction)
     return rule.default
 
 
@@ -169,7 +143,8 @@ class RuleStandIn:
 
     is_chatbot = False
 
-    def __init__(self, persona: str, projection: Projection = STUDY_2023):
+    def __init__(self, persona: str | Persona, projection: Projection = STUDY_2023):
+        persona = persona.key if isinstance(persona, Persona) else persona
         if persona not in STAND_IN_RULES:
             raise ValueError(f"no stand-in rule for persona {persona!r}; rules exist for {', '.join(STAND_IN_RULES)}")
         self.rule = STAND_IN_RULES[persona]
@@ -245,8 +220,8 @@ class Study2023Protocol:
         return {"temperature": 0.0, "max_tokens": 2, "logprobs": self.logprobs,
                 "top_logprobs": TOP_LOGPROBS if self.logprobs else None}
 
-    def conversation(self, persona: Persona, projection: Projection = STUDY_2023) -> Study2023Conversation:
-        return Study2023Conversation(persona.initial_messages(projection), self.history_episodes)
+    def conversation(self, persona: str | Persona, projection: Projection = STUDY_2023) -> Study2023Conversation:
+        return Study2023Conversation(initial_messages(persona, projection), self.history_episodes)
 
 
 class BoundedConversation:
@@ -298,8 +273,8 @@ class BoundedHistoryProtocol:
                 "top_logprobs": TOP_LOGPROBS if self.logprobs else None,
                 "grammar": CHOICE_GRAMMAR if self.constrained else None}
 
-    def conversation(self, persona: Persona, projection: Projection = STUDY_2023) -> BoundedConversation:
-        return BoundedConversation(persona.initial_messages(projection), self.turns)
+    def conversation(self, persona: str | Persona, projection: Projection = STUDY_2023) -> BoundedConversation:
+        return BoundedConversation(initial_messages(persona, projection), self.turns)
 
 
 # --- Asking for one decision -----------------------------------------------------------------------
@@ -369,29 +344,25 @@ async def decide(teacher: Teacher, conversation, state_text: str, settings: dict
 
 async def _play_episode(teacher, conversation, episode: int, seed: int, settings: dict, steps_per_decision: int,
                         projection: Projection):
-    env = gym.make("CartPole-v1")
-    observation, _ = env.reset(seed=seed + episode)
-    frames, decisions, restarts = [], [], 0
-    action, t = FALLBACK_CHOICE, 0
+    asked: list[tuple[str, Decision]] = []
+
+    async def choose(state_text: str) -> int:
+        decision = await decide(teacher, conversation, state_text, settings)
+        asked.append((state_text, decision))
+        return decision.action
+
+    env = held_cartpole(steps_per_decision, projection)
     try:
-        while True:
-            decided = t % steps_per_decision == 0
-            if decided:
-                state_text = projection.describe(observation)
-                decision = await decide(teacher, conversation, state_text, settings)
-                action, restarts = decision.action, restarts + decision.context_restarts
-                decisions.append((episode, t, int(projection.state_index(observation)), state_text, decision.answer,
-                                  decision.status, decision.action, decision.p_right, decision.prompt_tokens,
-                                  decision.completion_tokens, decision.latency_s))
-            next_observation, reward, terminated, truncated, _ = env.step(action)
-            frames.append((episode, t, *map(float, observation), action, decided, float(reward), terminated, truncated))
-            observation, t = next_observation, t + 1
-            if terminated or truncated:
-                break
+        played = await play_episode(env, choose, seed=seed + episode)
     finally:
         env.close()
     conversation.end_episode()
-    return frames, decisions, restarts
+    frames = frame_rows(episode, played)
+    decided = [f for f in played if f.decided]
+    decisions = [(episode, f.t, int(projection.state_index(f.observation)), text, d.answer, d.status, d.action,
+                  d.p_right, d.prompt_tokens, d.completion_tokens, d.latency_s)
+                 for f, (text, d) in zip(decided, asked, strict=True)]
+    return frames, decisions, sum(d.context_restarts for _, d in asked)
 
 
 def run_cartpole_teacher(teacher: Teacher, persona: str | Persona, protocol, n_episodes: int, seed: int,
@@ -447,8 +418,9 @@ def run_cartpole_teacher(teacher: Teacher, persona: str | Persona, protocol, n_e
     frames = pd.DataFrame([row for e in episodes for row in finished[e][0]], columns=FRAME_COLUMNS)
     decisions = pd.DataFrame([row for e in episodes for row in finished[e][1]], columns=DECISION_COLUMNS)
     metadata = {
-        "persona": persona.name, "system_prompt": persona.system_prompt(projection), "protocol": protocol.name,
-        "seed": seed, "n_episodes_requested": n_episodes, "steps_per_decision": steps_per_decision,
+        "persona": persona.key, "persona_wording": persona.wording, "system_prompt": system_prompt(persona, projection),
+        "protocol": protocol.name, "seed": seed, "n_episodes_requested": n_episodes,
+        "steps_per_decision": steps_per_decision,
         "projection": projection.name, "model": teacher.model,
         "context_restarts": int(sum(finished[e][2] for e in episodes)), "stopped_early": stopped,
         "usage": teacher.usage.report(teacher.model),

@@ -18,14 +18,15 @@ goal generator reads is the projection's own description (`Projection.describe`)
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
-# CartPole-v1 ends an episode beyond these (gymnasium's cartpole.py).
-FAILURE_ANGLE = 12 * 2 * math.pi / 360
-TRACK_LIMIT = 2.4
+from eep_utils.cartpole.body import PHYSICS
+
+# CartPole-v1 ends an episode beyond these.
+FAILURE_ANGLE = PHYSICS.theta_threshold_radians
+TRACK_LIMIT = PHYSICS.x_threshold
 
 SIDES = ("left", "right")
 ACTION_CLAUSES = tuple(f"you pushed the cart {side}" for side in SIDES)

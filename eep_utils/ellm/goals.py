@@ -1,21 +1,17 @@
-"""ELLM on CartPole: a chatbot suggests goals, an agent is rewarded for transitions that look like them.
+"""ELLM on CartPole, the chatbot's side: the goal prompt, reading goals out of answers, the offline
+stand-in, asking once per text state, and the actions the goals advise.
 
 ELLM (Du et al. 2023) moves an LLM's common sense into an agent without demonstrations: at each
-step the LLM reads a caption of the state and the valid actions and suggests goals; the agent's
-intrinsic reward is the cosine similarity between a caption of its transition and the closest
-suggested goal, if that similarity exceeds a threshold T, else 0; a goal achieved once in an
-episode is not rewarded again (the novelty filter). Here:
+step the LLM reads a caption of the state and the valid actions and suggests goals, and the agent
+is rewarded for transitions that look like them (`eep_utils.ellm.rewards`). Here:
 
 - the state caption is the 2023 text projection (`Projection.describe`), the words the 2023
-  chatbot read; transitions are captioned by `captions.TransitionCaptioner`;
-- goals come from any teacher (`teachers.Teacher`) through `goal_request` / `parse_goals`, and the
+  chatbot read, opened by a persona's sentence (`eep_utils.personas`);
+- goals come from any teacher (`chat.types.Teacher`) through `goal_request` / `parse_goals`, and the
   offline `GoalTemplateStandIn` answers like a chatbot from a readable table of goal templates per
   persona and situation (`GOAL_TEMPLATES`);
 - goals depend only on the text state, so they are asked once per state (`suggest_goals`);
-- `ELLMReward` computes R_int for many episodes at once; `intrinsic_rewards` applies it to recorded
-  `Transitions` (from `play_transitions`); `train_intrinsic_q_learner` trains an agent on R_int
-  alone, never on CartPole's reward;
-- analyses: `episode_rank_correlation`, `threshold_sweep`, `reward_by_state`.
+- `advised_actions`: the teacher acting on its own advice, the push its goals name in each state.
 """
 from __future__ import annotations
 
@@ -24,27 +20,15 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from gymnasium.envs.classic_control.cartpole import CartPoleVectorEnv
-from scipy import stats as scipy_stats
 
-from eep_utils.ellm.captions import TransitionCaptioner
-from eep_utils.cartpole.embodiment import STUDY_2023, Projection
-from eep_utils.cartpole.evaluation import MAX_EPISODE_STEPS
-from eep_utils.stats import Estimate, bootstrap_ci
+from eep_utils.cartpole.embodiment import ACTIONS, STUDY_2023, Projection, direction_named, opposite
 from eep_utils.chat.running import acomplete_all, run_with
 from eep_utils.chat.types import ChatAnswer, ChatRequest, Teacher
+from eep_utils.personas import Persona, persona_in, persona_named
 
 # ---------------------------------------------------------------------------------------------
-# Personas and the goal prompt
+# The goal prompt: a persona's sentence (eep_utils.personas) before the task
 
-# The sentence(s) that induce each persona, placed before the task text. The contrasting persona
-# holds pre-Newtonian ideas of motion, so its common sense about a falling pole differs.
-PERSONA_INTROS = {
-    "newton": "You are Sir Isaac Newton.",
-    "no_persona": "",
-    "aristotle": ("You are Aristotle. You hold that a body moves only while something pushes it, "
-                  "and that heavy things seek their natural place at rest on the ground."),
-}
 VALID_ACTIONS = ("push the cart left", "push the cart right")
 
 GOAL_TASK = """Your task is to advise an agent that balances a pole on a cart.
@@ -64,12 +48,10 @@ def _goal_question(description: str, k: int, valid_actions) -> str:
     return f"Valid actions: {', '.join(valid_actions)}\nYou see:\n{description}\nSuggest {k} goals."
 
 
-def goal_request(persona: str, description: str, k: int, projection: Projection = STUDY_2023,
+def goal_request(persona: str | Persona, description: str, k: int, projection: Projection = STUDY_2023,
                  valid_actions=VALID_ACTIONS) -> ChatRequest:
     """The chat request that asks a teacher, as `persona`, for `k` goals in the state `description`."""
-    if persona not in PERSONA_INTROS:
-        raise ValueError(f"unknown persona {persona!r}; known: {sorted(PERSONA_INTROS)}")
-    system = " ".join(filter(None, [PERSONA_INTROS[persona], GOAL_TASK.format(schema=projection.schema())]))
+    system = persona_named(persona).sentence + GOAL_TASK.format(schema=projection.schema())
     messages = [("system", system)]
     for example, example_k, answer in FEW_SHOT:
         messages += [("user", _goal_question(example, example_k, valid_actions)), ("assistant", answer)]
@@ -159,28 +141,28 @@ GOAL_TEMPLATES = {
 }
 # How each persona writes its list, so the parser meets numbering, bullets and prose.
 ANSWER_STYLES = {"newton": "numbered", "no_persona": "bullets", "aristotle": "prose"}
-_PUSH_GOAL = re.compile(r"\b(?:push|move) the cart (left|right)\b")
+_PUSH = re.compile(r"\b(?:push(?:ed)?|move) the cart (?:to the )?(\w+)")
 
 
-def _side(word: str) -> str | None:
-    """The side a projection word names ("far-left", "rightwards" …); None for "upright", "center", "zero"."""
-    found = re.search(r"\b(left|right)", word)
-    return found.group(1) if found else None
-
-
-def _other(side: str) -> str:
-    return "left" if side == "right" else "right"
+def pushed_direction(text: str) -> str | None:
+    """The direction in which a goal ("push the cart left to …", "move the cart to the right") or a
+    transition caption ("you pushed the cart left, …") pushes the cart; None if it names no such push."""
+    for push in _PUSH.finditer(text):
+        direction = direction_named(push.group(1))
+        if direction:
+            return direction
+    return None
 
 
 def situation(projection: Projection, words: tuple[str, ...]) -> tuple[str, str | None, str, str | None]:
     """(pole situation, its side, cart situation, its side) of a text state, as the templates name them."""
     by_label = dict(zip((f.label for f in projection.features), words))
-    lean, swing = _side(by_label["pole-angle"]), _side(by_label["pole-angular-velocity"])
+    lean, swing = direction_named(by_label["pole-angle"]), direction_named(by_label["pole-angular-velocity"])
     if lean is None:
         pole = ("balanced", None) if swing is None else ("tipping", swing)
     else:
-        pole = ("recovering", lean) if swing == _other(lean) else ("falling", lean)
-    place, moving = _side(by_label["cart-position"]), _side(by_label["cart-velocity"])
+        pole = ("recovering", lean) if swing == opposite(lean) else ("falling", lean)
+    place, moving = direction_named(by_label["cart-position"]), direction_named(by_label["cart-velocity"])
     if place is None:
         cart = ("centered", None)
     else:
@@ -198,27 +180,13 @@ def stand_in_goals(persona: str, projection: Projection, words: tuple[str, ...],
     goals = []
     for template, side in ([(t, pole_side) for t in templates[pole]] + [(t, cart_side) for t in templates[cart]]
                            + [(t, None) for t in templates["always"]]):
-        goal = template.format(side=side, other=_other(side) if side else None)
-        push = _PUSH_GOAL.search(goal)
-        if push and f"push the cart {push.group(1)}" not in valid_actions:
+        goal = template.format(side=side, other=opposite(side) if side else None)
+        push = pushed_direction(goal)
+        if push and f"push the cart {push}" not in valid_actions:
             continue
         if goal not in goals:
             goals.append(goal)
     return goals
-
-
-def stand_in_rule_table(persona: str, projection: Projection = STUDY_2023, default: int = 1) -> np.ndarray:
-    """The stand-in persona acting on its own advice: per text state, the push its first push goal names.
-
-    States whose goals name no push get `default` (right, the 2023 scripts' fallback answer)."""
-    table = np.full(projection.n_states, default, dtype=np.int64)
-    for state in range(projection.n_states):
-        for goal in stand_in_goals(persona, projection, projection.words_of_state(state)):
-            push = _PUSH_GOAL.search(goal)
-            if push:
-                table[state] = 0 if push.group(1) == "left" else 1
-                break
-    return table
 
 
 def _write_answer(goals: list[str], style: str) -> str:
@@ -241,10 +209,9 @@ class GoalTemplateStandIn:
         self.projection = projection
 
     def persona_of(self, system_message: str) -> str:
-        for persona, intro in PERSONA_INTROS.items():
-            if intro and intro in system_message:
-                return persona
-        return "no_persona"
+        """The key of the persona whose sentence (in any wording) opens the prompt; "no_persona" if none does."""
+        found = persona_in(system_message)
+        return found.key if found else "no_persona"
 
     async def acomplete(self, request: ChatRequest) -> ChatAnswer:
         system = next((content for role, content in request.messages if role == "system"), "")
@@ -304,320 +271,28 @@ class GoalSuggestions:
         }).set_index("state")
 
 
-def suggest_goals(teacher: Teacher, persona: str, k: int, projection: Projection = STUDY_2023,
+def suggest_goals(teacher: Teacher, persona: str | Persona, k: int, projection: Projection = STUDY_2023,
                   max_in_flight: int = 8) -> GoalSuggestions:
     """Ask `teacher`, as `persona`, for `k` goals in every text state of `projection` (concurrently).
 
     An answer that yields no goals is kept and counted; its state simply gives no reward."""
+    persona = persona_named(persona)
     requests = [goal_request(persona, projection.describe_state(s), k, projection) for s in range(projection.n_states)]
     answers = run_with(teacher, acomplete_all(teacher, requests, max_in_flight))
-    return GoalSuggestions(persona, teacher.label, teacher.is_chatbot, k,
+    return GoalSuggestions(persona.label, teacher.label, teacher.is_chatbot, k,
                            [parse_goals(answer.text, k) for answer in answers], [answer.text for answer in answers])
 
 
-# ---------------------------------------------------------------------------------------------
-# Transitions: what each decision did
+def advised_actions(suggestions: GoalSuggestions, default: int = 1) -> np.ndarray:
+    """The teacher acting on its own advice: per text state, the push (0 left, 1 right) its goals name.
 
-@dataclass
-class Transitions:
-    """One row per decision: observation before, push, observation when the decision's frames ended.
-
-    `after` is the observation at the end of the held frames, or the final one where the episode
-    ended during them. `frame` is the frame at which the decision was taken."""
-
-    before: np.ndarray
-    actions: np.ndarray
-    after: np.ndarray
-    episode: np.ndarray
-    decision: np.ndarray
-    frame: np.ndarray
-    returns: np.ndarray  # frames survived, per episode
-
-    @property
-    def n_episodes(self) -> int:
-        return len(self.returns)
-
-    @property
-    def remaining(self) -> np.ndarray:
-        """Frames until the episode ends, from each decision's frame."""
-        return self.returns[self.episode] - self.frame
-
-    @classmethod
-    def concatenate(cls, parts: list["Transitions"]) -> "Transitions":
-        """Several sets as one, episodes renumbered after each other."""
-        offsets = np.cumsum([0] + [part.n_episodes for part in parts[:-1]])
-        return cls(*(np.concatenate([getattr(part, name) for part in parts])
-                     for name in ("before", "actions", "after")),
-                   np.concatenate([part.episode + offset for part, offset in zip(parts, offsets)]),
-                   *(np.concatenate([getattr(part, name) for part in parts]) for name in ("decision", "frame", "returns")))
-
-
-def _hold(env: CartPoleVectorEnv, actions: np.ndarray, alive: np.ndarray, steps: int):
-    """Play `actions` for `steps` frames. Returns, per env: the observation when its frames ended,
-    whether it terminated (fell or left the track), whether it is still alive, and frames lived."""
-    after = np.zeros((len(actions), 4), dtype=np.float32)
-    terminated_any = np.zeros(len(actions), dtype=bool)
-    frames = np.zeros(len(actions), dtype=np.int64)
-    alive = alive.copy()
-    for _ in range(steps):
-        stepping = alive.copy()
-        observations, _, terminated, truncated, _ = env.step(actions)
-        # An env that ended is reset by the vector env on its next step; keep its final observation.
-        after[stepping] = observations[stepping]
-        terminated_any |= stepping & terminated
-        frames += stepping
-        alive &= ~(terminated | truncated)
-        if not alive.any():
-            break
-    return after, terminated_any, alive, frames
-
-
-def play_transitions(policy, n_episodes: int, seed: int, steps_per_decision: int = 2) -> Transitions:
-    """Play `n_episodes` at once with `policy` ((n, 4) observations → n actions), recording every decision.
-
-    Same seed, same episodes as `evaluation.play_episodes` with one batch."""
-    env = CartPoleVectorEnv(num_envs=n_episodes, max_episode_steps=MAX_EPISODE_STEPS)
-    observations, _ = env.reset(seed=seed)
-    alive = np.ones(n_episodes, dtype=bool)
-    returns = np.zeros(n_episodes, dtype=np.int64)
-    actions = np.zeros(n_episodes, dtype=np.int64)
-    parts = []
-    for decision in range(-(-MAX_EPISODE_STEPS // steps_per_decision)):
-        deciding = np.flatnonzero(alive)
-        actions[deciding] = np.asarray(policy(observations[deciding])).astype(np.int64).reshape(-1)
-        after, _, alive, frames = _hold(env, actions, alive, steps_per_decision)
-        parts.append((observations[deciding], actions[deciding], after[deciding], deciding,
-                      np.full(len(deciding), decision), np.full(len(deciding), decision * steps_per_decision)))
-        returns += frames
-        observations = after
-        if not alive.any():
-            break
-    env.close()
-    before, acts, after, episode, decisions, frame = (np.concatenate(column) for column in zip(*parts))
-    return Transitions(before, acts, after, episode, decisions, frame, returns)
-
-
-# ---------------------------------------------------------------------------------------------
-# The intrinsic reward
-
-def similarity_matrix(encoder, captions: list[str], goals: list[str]) -> np.ndarray:
-    """Cosine similarity of every caption (rows) with every goal (columns); each text embedded once."""
-    vectors = encoder.encode(list(captions) + list(goals))
-    return vectors[:len(captions)] @ vectors[len(captions):].T
-
-
-class ELLMReward:
-    """R_int for many parallel episodes: the closest not-yet-achieved suggested goal's similarity
-    to the transition's caption if it exceeds `threshold` (strictly, as in ELLM's code), else 0.
-
-    `similarity` is (captions × goals); `state_goals` (text states × k) holds goal ids, -1 for none.
-    With `novelty`, the goal that earned a reward counts as achieved for the rest of that episode
-    and is no longer among the suggestions (ELLM marks its closest suggestion achieved)."""
-
-    def __init__(self, similarity: np.ndarray, state_goals: np.ndarray, threshold: float, novelty: bool = True):
-        self.similarity = np.asarray(similarity, dtype=np.float64)
-        self.state_goals = np.asarray(state_goals, dtype=np.int64)
-        if self.state_goals.size and self.state_goals.max() >= self.similarity.shape[1]:
-            raise ValueError("state_goals names a goal the similarity matrix has no column for")
-        self.threshold = threshold
-        self.novelty = novelty
-        self.achieved = np.zeros((0, self.similarity.shape[1]), dtype=bool)
-        self.matched = np.zeros(0, dtype=np.int64)
-
-    def reset(self, n_episodes: int) -> None:
-        """New episodes: nothing achieved yet."""
-        self.achieved = np.zeros((n_episodes, self.similarity.shape[1]), dtype=bool)
-
-    def __call__(self, states: np.ndarray, caption_ids: np.ndarray, episodes: np.ndarray) -> np.ndarray:
-        """Rewards of one decision in each of `episodes` (distinct): taken in text `states`, captioned `caption_ids`."""
-        goals = self.state_goals[states]
-        offered = goals >= 0
-        safe_goals = np.where(offered, goals, 0)
-        if self.novelty:
-            offered &= ~self.achieved[episodes[:, None], safe_goals]
-        scores = np.where(offered, self.similarity[np.asarray(caption_ids)[:, None], safe_goals], -np.inf)
-        best = scores.argmax(axis=1)
-        best_score = scores[np.arange(len(scores)), best]
-        rewarded = best_score > self.threshold
-        # Which goal each decision achieved (-1: none), for analyses of what was rewarded.
-        self.matched = np.where(rewarded, safe_goals[np.arange(len(scores)), best], -1)
-        if self.novelty:
-            self.achieved[episodes[rewarded], self.matched[rewarded]] = True
-        return np.where(rewarded, best_score, 0.0)
-
-
-def intrinsic_rewards(reward: ELLMReward, transitions: Transitions, projection: Projection,
-                      captioner: TransitionCaptioner, return_goals: bool = False):
-    """R_int of every recorded decision, episodes replayed in step with each other (novelty per episode).
-
-    Goals are those suggested for the state the decision was taken in, as in ELLM. With
-    `return_goals`, also the id of the goal each decision achieved (-1 for none)."""
-    states = projection.state_index(transitions.before)
-    caption_ids = captioner.caption_ids(transitions.before, transitions.actions, transitions.after)
-    rewards = np.zeros(len(states))
-    goals = np.full(len(states), -1, dtype=np.int64)
-    reward.reset(transitions.n_episodes)
-    order = np.argsort(transitions.decision, kind="stable")
-    boundaries = np.flatnonzero(np.diff(transitions.decision[order])) + 1
-    for rows in np.split(order, boundaries):
-        rewards[rows] = reward(states[rows], caption_ids[rows], transitions.episode[rows])
-        goals[rows] = reward.matched
-    return (rewards, goals) if return_goals else rewards
-
-
-def threshold_for_share(share: float, similarity: np.ndarray, state_goals: np.ndarray, transitions: Transitions,
-                        projection: Projection, captioner: TransitionCaptioner) -> float:
-    """The threshold T at the (1 - `share`) quantile of the given decisions' closest-goal similarity
-    (novelty aside): at most `share` of them pass it (ties with T do not pass).
-
-    A way to set T from the similarities alone, never from CartPole's reward: ELLM's T = 0.99 was
-    set for another sentence model and other captions."""
-    states = projection.state_index(transitions.before)
-    caption_ids = captioner.caption_ids(transitions.before, transitions.actions, transitions.after)
-    goals = np.asarray(state_goals)[states]
-    scores = np.where(goals >= 0, similarity[caption_ids[:, None], np.where(goals >= 0, goals, 0)], -np.inf)
-    return float(np.quantile(scores.max(axis=1), 1 - share, method="higher"))
-
-
-# ---------------------------------------------------------------------------------------------
-# An agent trained on R_int alone
-
-@dataclass
-class QLearningResult:
-    q: np.ndarray  # (text states, 2) action values under R_int
-    table: np.ndarray  # the greedy push per text state
-    history: pd.DataFrame  # per batch of episodes: exploration, R_int per episode, frames per episode
-
-
-def train_intrinsic_q_learner(reward: ELLMReward, captioner: TransitionCaptioner, n_episodes: int, seed: int,
-                              projection: Projection = STUDY_2023, steps_per_decision: int = 2, n_envs: int = 50,
-                              learning_rate: float = 0.1, discount: float = 0.9,
-                              epsilon_start: float = 1.0, epsilon_end: float = 0.05) -> QLearningResult:
-    """Tabular Q-learning over text states with R_int as the only reward.
-
-    Episodes run `n_envs` at a time; exploration is ε-greedy, ε falling linearly over the batches.
-    The learner never sees CartPole's reward. It sees that an episode ended (a fall or leaving the
-    track: nothing more can be earned), as any reinforcement learner does; a 500-frame timeout is
-    not an end of the world, so it bootstraps there. The novelty filter makes R_int depend on the
-    episode so far, which a table over text states cannot see: the table learns its average."""
-    rng = np.random.default_rng(seed)
-    q = np.zeros((projection.n_states, 2))
-    n_batches = -(-n_episodes // n_envs)
-    history = []
-    for batch in range(n_batches):
-        n = min(n_envs, n_episodes - batch * n_envs)
-        epsilon = epsilon_start + (epsilon_end - epsilon_start) * batch / max(1, n_batches - 1)
-        env = CartPoleVectorEnv(num_envs=n, max_episode_steps=MAX_EPISODE_STEPS)
-        observations, _ = env.reset(seed=seed + batch)
-        reward.reset(n)
-        alive = np.ones(n, dtype=bool)
-        actions = np.zeros(n, dtype=np.int64)
-        earned = np.zeros(n)
-        lived = np.zeros(n, dtype=np.int64)
-        while alive.any():
-            deciding = np.flatnonzero(alive)
-            states = projection.state_index(observations[deciding])
-            # Random tie-breaking, so an untrained table does not always push left.
-            greedy = (q[states] + 1e-9 * rng.random((len(states), 2))).argmax(axis=1)
-            explore = rng.random(len(states)) < epsilon
-            actions[deciding] = np.where(explore, rng.integers(0, 2, len(states)), greedy)
-
-            after, terminated, alive, frames = _hold(env, actions, alive, steps_per_decision)
-            caption_ids = captioner.caption_ids(observations[deciding], actions[deciding], after[deciding])
-            rewards = reward(states, caption_ids, deciding)
-
-            next_values = np.where(terminated[deciding], 0.0, q[projection.state_index(after[deciding])].max(axis=1))
-            errors = rewards + discount * next_values - q[states, actions[deciding]]
-            np.add.at(q, (states, actions[deciding]), learning_rate * errors)
-
-            earned[deciding] += rewards
-            lived += frames
-            observations = after
-        env.close()
-        history.append({"batch": batch, "episodes": (batch + 1) * n_envs if batch < n_batches - 1 else n_episodes,
-                        "epsilon": epsilon, "intrinsic_return": earned.mean(), "frames": lived.mean()})
-    # Unvisited states keep equal values and get "right", the 2023 scripts' fallback.
-    table = np.where(q[:, 0] > q[:, 1], 0, 1).astype(np.int64)
-    return QLearningResult(q, table, pd.DataFrame(history))
-
-
-# ---------------------------------------------------------------------------------------------
-# Analyses
-
-def episode_rank_correlation(x, y, episode, n_resamples: int = 1000, seed: int = 0) -> Estimate:
-    """Spearman's rank correlation of `x` with `y` over all rows, with a 95% bootstrap CI that
-    resamples whole episodes (rows of one episode are not independent). NaN if either is constant."""
-    x, y, episode = np.asarray(x, float), np.asarray(y, float), np.asarray(episode)
-    if np.ptp(x) == 0 or np.ptp(y) == 0:
-        return Estimate(float("nan"), float("nan"), float("nan"), len(np.unique(episode)))
-    order = np.argsort(episode, kind="stable")
-    rows_of = np.split(order, np.flatnonzero(np.diff(episode[order])) + 1)
-
-    def statistic(chosen):
-        rows = np.concatenate([rows_of[i] for i in chosen])
-        return scipy_stats.spearmanr(x[rows], y[rows]).statistic
-
-    return bootstrap_ci(statistic, np.arange(len(rows_of)), n_resamples=n_resamples, seed=seed)
-
-
-def threshold_sweep(similarity: np.ndarray, suggestions: GoalSuggestions, trajectories: dict[str, Transitions],
-                    thresholds, ks, projection: Projection, captioner: TransitionCaptioner,
-                    novelty: bool = True) -> pd.DataFrame:
-    """R_int for every threshold T and number of goals k (the teacher's first k), along each named set
-    of trajectories: share of decisions rewarded, R_int per episode, and Spearman's correlation of
-    R_int with the frames remaining (NaN where nothing is rewarded)."""
-    rows = []
-    for k in ks:
-        goals = suggestions.goal_ids(k)
-        for threshold in thresholds:
-            reward = ELLMReward(similarity, goals, threshold, novelty)
-            pooled = []
-            for agent, transitions in trajectories.items():
-                rewards = intrinsic_rewards(reward, transitions, projection, captioner)
-                pooled.append((rewards, transitions.remaining))
-                rows.append({"k": k, "threshold": threshold, "agent": agent, "share_rewarded": np.mean(rewards > 0),
-                             "reward_per_episode": rewards.sum() / transitions.n_episodes,
-                             "spearman_remaining": _spearman(rewards, transitions.remaining)})
-            rewards, remaining = (np.concatenate(column) for column in zip(*pooled))
-            rows.append({"k": k, "threshold": threshold, "agent": "all", "share_rewarded": np.mean(rewards > 0),
-                         "reward_per_episode": np.nan, "spearman_remaining": _spearman(rewards, remaining)})
-    return pd.DataFrame(rows)
-
-
-def _spearman(x, y) -> float:
-    if np.ptp(x) == 0 or np.ptp(y) == 0:
-        return float("nan")
-    return float(scipy_stats.spearmanr(x, y).statistic)
-
-
-def reward_by_state(rewards: np.ndarray, achieved_goals: np.ndarray, transitions: Transitions,
-                    suggestions: GoalSuggestions, projection: Projection, min_decisions: int = 1) -> pd.DataFrame:
-    """Per text state met at least `min_decisions` times: how often, mean R_int there, and the goal
-    most often achieved from it; highest mean R_int first."""
-    vocabulary = suggestions.vocabulary
-    table = pd.DataFrame({"state": projection.state_index(transitions.before), "reward": rewards,
-                          "goal": [vocabulary[g] if g >= 0 else None for g in achieved_goals]})
-    summary = table.groupby("state").agg(decisions=("reward", "size"), mean_reward=("reward", "mean"),
-                                         rewarded_share=("reward", lambda r: float(np.mean(r > 0))),
-                                         most_achieved_goal=("goal", lambda g: g.mode().iloc[0] if g.notna().any() else "—"))
-    summary = summary[summary["decisions"] >= min_decisions]
-    summary.insert(0, "description", [", ".join(projection.words_of_state(s)) for s in summary.index])
-    return summary.sort_values("mean_reward", ascending=False, kind="stable")
-
-
-def push_direction_contrast(similarity: np.ndarray, captions: list[str], goals: list[str]) -> pd.DataFrame:
-    """For each goal that names a push, its mean similarity to captions of that push and of the opposite
-    one: how well the sentence model tells "left" from "right", which R_int depends on."""
-    caption_push = np.array([_PUSH_CAPTION.search(c).group(1) if _PUSH_CAPTION.search(c) else "" for c in captions])
-    rows = []
-    for column, goal in enumerate(goals):
-        named = _PUSH_GOAL.search(goal)
+    Goals come most important first, so where a state's goals name both pushes the first named wins;
+    where they name none (or the teacher gave no goal there) the state gets `default`, right as the
+    2023 scripts' fallback answer was. A push is named as the valid actions word it ("push the cart
+    left", or "move the cart to the right"; see `pushed_direction`)."""
+    table = np.full(len(suggestions.goals), default, dtype=np.int64)
+    for state, goals in enumerate(suggestions.goals):
+        named = next((push for push in map(pushed_direction, goals) if push), None)
         if named:
-            side = named.group(1)
-            same = similarity[caption_push == side, column].mean()
-            opposite = similarity[caption_push == _other(side), column].mean()
-            rows.append({"goal": goal, "same push": same, "opposite push": opposite, "difference": same - opposite})
-    return pd.DataFrame(rows, columns=["goal", "same push", "opposite push", "difference"]).set_index("goal")
-
-
-_PUSH_CAPTION = re.compile(r"^you pushed the cart (left|right)")
+            table[state] = ACTIONS.index(named)
+    return table
