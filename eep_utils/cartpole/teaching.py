@@ -329,7 +329,7 @@ async def decide(teacher: Teacher, conversation, state_text: str, settings: dict
     if choice is None:
         choice, history_text, p_right = FALLBACK_CHOICE, FALLBACK_HISTORY_TEXT, math.nan
     else:
-        probabilities = choice_probabilities(answer, choice, CHOICES)
+        probabilities = choice_probabilities(answer, choice, CHOICES, exact=request.grammar is not None)
         usable = probabilities is not None and agrees_with(probabilities, choice)
         history_text, p_right = answer.text, (probabilities["right"] if usable else math.nan)
     conversation.add_exchange(state_text, history_text)

@@ -55,6 +55,7 @@ class OpenAIChatbot:
     """One model at one OpenAI-compatible endpoint, asked through the official SDK (async or sync)."""
 
     is_chatbot = True
+    accepts_grammar = False  # OpenAI's API rejects a `grammar` field; LocalChatbot (llama.cpp) reads it
 
     def __init__(self, model: str, *, base_url: str | None = None, max_in_flight: int = 32,
                  requests_per_minute: float | None = None, max_retries: int = 5, timeout: float = 60.0,

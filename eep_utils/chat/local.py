@@ -265,6 +265,8 @@ class LocalChatbot(OpenAIChatbot):
     touches it. The server answers one request at a time (it holds one model context), so the default
     bound in flight is 2: one computing, one queued."""
 
+    accepts_grammar = True
+
     def __init__(self, model: LocalModel | None = None, settings: ServerSettings = ServerSettings(), *,
                  max_in_flight: int = 2, max_retries: int = 2, timeout: float = 300.0, **client_options):
         self.settings = settings

@@ -48,8 +48,8 @@ def _spells(token: str) -> str:
     return token.strip().strip(".,!:;\"'`*()[]{}").lower()
 
 
-def choice_probabilities(answer: ChatAnswer, chosen: str,
-                         choices: Sequence[str] = ("left", "right")) -> dict[str, float] | None:
+def choice_probabilities(answer: ChatAnswer, chosen: str, choices: Sequence[str] = ("left", "right"),
+                         exact: bool = False) -> dict[str, float] | None:
     """The teacher's probability of each choice, read where it made the choice it made.
 
     The position is the first answer token that spells `chosen` (any case, surrounding spaces or
@@ -57,18 +57,22 @@ def choice_probabilities(answer: ChatAnswer, chosen: str,
     over the choices (a choice absent from the top alternatives counts as 0). None when the answer has
     no log-probabilities or no token spells `chosen` (e.g. a word split over several tokens): never a
     probability read at a position where no choice was made. At temperature 0 the chosen token is the
-    most probable one there, so the result favours `chosen`; `agrees_with` checks that."""
+    most probable one there, so the result favours `chosen`; `agrees_with` checks that.
+
+    `exact` (for an answer a grammar constrained to the choice words): only the tokens the grammar
+    admits, spelled exactly, count; a variant it forbids ("Yes", " no") is no vote for its choice."""
     if not answer.logprobs:
         return None
-    wanted = {choice.lower(): choice for choice in choices}
+    spelled = (lambda token: token) if exact else _spells
+    wanted = {(choice if exact else choice.lower()): choice for choice in choices}
     for position in answer.logprobs:
-        if _spells(position["token"]) != chosen.lower():
+        if spelled(position["token"]) != (chosen if exact else chosen.lower()):
             continue
         mass = dict.fromkeys(choices, 0.0)
         alternatives = {alt["token"]: alt["logprob"] for alt in position.get("top_logprobs") or []}
         alternatives.setdefault(position["token"], position["logprob"])
         for token, logprob in alternatives.items():
-            choice = wanted.get(_spells(token))
+            choice = wanted.get(spelled(token))
             if choice is not None:
                 mass[choice] += math.exp(logprob)
         total = sum(mass.values())

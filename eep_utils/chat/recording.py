@@ -6,7 +6,7 @@ import asyncio
 from pathlib import Path
 
 from eep_utils.chat.transcripts import TranscriptStore, answer_from_record, exchange_record, request_key
-from eep_utils.chat.types import ChatAnswer, ChatRequest, TranscriptMiss
+from eep_utils.chat.types import ChatAnswer, ChatRequest, TranscriptMiss, accepts_grammar
 from eep_utils.chat.usage import Usage
 
 RECORD_HINT = ("To record the missing exchanges with the local model, install the recording requirements and "
@@ -54,6 +54,10 @@ class RecordingTeacher:
         self.usage.add_answer(answer)
         return answer
 
+    @property
+    def accepts_grammar(self) -> bool:
+        return accepts_grammar(self.chatbot)
+
     async def aclose(self) -> None:
         await self.chatbot.aclose()
 
@@ -63,9 +67,10 @@ class ReplayTeacher:
 
     is_chatbot = True
 
-    def __init__(self, store: TranscriptStore, model: str, label: str | None = None):
+    def __init__(self, store: TranscriptStore, model: str, label: str | None = None, accepts_grammar: bool = False):
         self.store = store
         self.model = model
+        self.accepts_grammar = accepts_grammar  # as the recorded chatbot did, so the same questions are asked
         self.label = label or f"{model} (replayed from {_display_path(store.path)})"
         self.usage = Usage()
 

@@ -75,12 +75,13 @@ def make_teacher(setting: str, *, stand_in: Teacher, experiment: str, model: str
             alias = local_alias()
             if server_installed():  # answers what is recorded; starts the server only on a miss
                 return RecordingTeacher(LocalChatbot(**client_options), store, label=local_label(alias))
-            return ReplayTeacher(store, alias, label=local_label(alias))
+            return ReplayTeacher(store, alias, label=local_label(alias), accepts_grammar=True)
     if setting == "local":
         return RecordingTeacher(LocalChatbot(**client_options), store, label=local_label(local_alias()))
     if setting == "replay":
         alias = model or local_alias()
-        return ReplayTeacher(store, alias, label=local_label(alias) if alias == local_alias() else None)
+        local = alias == local_alias()
+        return ReplayTeacher(store, alias, label=local_label(alias) if local else None, accepts_grammar=local)
     if not model:
         raise TeacherSettingError(f"teacher setting 'live' needs a model: pass model=... or set {MODEL_VARIABLE} "
                                   f"(e.g. export {MODEL_VARIABLE}=gpt-4o-mini)")

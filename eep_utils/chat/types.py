@@ -85,9 +85,17 @@ class Teacher(Protocol):
     label: str
     is_chatbot: bool
     model: str
+    accepts_grammar: bool  # whether a request's `grammar` is honoured (llama.cpp's server); see `accepts_grammar`
     usage: "eep_utils.chat.usage.Usage"
 
     async def acomplete(self, request: ChatRequest) -> ChatAnswer: ...
+
+
+def accepts_grammar(teacher) -> bool:
+    """Whether `teacher` constrains answers by a request's grammar. Experiments ask for a grammar only
+    then; an endpoint without grammars (OpenAI's) is asked freely and its answers parsed, so switching
+    to it is one setting."""
+    return bool(getattr(teacher, "accepts_grammar", False))
 
 
 class TeacherSettingError(ValueError):

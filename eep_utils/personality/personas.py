@@ -117,12 +117,12 @@ def verdict_of(judgment: Judgment) -> tuple[float, bool]:
     return math.nan, False
 
 
-def probability_of_cute(answer, judgment: Judgment) -> float:
+def probability_of_cute(answer, judgment: Judgment, constrained: bool = False) -> float:
     """P(cute): the judge's probability of "yes" over "no" at the answer token when it gave log-probabilities
     (NaN if they contradict its verdict); else its 0–10 score / 10 (the stand-in); else NaN."""
     if answer.logprobs and judgment.cute is not None:
         word = VERDICT_WORDS[0] if judgment.cute else VERDICT_WORDS[1]
-        probabilities = choice_probabilities(answer, word, VERDICT_WORDS)
+        probabilities = choice_probabilities(answer, word, VERDICT_WORDS, exact=constrained)
         if probabilities is not None and agrees_with(probabilities, word):
             return probabilities["yes"]
         return math.nan
@@ -147,7 +147,7 @@ def judge_captions(teacher: Teacher, persona: Persona, captions: Sequence[str], 
     answers = complete_all(teacher, requests, max_in_flight)
     judgments = [parse_judgment(answer.text) for answer in answers]
     verdicts = [verdict_of(j) for j in judgments]
-    p_cute = [probability_of_cute(answer, j) for answer, j in zip(answers, judgments)]
+    p_cute = [probability_of_cute(answer, j, constrained) for answer, j in zip(answers, judgments)]
     return pd.DataFrame({
         "cute": [verdict for verdict, _ in verdicts],
         "p_cute": p_cute,
