@@ -26,8 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from local_openai_server import LocalOpenAIServer  # noqa: E402
-from eep_utils.cartpole.teaching import (BoundedHistoryProtocol, RuleStandIn, Study2023Protocol,  # noqa: E402
-                                         label_observations, run_cartpole_teacher)
+from eep_utils.cartpole.teaching import BoundedHistoryProtocol, Study2023Protocol, , run_cartpole_teacher
+from eep_utils.cartpole.stand_in import RuleStandIn
 from eep_utils.chat.client import OpenAIChatbot  # noqa: E402
 from eep_utils.cartpole.embodiment import STUDY_2023  # noqa: E402
 

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from eep_utils.cartpole.embodiment import STUDY_2023
-from eep_utils.cartpole.episodes import (OBSERVATION_COLUMNS, EpisodeFormatError, EpisodeSet, empty_decisions,
+from eep_utils.cartpole.episodes import (OBSERVATION_COLUMNS, EpisodeFormatError, EpisodeSet, dataset_name, empty_decisions,
                                          minari_dataset_id, push_consistency, to_minari)
 from eep_utils.study2023.replay import replay_actions
 
@@ -96,3 +96,12 @@ def test_a_damaged_or_incomplete_episode_folder_is_named(tmp_path):
     table.unlink()
     with pytest.raises(EpisodeFormatError, match="not a complete episode folder"):
         EpisodeSet.load(folder)
+
+
+def test_one_chatbot_playing_several_personas_gives_one_dataset_each():
+    episodes = random_walk_episodes(100)
+    as_newton = EpisodeSet("SmolLM2 (llama.cpp, local)", True, episodes.frames, episodes.decisions, {"persona": "newton"})
+    as_control = EpisodeSet("SmolLM2 (llama.cpp, local)", True, episodes.frames, episodes.decisions, {"persona": "no_persona"})
+    assert minari_dataset_id(dataset_name(as_newton)) != minari_dataset_id(dataset_name(as_control))
+    named = EpisodeSet("gpt-3.5-turbo as Newton (2023)", True, episodes.frames, episodes.decisions, {"persona": "newton"})
+    assert dataset_name(named) == "gpt-3.5-turbo as Newton (2023)"

@@ -1,7 +1,8 @@
 """The one persona registry: the same sentence opens the CartPole prompt and the goal prompt."""
 import pytest
 
-from eep_utils.cartpole.teaching import RuleStandIn, initial_messages, system_prompt
+from eep_utils.cartpole.teaching import initial_messages, system_prompt
+from eep_utils.cartpole.stand_in import RuleStandIn
 from eep_utils.chat.running import complete
 from eep_utils.cartpole.embodiment import STUDY_2023
 from eep_utils.ellm.goals import GoalTemplateStandIn, goal_request, parse_goals, stand_in_goals

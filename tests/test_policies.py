@@ -65,6 +65,6 @@ def test_majority_table_reproduces_a_table_policy_exactly():
 
 
 def test_the_literal_rule_is_the_no_persona_stand_in_rule():
-    from eep_utils.cartpole.teaching import RuleStandIn
+    from eep_utils.cartpole.stand_in import RuleStandIn
 
     assert np.array_equal(literal_rule_table(STUDY_2023), RuleStandIn("no_persona").table())

@@ -4,11 +4,12 @@ import logging
 import pytest
 
 from local_openai_server import LocalOpenAIServer
-from eep_utils.cartpole.teaching import BoundedHistoryProtocol, RuleStandIn, run_cartpole_teacher
+from eep_utils.cartpole.teaching import BoundedHistoryProtocol, run_cartpole_teacher
+from eep_utils.cartpole.stand_in import RuleStandIn
 from eep_utils.chat.client import find_secret, OpenAIChatbot, scrub
 from eep_utils.chat.running import complete
 from eep_utils.chat.teachers import make_teacher
-from eep_utils.chat.types import ChatRequest
+from eep_utils.chat.types import ChatbotError, ChatRequest
 from eep_utils.chat.batch import export_batch
 
 # Assembled at run time so that no key-shaped string is ever committed (a secret scanner would flag it).
@@ -43,7 +44,7 @@ def test_key_is_used_but_never_written(tmp_path, monkeypatch):
             episodes = run_cartpole_teacher(teacher, "newton", BoundedHistoryProtocol(turns=2), 3, seed=0)
             episodes.save(tmp_path / "episodes")
             server.queue("500", "500", "500", "500", "500", "500")
-            with pytest.raises(Exception) as failure:
+            with pytest.raises(ChatbotError) as failure:
                 complete(OpenAIChatbot("local-model", max_retries=1), ChatRequest.from_messages(
                     [{"role": "user", "content": "state"}]))
         (tmp_path / "error.txt").write_text(str(failure.value) + repr(failure.value) + teacher.label

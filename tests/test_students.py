@@ -3,12 +3,13 @@ import warnings
 
 import numpy as np
 import pytest
+from sklearn.dummy import DummyClassifier
 from sklearn.base import clone
 from sklearn.utils.estimator_checks import check_estimator
 
 from eep_utils.cartpole.evaluation import RandomPolicy, play_episodes
 from eep_utils.cartpole.policies import LQRController
-from eep_utils.cartpole.students import (STUDENTS, LogisticStudent, MLPStudent, OriginalXGBoostStudent, XGBoostStudent,
+from eep_utils.cartpole.students import (imitate, STUDENTS, LogisticStudent, MLPStudent, OriginalXGBoostStudent, XGBoostStudent,
                                 agreement, dagger, fidelity, soft_label_rows, split_by_episode,
                                 tune_student)
 
@@ -100,3 +101,11 @@ def test_dagger_improves_a_student_that_saw_few_expert_states():
     again = dagger(lambda: XGBoostStudent(n_estimators=50), lqr_labeller, X[:40], y[:40], iterations=1,
                    rollout_episodes=20, max_new_labels=500, eval_episodes=200, seed=11, progress=False)
     np.testing.assert_array_equal(again.history["return_mean"], history["return_mean"][:2])
+
+
+def test_a_teacher_that_always_took_one_action_is_imitated_by_that_constant():
+    X = np.random.default_rng(0).normal(size=(30, 4))
+    constant = imitate(XGBoostStudent(), X, np.ones(30, dtype=np.int64))
+    assert isinstance(constant, DummyClassifier) and set(constant.predict(X)) == {1}
+    learned = imitate(LogisticStudent(), X, (X[:, 2] > 0).astype(np.int64))
+    assert isinstance(learned, LogisticStudent) and (learned.predict(X) == (X[:, 2] > 0)).mean() > 0.9

@@ -14,7 +14,7 @@ from eep_utils.chat.local import LocalChatbot, PACKAGED_ALIAS
 from eep_utils.chat.types import BudgetExhausted, ChatAnswer, ChatRequest, TeacherSettingError, TranscriptMiss
 from eep_utils.chat.usage import Budget, price_of, Usage
 from eep_utils.personality.judge import PersonaJudgeStandIn
-from eep_utils.cartpole.teaching import RuleStandIn
+from eep_utils.cartpole.stand_in import RuleStandIn
 from eep_utils.chat.recording import RecordingTeacher, ReplayTeacher
 from eep_utils.chat.transcripts import exchange_record, TranscriptStore
 

@@ -11,7 +11,6 @@ import pandas as pd
 
 from eep_utils.cartpole.embodiment import STUDY_2023
 from eep_utils.cartpole.episodes import EpisodeSet
-from eep_utils.cartpole.teaching import PERSONAS as CARTPOLE_PERSONAS
 from eep_utils.cartpole.teaching import BoundedHistoryProtocol
 from eep_utils.chat.types import ChatRequest
 from eep_utils.chat.usage import approximate_tokens
@@ -19,6 +18,7 @@ from eep_utils.ellm.goals import goal_request
 from eep_utils.personality.personas import NO_PERSONA
 from eep_utils.personality.personas import PERSONAS as CUTENESS_PERSONAS
 from eep_utils.personality.personas import judgment_request
+from eep_utils.personas import PERSONAS as CARTPOLE_PERSONAS
 
 # Completion tokens per answer: a push word; about eight per suggested goal; a JSON verdict and score.
 DECISION_TOKENS, TOKENS_PER_GOAL, JUDGMENT_TOKENS = 2, 8, 12

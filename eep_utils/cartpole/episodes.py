@@ -144,6 +144,17 @@ def minari_dataset_id(teacher: str, version: int = 0) -> str:
     return f"eep/cartpole-{slug}-v{version}"
 
 
+def dataset_name(episodes: EpisodeSet) -> str:
+    """Who played: the teacher, and the persona it played where its label does not say (one chatbot plays
+    several personas, and each persona's episodes are a dataset of their own)."""
+    persona = str(episodes.metadata.get("persona") or "")
+    wording = episodes.metadata.get("persona_wording")
+    if persona and persona.replace("_", " ").lower() not in episodes.teacher.replace("_", " ").lower():
+        persona += f" wording {wording}" if wording not in (None, 1) else ""
+        return f"{episodes.teacher} as {persona}"
+    return episodes.teacher
+
+
 def to_minari(episodes: EpisodeSet, folder: Path, dataset_id: str | None = None):
     """Write an EpisodeSet as a Minari dataset under `folder` (never the default ~/.minari) and return it.
 
@@ -155,7 +166,7 @@ def to_minari(episodes: EpisodeSet, folder: Path, dataset_id: str | None = None)
     import minari
     from minari.data_collector import EpisodeBuffer
 
-    dataset_id = dataset_id or minari_dataset_id(episodes.teacher)
+    dataset_id = dataset_id or minari_dataset_id(dataset_name(episodes))
     buffers = []
     for episode, frames in episodes.frames.sort_values(["episode", "t"]).groupby("episode"):
         observations = frames[OBSERVATION_COLUMNS].to_numpy(np.float32)

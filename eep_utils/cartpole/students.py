@@ -20,6 +20,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.dummy import DummyClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, GroupKFold, GroupShuffleSplit
 from sklearn.neural_network import MLPClassifier
@@ -194,6 +195,16 @@ TUNING_GRIDS = {
     "logistic": {"C": [0.01, 0.1, 1.0, 10.0]},
     "mlp": {"hidden_layer_sizes": [(16,), (32, 32)], "alpha": [1e-4, 1e-2]},
 }
+
+
+def imitate(student, X, y, **fit_options):
+    """`student` fitted to a teacher's (observation, action) pairs; a teacher that always took one action is
+    imitated by that constant (`DummyClassifier`), since no classifier learns a boundary from one class.
+    Callers can tell by `isinstance(result, DummyClassifier)` and must say so."""
+    actions = np.asarray(y)
+    if np.unique(actions).size == 1:
+        return DummyClassifier(strategy="constant", constant=actions[0]).fit(X, actions)
+    return student.fit(X, actions, **fit_options)
 
 
 def split_by_episode(groups, validation_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

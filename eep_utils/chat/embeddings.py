@@ -80,10 +80,6 @@ class CachedEncoder(ABC):
             return np.empty((0, getattr(self, "dimension", 0) or 0), np.float32)
         return np.stack([self.cache[t] for t in texts])
 
-    def encode_uncached(self, texts: Sequence[str]) -> np.ndarray:
-        """One text at a time, no cache: the baseline the batched cache is benchmarked against."""
-        return np.stack([self._encode_batch([t])[0] for t in texts])
-
 
 class MiniLMEncoder(CachedEncoder):
     """all-MiniLM-L6-v2 on the CPU: `encode(texts)` gives unit-length 384-d float32 rows."""
