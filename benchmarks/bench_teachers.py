@@ -26,8 +26,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from local_openai_server import LocalOpenAIServer  # noqa: E402
-from eep_utils.cartpole.teaching import BoundedHistoryProtocol, Study2023Protocol, , run_cartpole_teacher
-from eep_utils.cartpole.stand_in import RuleStandIn
+from eep_utils.cartpole.stand_in import RuleStandIn  # noqa: E402
+from eep_utils.cartpole.teaching import (BoundedHistoryProtocol, Study2023Protocol, label_observations,  # noqa: E402
+                                         run_cartpole_teacher)
 from eep_utils.chat.client import OpenAIChatbot  # noqa: E402
 from eep_utils.cartpole.embodiment import STUDY_2023  # noqa: E402
 

@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 
 from local_openai_server import LocalOpenAIServer
-from eep_utils.cartpole.teaching import (FAILED_MESSAGE_2023, FALLBACK_HISTORY_TEXT, REMINDER, BoundedHistoryProtocol, Study2023Protocol, initial_messages, label_observations, run_cartpole_teacher, system_prompt)
+from eep_utils.cartpole.teaching import (FAILED_MESSAGE_2023, FALLBACK_HISTORY_TEXT, REMINDER, BoundedHistoryProtocol,
+                                         Study2023Protocol, initial_messages, label_observations, run_cartpole_teacher,
+                                         system_prompt)
 from eep_utils.cartpole.stand_in import STAND_IN_RULES, RuleStandIn, describe_stand_in_rules
 from eep_utils.chat.client import OpenAIChatbot
 from eep_utils.cartpole.embodiment import FIVE_WORDS, STUDY_2023

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from eep_utils.cartpole.embodiment import (FIVE_WORDS, REQUIREMENTS, STUDY_2023, Feature, Projection, candidate_reasons,
+from eep_utils.cartpole.embodiment import (FIVE_WORDS, REQUIREMENTS, STUDY_2023, Feature, candidate_reasons,
                                            candidate_table, direction_named, opposite, state_occupancy)
 
 

@@ -7,7 +7,7 @@ from sklearn.dummy import DummyClassifier
 from sklearn.base import clone
 from sklearn.utils.estimator_checks import check_estimator
 
-from eep_utils.cartpole.evaluation import RandomPolicy, play_episodes
+from eep_utils.cartpole.evaluation import play_episodes
 from eep_utils.cartpole.policies import LQRController
 from eep_utils.cartpole.students import (imitate, STUDENTS, LogisticStudent, MLPStudent, OriginalXGBoostStudent, XGBoostStudent,
                                 agreement, dagger, fidelity, soft_label_rows, split_by_episode,
