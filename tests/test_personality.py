@@ -8,6 +8,7 @@ import pytest
 from scipy.stats import spearmanr
 from sklearn.metrics import roc_auc_score
 
+from eep_utils.book.report import claim
 from eep_utils.personality.agreement import (AgreementMatrix, agreement_matrices, auc_by_row, extraction_index,
                                              extraction_test, offdiagonal_correlation)
 from eep_utils.personality.creatures import generate_creatures
@@ -291,3 +292,12 @@ def test_agreement_refuses_missing_or_mismatched_values():
     students["persona 0"] = students["persona 0"][:40]
     with pytest.raises(ValueError, match="one value per"):
         agreement_matrices(students, verdicts, scores, n_resamples=10)
+
+
+def test_an_undefined_agreement_makes_the_extraction_test_undefined_not_significant():
+    names = ["a", "b", "c"]
+    value = np.eye(3) * 0.4 + 0.5
+    value[1, 2] = np.nan  # a judge that gave one verdict to every held-out picture: no ROC-AUC
+    test = extraction_test(AgreementMatrix("ROC-AUC", names, names, value, value, value, value[None], 10), names)
+    assert math.isnan(test.index.value) and math.isnan(test.p_value)
+    assert claim("x", shown=False, evidence="e", teacher="t", decidable=False)["status"] == "inconclusive"

@@ -66,12 +66,15 @@ def results_dir(artifacts_dir: str | Path) -> Path:
     return path
 
 
-CLAIM_STATUSES = ("shown", "not shown", "not tested")
+CLAIM_STATUSES = ("shown", "not shown", "inconclusive", "not tested")
 
 
-def claim(statement: str, shown: bool | None, evidence: str, teacher: str) -> dict:
-    """A claim the chapter tested: shown, not shown, or not tested (e.g. only a stand-in was available)."""
-    status = "not tested" if shown is None else ("shown" if shown else "not shown")
+def claim(statement: str, shown: bool | None, evidence: str, teacher: str, decidable: bool = True) -> dict:
+    """A claim the chapter tested: shown, not shown, inconclusive (`decidable` False: the test's statistic
+    is undefined in this build, e.g. a judge that gave one verdict to every held-out picture), or not
+    tested (e.g. only a stand-in was available)."""
+    status = ("not tested" if shown is None else "inconclusive" if not decidable
+              else "shown" if shown else "not shown")
     return {"claim": statement, "status": status, "evidence": evidence, "teacher": teacher}
 
 

@@ -133,6 +133,9 @@ def extraction_test(matrix: AgreementMatrix, personas: list[str], n_permutations
     low, high = np.nanquantile(per_resample, [(1 - level) / 2, (1 + level) / 2])
     estimate = Estimate(extraction_index(square), float(low), float(high), matrix.n, level)
 
+    if np.isnan(square).any():  # an undefined agreement (one class held out) leaves the index untestable
+        return ExtractionTest(estimate, math.nan, 0, exact=False)
+
     # The index depends on a matching only through its trace: permute which student row meets which teacher.
     def trace(order, axis=-1):
         return square[order, np.arange(k)].sum(axis=axis)
