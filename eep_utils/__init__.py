@@ -12,7 +12,8 @@ ellm/         ELLM: transition captions, chatbot-suggested goals, caption-goal s
 personality/  the game of personality: creatures, photos, cuteness personas, the stand-in judge,
               pixel students, the persona × persona agreement matrix
 stats.py      confidence intervals and tests (scipy.stats)
-book/         the parameter file, the build (papermill → Jupyter Book), glued numbers and claims
+book/         the parameter file, the build (papermill → Jupyter Book), glued numbers and claims,
+              the book's address (site)
 record.py     `python -m eep_utils.record`: ask the local chatbot everything the book needs, seal it
 build.py      `python -m eep_utils.build`: the book's build command
 """

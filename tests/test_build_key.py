@@ -53,3 +53,9 @@ def test_changing_any_setting_changes_the_build_key(name, monkeypatch):
         assert once == twice, f"the value of the secret {name} enters the build key"
     else:
         assert once != twice, f"changing {name} does not re-run the notebooks"
+
+
+def test_changing_the_books_address_changes_the_build_key(monkeypatch):
+    before = code_and_data_fingerprint()
+    monkeypatch.setattr("eep_utils.book.build.repository_url", lambda: "https://github.com/another/book")
+    assert code_and_data_fingerprint() != before, "chapter 02's Minari datasets would keep the old address"

@@ -46,7 +46,7 @@ def test_played_frames_are_consistent_and_a_flipped_action_is_caught():
 def test_minari_export_round_trip(tmp_path, monkeypatch):
     monkeypatch.delenv("MINARI_DATASETS_PATH", raising=False)
     episodes = random_walk_episodes()
-    dataset = to_minari(episodes, tmp_path)
+    dataset = to_minari(episodes, tmp_path, code_permalink="https://github.com/owner/book")
     assert dataset.spec.dataset_id == minari_dataset_id(episodes.teacher) == "eep/cartpole-random-walk-test-v0"
     assert "MINARI_DATASETS_PATH" not in os.environ
     assert (tmp_path / "eep").is_dir()
@@ -57,6 +57,7 @@ def test_minari_export_round_trip(tmp_path, monkeypatch):
     np.testing.assert_array_equal(first.actions, frames["action"])
     assert first.terminations[-1] and abs(first.observations[-1][2]) > 0.2094  # the pole fell past 12 degrees
     assert "random walk (test)" in dataset.storage.metadata["description"]
+    assert dataset.storage.metadata["code_permalink"] == "https://github.com/owner/book"
 
 
 def study_2023_style_episodes() -> EpisodeSet:

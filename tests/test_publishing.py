@@ -1,12 +1,17 @@
 """The publishing side: the CI workflow runs the README's commands, and the citation files agree."""
+import ast
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import jupytext
 import pytest
 import yaml
+
+from eep_utils.book.site import copies, pages_url, sync_address
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -86,11 +91,107 @@ def test_citation_files_agree():
     assert bib["year"] == str(cff["date-released"])[:4]
     assert bib["url"] == cff["repository-code"]
     assert bib["license"] == cff["license"]
-    config = yaml.safe_load((ROOT / "_config.yml").read_text())
-    assert config["repository"]["url"] == cff["repository-code"]
 
 
 def test_the_2023_study_is_cited_at_its_pinned_commit_everywhere():
     commit = "b131541656d47135192de3ee409464ee9b4e2cbf"
     assert commit in (ROOT / "references.bib").read_text()
     assert any(ref.get("commit") == commit for ref in yaml.safe_load((ROOT / "CITATION.cff").read_text())["references"])
+
+
+# The book's address is typed once, in _config.yml; these tests read the copies their own way (YAML,
+# BibTeX, the Colab cell's code) rather than with eep_utils.book.site's patterns, so that a copy those
+# patterns miss is still checked.
+SYNC = "python -m eep_utils.book.site --sync-address"
+COPY_HOLDERS = ("_config.yml", "CITATION.cff", "CITATION.bib")
+COLAB_CHAPTERS = [f"notebooks/{name}.{suffix}" for name in ("00_introduction", "01_embodiment", "02_teacher_rollouts",
+                  "03_baselines", "04_students", "05_ellm_rewards", "06_personality") for suffix in ("md", "ipynb")]
+
+
+def configured_address(root: Path = ROOT) -> str:
+    return yaml.safe_load((root / "_config.yml").read_text())["repository"]["url"]
+
+
+def cloned_addresses(notebook: Path) -> list[str]:
+    """The addresses a chapter's code cells pass to `git clone`."""
+    found = []
+    for cell in jupytext.read(notebook).cells:
+        if cell.cell_type != "code":
+            continue
+        for node in ast.walk(ast.parse(cell.source)):
+            if isinstance(node, ast.List):
+                words = [e.value for e in node.elts if isinstance(e, ast.Constant)]
+                if words[:2] == ["git", "clone"]:
+                    found += [w for w in words if w.startswith("https://")]
+    return found
+
+
+def addresses(root: Path = ROOT) -> dict[str, str]:
+    """Each copy of the book's address outside _config.yml, by where it is."""
+    cff = yaml.safe_load((root / "CITATION.cff").read_text())
+    found = {"CITATION.cff repository-code": cff["repository-code"], "CITATION.cff url": cff["url"],
+             "CITATION.bib url": parse_bib_entry((root / "CITATION.bib").read_text())["url"]}
+    for chapter in COLAB_CHAPTERS:
+        if (root / chapter).exists():
+            cloned = cloned_addresses(root / chapter)
+            assert len(cloned) == 1, f"{chapter}: expected one Colab cell cloning the book, found {cloned}"
+            found[f"{chapter} Colab cell"] = cloned[0]
+    return found
+
+
+def drifted(root: Path = ROOT) -> list[str]:
+    repository = configured_address(root)
+    owner, name = repository.removeprefix("https://github.com/").split("/")
+    expected = {"CITATION.cff url": f"https://{owner.lower()}.github.io/{name}/"}
+    return [f"{where} says {found}, not {expected.get(where, repository)}"
+            for where, found in addresses(root).items() if found != expected.get(where, repository)]
+
+
+def test_every_copy_of_the_books_address_is_the_one_in_config_yml():
+    assert not drifted(), f"copies of _config.yml's repository url differ; run `{SYNC}`: {drifted()}"
+
+
+def test_every_chapter_with_a_colab_cell_is_checked():
+    with_colab = {str(p.relative_to(ROOT)) for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.*")
+                  if p.suffix in (".md", ".ipynb") and "google.colab" in p.read_text()}
+    assert with_colab == set(COLAB_CHAPTERS)
+
+
+def test_the_books_address_is_typed_nowhere_else():
+    repository = configured_address()
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    holders = set(COPY_HOLDERS) | set(COLAB_CHAPTERS)
+    typed = [path for path in tracked if path not in holders and (ROOT / path).is_file()
+             and any(a.encode() in (ROOT / path).read_bytes() for a in (repository, pages_url(repository)))]
+    assert not typed, f"read the address with eep_utils.book.site.repository_url() instead of typing it: {typed}"
+
+
+def test_the_sync_finds_the_copies_this_test_reads():
+    texts = [chapter for chapter in COLAB_CHAPTERS if chapter.endswith(".md")]  # the .ipynb pairs follow them
+    found = sorted(str(c.path.relative_to(ROOT)) for c in copies())
+    assert found == sorted(["CITATION.cff", "CITATION.cff", "CITATION.bib", *texts])
+
+
+def test_changing_the_address_is_one_line_and_the_sync(tmp_path):
+    chapters = ["notebooks/00_introduction", "notebooks/02_teacher_rollouts", "notebooks/07_rerun"]
+    (tmp_path / "notebooks").mkdir()
+    for name in [*COPY_HOLDERS, "jupytext.toml", *(f"{c}.{s}" for c in chapters for s in ("md", "ipynb"))]:
+        shutil.copy2(ROOT / name, tmp_path / name)
+    config = (tmp_path / "_config.yml").read_text()
+    new = "https://github.com/Another-Owner/another-book"
+    assert config.count(configured_address()) == 1
+    (tmp_path / "_config.yml").write_text(config.replace(configured_address(), new))
+    assert drifted(tmp_path)
+
+    rewritten = sync_address(tmp_path)
+    assert {p.name for p in rewritten} == {"CITATION.cff", "CITATION.bib",
+                                           "00_introduction.md", "02_teacher_rollouts.md"}
+    assert not drifted(tmp_path)
+    assert addresses(tmp_path)["CITATION.cff url"] == "https://another-owner.github.io/another-book/"
+    study = yaml.safe_load((ROOT / "CITATION.cff").read_text())["references"]  # with the 2023 study's own address
+    assert yaml.safe_load((tmp_path / "CITATION.cff").read_text())["references"] == study
+    for chapter in chapters:
+        text, paired = jupytext.read(tmp_path / f"{chapter}.md"), jupytext.read(tmp_path / f"{chapter}.ipynb")
+        assert [c.source for c in text.cells] == [c.source for c in paired.cells]
+    assert (tmp_path / "notebooks/07_rerun.md").read_bytes() == (ROOT / "notebooks/07_rerun.md").read_bytes()
+    assert sync_address(tmp_path) == []

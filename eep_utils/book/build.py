@@ -28,6 +28,7 @@ import jupytext
 import nbformat
 
 from eep_utils.book.config import MODES, ROOT, ConfigError, NotebookPlan, load_plan
+from eep_utils.book.site import repository_url
 
 BOOK_FILES = ("_config.yml", "_toc.yml", "references.bib", "references.md")
 KEY_METADATA = "eep_build_key"
@@ -75,9 +76,11 @@ def environment_settings(root: Path = ROOT) -> list[str]:
 
 
 def code_and_data_fingerprint() -> str:
-    """What every notebook depends on besides its own source: the library, the recordings, the settings."""
+    """What every notebook depends on besides its own source: the library, the recordings, the settings
+    and the book's address (chapter 02 writes it into its Minari datasets)."""
     digest = hashlib.sha256()
     _hash_files(digest, (ROOT / "eep_utils").rglob("*.py"))
+    digest.update(repository_url().encode())
     transcripts = ROOT / "data" / "transcripts"
     if transcripts.exists():
         _hash_files(digest, (p for p in transcripts.rglob("*") if p.is_file()))

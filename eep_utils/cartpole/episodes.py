@@ -40,7 +40,6 @@ DECISION_DTYPES = {"episode": "int64", "t": "int64", "state": "int64", "prompt_t
                    "status": "str", "action": "int64", "p_right": "float64", "prompt_tokens": "float64",
                    "completion_tokens": "float64", "latency_s": "float64"}
 DECISION_STATUSES = ("ok", "retried", "fallback")
-REPOSITORY_URL = "https://github.com/embodied-emulated-personas/eep-book"
 
 
 class EpisodeFormatError(ValueError):
@@ -155,13 +154,19 @@ def dataset_name(episodes: EpisodeSet) -> str:
     return episodes.teacher
 
 
-def to_minari(episodes: EpisodeSet, folder: Path, dataset_id: str | None = None):
+def to_minari(episodes: EpisodeSet, folder: Path, code_permalink: str, dataset_id: str | None = None):
     """Write an EpisodeSet as a Minari dataset under `folder` (never the default ~/.minari) and return it.
 
     Every frame is a Minari step (a held decision repeats its action). Minari wants each episode's
     observation after its last action; the frames table does not store it, so it is recomputed by one
     CartPole step from the last stored observation (float32, as observed) — within float32 rounding
-    of the true terminal observation. The teacher's name and the metadata go into the description."""
+    of the true terminal observation. The teacher's name and the metadata go into the description.
+
+    `code_permalink` is where the code that made the episodes is published. The caller gives it (the
+    chapter reads the book's address with eep_utils.book.site.repository_url) rather than this module
+    reading _config.yml: the address is the book's publishing setting, the episode format sits below the
+    book, and the same export serves episodes made outside it.
+    """
     # Minari and h5py are needed by this export alone; the rest of the book runs without loading them.
     import minari
     from minari.data_collector import EpisodeBuffer
@@ -187,7 +192,7 @@ def to_minari(episodes: EpisodeSet, folder: Path, dataset_id: str | None = None)
             warnings.filterwarnings("ignore", message="`author_email` is set to None")
             return minari.create_dataset_from_buffers(
                 dataset_id, buffers, env=gym.make(ENV_ID), eval_env=gym.make(ENV_ID),
-                algorithm_name=episodes.teacher, author="Embodied Emulated Personas", code_permalink=REPOSITORY_URL,
+                algorithm_name=episodes.teacher, author="Embodied Emulated Personas", code_permalink=code_permalink,
                 description=description)
     finally:
         if previous is None:
