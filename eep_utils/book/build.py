@@ -1,8 +1,8 @@
 """Build the book: text notebooks → .ipynb → papermill → Jupyter Book, with execution off.
 
-    python -m eep_utils.book.build            # the published book (full mode)
-    python -m eep_utils.book.build --quick    # small sizes, for tests and CI
-    python -m eep_utils.book.build --force    # re-execute every notebook
+    python -m eep_utils.build            # the published book (full mode)
+    python -m eep_utils.build --quick    # small sizes, for tests and CI
+    python -m eep_utils.build --force    # re-execute every notebook
 
 Each notebook runs with its parameters from notebooks/parameters.yaml, inside
 _build/<mode>/book/notebooks/, where Jupyter Book then renders it without executing it again.
