@@ -35,13 +35,12 @@ import pandas as pd
 
 from eep_utils.chat.types import ContextLengthExceeded
 from eep_utils.cartpole.body import held_cartpole, play_episode
-from eep_utils.cartpole.embodiment import ACTIONS, STUDY_2023, Projection, direction_named, opposite
+from eep_utils.cartpole.embodiment import ACTIONS, STUDY_2023, Projection
 from eep_utils.cartpole.episodes import DECISION_COLUMNS, FRAME_COLUMNS, EpisodeSet, frame_rows
 from eep_utils.chat.parsing import (MAX_CHARACTERS_PER_TOKEN, agrees_with, choice_probabilities, parse_choice,
                                     within_length)
 from eep_utils.chat.running import aclose, run_sync
 from eep_utils.chat.types import BudgetExhausted, ChatAnswer, ChatRequest, Teacher
-from eep_utils.chat.usage import Usage
 from eep_utils.personas import Persona, persona_named
 
 # The 2023 study's system prompt, word for word; only the persona sentence and the state schema vary.

@@ -156,6 +156,7 @@ class LocalServer:
         self.port: int | None = None
         self.log = Path(tempfile.gettempdir()) / f"eep-llama-server-{os.getpid()}-{id(self)}.log"
         self._lock = threading.Lock()
+        atexit.register(self.stop)  # once per server; a restart reuses it
 
     @property
     def base_url(self) -> str:
@@ -188,7 +189,6 @@ class LocalServer:
                 self.process = _LAUNCHER.submit(
                     subprocess.Popen, command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                     preexec_fn=_die_with_parent if sys.platform == "linux" else None).result()
-            atexit.register(self.stop)
             self._wait_until_ready()
             return self
 
@@ -299,10 +299,6 @@ class LocalChatbot(OpenAIChatbot):
                     f"the run; exchanges recorded before are kept and re-running resumes after them. Its log "
                     f"ends:\n{server.log_tail()}") from error
             raise
-
-    def provenance(self) -> dict:
-        """{model name: how it is served}, for the transcript manifest."""
-        return {self.model: self._server().provenance()}
 
     def close(self) -> None:
         """Stop the server (a teacher sharing it starts it again if asked)."""

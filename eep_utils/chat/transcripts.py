@@ -196,9 +196,6 @@ class TranscriptStore:
     def models(self) -> list[str]:
         return sorted({record["request"]["model"] for record in self._records.values()})
 
-    def exists(self) -> bool:
-        return self.path.exists() or sealed_path(self.path).exists()
-
     def append(self, record: dict) -> None:
         """Write one record durably: one append of a whole line, flushed to disk, before it is used."""
         key = check_record(record)

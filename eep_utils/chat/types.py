@@ -7,7 +7,10 @@ teacher by a setting (`teachers`). Each module imports only from those before it
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol, Sequence
+from typing import TYPE_CHECKING, Protocol, Sequence
+
+if TYPE_CHECKING:  # for the annotation only: usage imports this module
+    from eep_utils.chat.usage import Usage
 
 
 @dataclass(frozen=True)
@@ -86,7 +89,7 @@ class Teacher(Protocol):
     is_chatbot: bool
     model: str
     accepts_grammar: bool  # whether a request's `grammar` is honoured (llama.cpp's server); see `accepts_grammar`
-    usage: "eep_utils.chat.usage.Usage"
+    usage: Usage
 
     async def acomplete(self, request: ChatRequest) -> ChatAnswer: ...
 
