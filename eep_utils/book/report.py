@@ -102,6 +102,24 @@ def _load(artifacts_dir: str | Path, part: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def key_result(artifacts_dir: str | Path, chapter: str, markdown: str) -> None:
+    """The chapter's key result, one or two sentences computed from this build's numbers.
+
+    Glued as `key_result` for the box that opens the chapter (a glue is resolved at render time, so
+    the box can sit above the cells that compute it) and saved for the introduction's abstract."""
+    from IPython.display import Markdown
+    from myst_nb import glue
+
+    glue("key_result", Markdown(markdown), display=False)
+    (results_dir(artifacts_dir) / f"{chapter}.key_result.md").write_text(markdown)
+
+
+def load_key_results(artifacts_dir: str | Path) -> dict[str, str]:
+    """Each chapter's saved key result, by chapter name, in the book's order."""
+    return {path.name.removesuffix(".key_result.md"): path.read_text()
+            for path in sorted(results_dir(artifacts_dir).glob("*.key_result.md"))}
+
+
 def load_headlines(artifacts_dir: str | Path) -> pd.DataFrame:
     return _load(artifacts_dir, "rows")
 
