@@ -81,3 +81,15 @@ def welch_test(a, b) -> float:
 def mann_whitney(a, b) -> float:
     """Two-sided p-value that one set of returns tends to exceed the other (no normality needed)."""
     return float(scipy_stats.mannwhitneyu(a, b, alternative="two-sided").pvalue)
+
+
+def above_zero(*estimates: Estimate) -> bool | None:
+    """Whether every effect lies above zero: True when every 95% CI does, False when some CI lies wholly at
+    or below zero, None (inconclusive) when a CI spans zero or an estimate is undefined (NaN)."""
+    if any(not (np.isfinite(e.low) and np.isfinite(e.high)) for e in estimates):
+        return None
+    if all(e.low > 0 for e in estimates):
+        return True
+    if any(e.high <= 0 for e in estimates):
+        return False
+    return None

@@ -9,11 +9,13 @@ from scipy.stats import spearmanr
 from sklearn.metrics import roc_auc_score
 
 from eep_utils.book.report import claim
-from eep_utils.personality.agreement import (AgreementMatrix, agreement_matrices, auc_by_row, extraction_index,
+from eep_utils.personality.agreement import (AgreementMatrix, agreement_matrices, auc_by_row, cell_contrast,
+                                             extraction_index,
                                              extraction_test, offdiagonal_correlation)
 from eep_utils.personality.creatures import generate_creatures
 from eep_utils.personality.personas import (GENERIC_DISLIKES, GENERIC_LIKES, NO_PERSONA, PERSONAS, Persona, judge_captions,
-                                            judgment_request, persona_as_asked, probability_of_cute, verdict_of)
+                                            judgment_request, persona_as_asked, probability_of_cute, reworded,
+                                            verdict_of)
 from eep_utils.chat.parsing import Judgment, parse_judgment
 from eep_utils.chat.types import ChatAnswer
 from eep_utils.personality.judge import PersonaJudgeStandIn
@@ -39,16 +41,30 @@ def test_personas_follow_the_prompt_contract():
     assert len({frozenset(p.likes) for p in PERSONAS}) == len(PERSONAS)
 
 
-def test_p_cute_is_read_at_the_verdict_and_never_contradicts_it():
-    def answer(text, p_yes):
-        alternatives = [{"token": "yes", "logprob": math.log(p_yes)}, {"token": "no", "logprob": math.log(1 - p_yes)}]
-        chosen = alternatives[0] if text == "yes" else alternatives[1]
-        return ChatAnswer(text, "m", logprobs=[{**chosen, "top_logprobs": alternatives}])
+def test_p_cute_pools_every_spelling_of_the_two_words_at_the_verdict():
+    def answer(text, alternatives):
+        top = [{"token": token, "logprob": math.log(p)} for token, p in alternatives.items()]
+        return ChatAnswer(text, "m", logprobs=[{"token": text, "logprob": math.log(alternatives[text]),
+                                                "top_logprobs": top}])
 
-    assert probability_of_cute(answer("yes", 0.8), parse_judgment("yes")) == pytest.approx(0.8)
-    assert probability_of_cute(answer("no", 0.3), parse_judgment("no")) == pytest.approx(0.3)
-    assert math.isnan(probability_of_cute(answer("no", 0.8), parse_judgment("no")))  # contradicts the verdict
+    assert probability_of_cute(answer("yes", {"yes": 0.8, "no": 0.2}), parse_judgment("yes")) == pytest.approx(0.8)
+    # What a small model does under the grammar: it would have said "No"; the lower-case words are far down.
+    constrained = answer("no", {"No": 0.4, "This": 0.3, "Yes": 0.1, "no": 0.001})
+    assert probability_of_cute(constrained, parse_judgment("no")) == pytest.approx(0.1 / 0.501)
     assert probability_of_cute(ChatAnswer('{"cute": true, "score": 7}', "m"), Judgment(True, 7.0)) == 0.7  # stand-in
+    assert math.isnan(probability_of_cute(ChatAnswer("maybe", "m"), parse_judgment("maybe")))
+
+
+def test_a_reworded_judge_keeps_its_taste_in_other_words():
+    for persona in PERSONAS:
+        second = reworded(persona)
+        assert second.wording == 2 and second.key == f"{persona.key} (wording 2)"
+        assert len(second.likes) == len(persona.likes) and len(second.dislikes) == len(persona.dislikes)
+        assert second.system_message() != persona.system_message()
+        assert "You find cute:" in second.system_message()  # the stand-in's prompt contract still holds
+    control = reworded(NO_PERSONA)
+    assert control.is_control and [role for role, _ in judgment_request(control, "A snake.").messages] == [
+        "system", "user"]
 
 
 def test_no_persona_control_gets_the_task_only():
@@ -301,3 +317,16 @@ def test_an_undefined_agreement_makes_the_extraction_test_undefined_not_signific
     test = extraction_test(AgreementMatrix("ROC-AUC", names, names, value, value, value, value[None], 10), names)
     assert math.isnan(test.index.value) and math.isnan(test.p_value)
     assert claim("x", shown=False, evidence="e", teacher="t", decidable=False)["status"] == "inconclusive"
+
+
+def test_cell_contrast_is_the_difference_of_cell_means_with_the_joint_bootstrap_interval():
+    rng = np.random.default_rng(0)
+    truth = rng.random(200) > 0.5
+    students = {"a": truth + rng.normal(0, 0.3, 200), "b": rng.normal(0, 1, 200)}
+    teachers = {"a": truth.astype(float), "b": (rng.random(200) > 0.5).astype(float)}
+    matrix = agreement_matrices(students, teachers, {k: v.copy() for k, v in teachers.items()}, 300, 1)["ROC-AUC"]
+    contrast = cell_contrast(matrix, plus=[("a", "a")], minus=[("a", "b")])
+    assert contrast.value == pytest.approx(matrix.value[0, 0] - matrix.value[0, 1])
+    assert contrast.low > 0.2  # a student of its own teacher, far above chance against the other
+    null = cell_contrast(matrix, plus=[("b", "a")], minus=[("b", "b")])
+    assert null.low < 0 < null.high

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
-from eep_utils.stats import bootstrap_ci, mean_ci, proportion_ci, welch_test
+from eep_utils.stats import Estimate, above_zero, bootstrap_ci, mean_ci, proportion_ci, welch_test
 
 
 def test_mean_ci_matches_the_t_interval():
@@ -90,3 +90,11 @@ def test_welch_test_separates_different_means():
 def test_welch_test_on_samples_without_spread():
     assert welch_test([500, 500], [500, 500, 500]) == 1.0
     assert welch_test([500, 500], [9, 9]) == 0.0
+
+
+def test_above_zero_is_decided_only_by_intervals_that_clear_zero():
+    above, below, spanning = Estimate(1, 0.5, 2, 9), Estimate(-1, -2, -0.5, 9), Estimate(0.1, -0.2, 0.4, 9)
+    assert above_zero(above) is True and above_zero(above, above) is True
+    assert above_zero(below) is False and above_zero(above, below) is False
+    assert above_zero(spanning) is None and above_zero(above, spanning) is None
+    assert above_zero(Estimate(float("nan"), float("nan"), float("nan"), 0)) is None

@@ -93,6 +93,19 @@ class Projection:
             index = index * len(feature.words) + feature.words.index(word)
         return index
 
+    def observation_of_state(self, state: int) -> np.ndarray:
+        """An observation this projection describes as `state`: each quantity at the middle of its word's
+        band (zero for the middle word; beyond the last threshold t, at 1.5 t)."""
+        observation = np.zeros(4)
+        for feature, word in zip(self.features, self.words_of_state(state)):
+            offset = feature.words.index(word) - len(feature.thresholds)
+            if offset:
+                band = abs(offset)
+                inner = feature.thresholds[band - 1]
+                outer = feature.thresholds[band] if band < len(feature.thresholds) else 2 * inner
+                observation[feature.index] = np.sign(offset) * (inner + outer) / 2
+        return observation
+
     def describe_state(self, state: int) -> str:
         return "\n".join(f"{f.label}: {w}" for f, w in zip(self.features, self.words_of_state(state)))
 

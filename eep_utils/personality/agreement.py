@@ -151,3 +151,16 @@ def offdiagonal_correlation(a: np.ndarray, b: np.ndarray) -> float:
     a, b = np.asarray(a, float), np.asarray(b, float)
     off = ~np.eye(len(a), dtype=bool)
     return float(np.corrcoef(a[off], b[off])[0, 1])
+
+
+def cell_contrast(matrix: AgreementMatrix, plus: list[tuple[str, str]], minus: list[tuple[str, str]],
+                  level: float = 0.95) -> Estimate:
+    """Mean of the `plus` cells minus mean of the `minus` cells, (student, teacher) pairs, with a percentile CI
+    from the matrix's joint bootstrap (the same resampled pictures for every cell)."""
+    def mean_of(cells, values):
+        return np.mean([values[..., matrix.students.index(s), matrix.teachers.index(t)] for s, t in cells], axis=0)
+
+    per_resample = mean_of(plus, matrix.replicates) - mean_of(minus, matrix.replicates)
+    low, high = np.nanquantile(per_resample, [(1 - level) / 2, (1 + level) / 2])
+    return Estimate(float(mean_of(plus, matrix.value) - mean_of(minus, matrix.value)), float(low), float(high),
+                    matrix.n, level)
