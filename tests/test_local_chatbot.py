@@ -190,3 +190,22 @@ def test_a_sample_of_the_committed_recordings_is_answered_the_same_when_asked_ag
     print(f"re-asked {len(sample)} recorded exchanges: {matches} answered the same; largest log-probability "
           f"change {largest_logprob_change:.4f}")
     assert matches >= 0.9 * len(sample)
+
+
+def test_a_request_arriving_while_the_server_loads_waits_for_it(tmp_path):
+    # A server of its own (other settings), caught between starting its process and opening its port:
+    # a request then must wait for the port, not connect early and fail (it did, under load).
+    bot = LocalChatbot(settings=local.ServerSettings(seed=7), max_retries=0)
+    server = bot._server()
+    starting = threading.Thread(target=server.start)
+    starting.start()
+    deadline = time.monotonic() + 60
+    while server.process is None and time.monotonic() < deadline:
+        time.sleep(0.001)
+    try:
+        assert not server.ready()
+        answer = complete(bot, cartpole_request(np.zeros(4)))
+    finally:
+        starting.join()
+        bot.close()
+    assert answer.text in ("left", "right")

@@ -156,6 +156,7 @@ class LocalServer:
         self.port: int | None = None
         self.log = Path(tempfile.gettempdir()) / f"eep-llama-server-{os.getpid()}-{id(self)}.log"
         self._lock = threading.Lock()
+        self._ready = False  # answering, not only started: requests wait for this, not for the process
         atexit.register(self.stop)  # once per server; a restart reuses it
 
     @property
@@ -164,6 +165,10 @@ class LocalServer:
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
+
+    def ready(self) -> bool:
+        """Started and answering (a started process opens its port only after loading the model)."""
+        return self._ready and self.alive()
 
     def exited(self, within_s: float) -> bool:
         """Whether the server has exited, waiting up to `within_s` (a connection can break a moment before
@@ -176,8 +181,9 @@ class LocalServer:
 
     def start(self) -> "LocalServer":
         with self._lock:
-            if self.alive():
+            if self.ready():
                 return self
+            self._ready = False
             if not server_installed():
                 raise LocalModelError(f"llama-cpp-python is not installed, so the local model cannot answer; install "
                                       f"it with `{INSTALL_SERVER}` (it compiles llama.cpp: about 7-10 min on 2 cores)")
@@ -190,6 +196,7 @@ class LocalServer:
                     subprocess.Popen, command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                     preexec_fn=_die_with_parent if sys.platform == "linux" else None).result()
             self._wait_until_ready()
+            self._ready = True
             return self
 
     def _wait_until_ready(self) -> None:
@@ -285,7 +292,8 @@ class LocalChatbot(OpenAIChatbot):
 
     async def acomplete(self, request: ChatRequest) -> ChatAnswer:
         server = self._server()
-        if not server.alive():
+        if not server.ready():
+            # Concurrent first requests all wait here: `start` holds a lock until the port answers.
             await asyncio.to_thread(server.start)
         if self.base_url != server.base_url:
             self.base_url = server.base_url
