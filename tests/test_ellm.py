@@ -9,19 +9,53 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from eep_utils.ellm.captions import CART_CLAUSES, POLE_CLAUSES, TransitionCaptioner
-from eep_utils.ellm.goals import (GOAL_TEMPLATES, GoalTemplateStandIn, advised_actions, goal_request, parse_goals,
-                                  pushed_direction, stand_in_goals, suggest_goals)
-from eep_utils.ellm.rewards import (ELLMReward, Transitions, episode_rank_correlation, intrinsic_rewards,
-                                    play_transitions, push_direction_contrast, reward_by_state, similarity_matrix,
-                                    threshold_for_share, threshold_sweep, train_intrinsic_q_learner)
-from eep_utils.chat.embeddings import shared_minilm
-from eep_utils.chat.teachers import make_teacher
+from eep_utils.book.report import claim
 from eep_utils.cartpole.embodiment import STUDY_2023
 from eep_utils.cartpole.evaluation import RandomPolicy, play_episodes
+from eep_utils.chat.embeddings import shared_minilm
 from eep_utils.chat.running import complete
+from eep_utils.chat.teachers import make_teacher
 from eep_utils.chat.types import ChatAnswer, ChatRequest
+from eep_utils.ellm.captions import CART_CLAUSES, POLE_CLAUSES, TransitionCaptioner
+from eep_utils.ellm.goals import (
+    FEW_SHOT,
+    GOAL_TEMPLATES,
+    GoalSuggestions,
+    GoalTemplateStandIn,
+    advised_actions,
+    goal_request,
+    parse_goals,
+    pushed_direction,
+    stand_in_goals,
+    suggest_goals,
+)
+from eep_utils.ellm.rewards import (
+    ELLMReward,
+    Transitions,
+    episode_rank_correlation,
+    intrinsic_rewards,
+    play_transitions,
+    push_direction_contrast,
+    reward_by_state,
+    similarity_matrix,
+    threshold_for_share,
+    threshold_sweep,
+    train_intrinsic_q_learner,
+)
+from eep_utils.ellm.verdicts import (
+    LARGE_EFFECT,
+    SMALL_EFFECT,
+    compared,
+    copied_example_share,
+    direction_sentence,
+    paired_difference,
+    push_effect,
+    same_goals_share,
+    sign_word,
+    verdict,
+)
 from eep_utils.personas import PERSONAS
+from eep_utils.stats import Estimate, mean_ci
 
 CAPTIONER = TransitionCaptioner()
 
@@ -444,3 +478,63 @@ def test_push_direction_contrast_compares_same_and_opposite_pushes():
 ])
 def test_pushed_direction_reads_the_push_a_goal_or_caption_names(text, direction):
     assert pushed_direction(text) == direction
+
+
+# --------------------------------------------------------------------------------------------
+# What the chapter's numbers say (verdicts)
+
+def test_paired_difference_is_taken_episode_by_episode():
+    baseline = np.array([10, 20, 30, 40])
+    better = paired_difference(baseline + [2, 2.1, 1.9, 2], baseline)
+    assert better.value == pytest.approx(2) and better.n == 4
+    # The same gap is certain when paired, though the returns themselves vary a lot.
+    assert better.low > 1.5 and mean_ci(baseline + 2).low < mean_ci(baseline).high
+    with pytest.raises(ValueError, match="equal episode counts"):
+        paired_difference([1, 2], [1, 2, 3])
+
+
+@pytest.mark.parametrize("low, high, status, words", [
+    (0.5, 2.0, "shown", "above"),
+    (-2.0, -0.5, "not shown", "below"),
+    (0.0, 0.0, "not shown", "level with"),  # two policies that played every episode alike
+    (-1.0, 1.0, "inconclusive", "not distinguishable from (the 95% CI of the difference spans zero)"),
+    (0.0, 1.0, "inconclusive", "not distinguishable from (the 95% CI of the difference spans zero)"),
+])
+def test_a_claims_status_follows_where_the_ci_lies(low, high, status, words):
+    difference = Estimate((low + high) / 2, low, high, 100)
+    shown, decidable = verdict(difference)
+    assert claim("x", shown, "evidence", "teacher", decidable=decidable)["status"] == status
+    assert compared(difference) == words
+    assert compared(difference, explain=False) == words.split(" (")[0]
+
+
+def test_sign_word_reads_the_ci():
+    assert sign_word(Estimate(0.3, 0.1, 0.5, 10)) == "positive"
+    assert sign_word(Estimate(-0.3, -0.5, -0.1, 10)) == "negative"
+    assert sign_word(Estimate(0.1, -0.1, 0.3, 10)) == "not distinguishable from zero"
+
+
+def test_push_effect_measures_the_contrast_in_units_of_the_similarity_spread():
+    captions = ["you pushed the cart left, a", "you pushed the cart right, b",
+                "you pushed the cart left, c", "you pushed the cart right, d"]
+    goals = ["push the cart left", "keep calm"]
+    similarity = np.array([[0.9, 0.1], [0.1, 0.1], [0.9, 0.1], [0.1, 0.1]])
+    contrast = push_direction_contrast(similarity, captions, goals)
+    effect = push_effect(contrast, similarity, goals)
+    assert effect == pytest.approx(0.8 / 0.4)  # a contrast of 0.8 against a spread of 0.4
+    assert "clearly" in direction_sentence(effect)
+    assert "barely" in direction_sentence(SMALL_EFFECT / 2)
+    assert "weakly" in direction_sentence((SMALL_EFFECT + LARGE_EFFECT) / 2)
+    assert "opposite push than its own" in direction_sentence(-LARGE_EFFECT)
+    assert np.isnan(push_effect(push_direction_contrast(similarity, captions, ["keep calm"]),
+                                similarity, ["keep calm"]))
+    assert "none of the goals names a push" in direction_sentence(float("nan"))
+
+
+def test_persona_and_copy_shares_count_states():
+    example = FEW_SHOT[0][2]
+    first = GoalSuggestions("newton", "t", True, 2, [["a"], ["b", "c"], ["d"]], [example, "x", example])
+    second = GoalSuggestions("aristotle", "t", True, 2, [["a"], ["c", "b"], ["e"]], ["y", "x", "z"])
+    assert same_goals_share(first, second) == pytest.approx(2 / 3)  # order within a state aside
+    assert copied_example_share(first) == pytest.approx(2 / 3)
+    assert copied_example_share(second) == 0

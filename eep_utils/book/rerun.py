@@ -1,10 +1,16 @@
-"""What a build with a chatbot asks of it: every chapter's requests, counted from the build's parameters.
+"""What re-running the book with another chatbot asks of it, and what that takes in time and money.
 
-Each row builds the very request its chapter sends (a CartPole decision with a full history, a goal
-question, a cuteness judgment) and counts its prompt tokens with the same estimate the budget uses.
+- `recorded_requests`: per experiment, the exchanges the book's recordings hold (data/transcripts/
+  *.jsonl.gz), with the tokens and latency the local chatbot reported, and the time its server was busy;
+- `with_costs`: those tokens priced at a price per million tokens (the reader's, and `EXAMPLE_PRICES`,
+  dated assumptions);
+- `request_plan`: the requests a build sends, counted from the build's parameters: each row builds the
+  very request its chapter sends (a CartPole decision with a full history, a goal question, a cuteness
+  judgment) and counts its prompt tokens with the same estimate the budget uses.
 """
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
@@ -12,12 +18,12 @@ import pandas as pd
 from eep_utils.cartpole.embodiment import STUDY_2023
 from eep_utils.cartpole.episodes import EpisodeSet
 from eep_utils.cartpole.teaching import BoundedHistoryProtocol
+from eep_utils.chat.transcripts import SEALED_SUFFIX, TranscriptStore
 from eep_utils.chat.types import ChatRequest
 from eep_utils.chat.usage import approximate_tokens
 from eep_utils.ellm.goals import goal_request
-from eep_utils.personality.personas import NO_PERSONA
+from eep_utils.personality.personas import NO_PERSONA, judgment_request
 from eep_utils.personality.personas import PERSONAS as CUTENESS_PERSONAS
-from eep_utils.personality.personas import judgment_request
 from eep_utils.personas import PERSONAS as CARTPOLE_PERSONAS
 
 # Completion tokens per answer: a push word; about eight per suggested goal; a JSON verdict and score.
@@ -72,3 +78,87 @@ def request_plan(parameters: dict[str, dict], decisions: dict[str, float]) -> pd
 def _row(chapter: str, purpose: str, requests: float, request: ChatRequest, completion_tokens: int) -> dict:
     return {"chapter": chapter, "requests for": purpose, "requests": requests,
             "prompt tokens per request": approximate_tokens(request), "completion tokens per request": completion_tokens}
+
+
+# Which chapter sends each experiment's requests (an experiment's name is its transcript file's stem).
+CHAPTER_OF_EXPERIMENT = (("cartpole-*-bounded", "02"), ("cartpole-*-labels", "04"), ("ellm-goals", "05"),
+                         ("06_personality", "06"))
+
+# Example prices, USD per million (prompt, completion) tokens: OpenAI's standard-tier list prices, with
+# the month each was set. Assumptions for illustration, not quotes: check the provider's page.
+EXAMPLE_PRICES = {
+    "gpt-3.5-turbo-0125": ((0.50, 1.50), "2024-01"),
+    "gpt-4o-mini": ((0.15, 0.60), "2024-07"),
+    "gpt-4o": ((2.50, 10.00), "2024-08"),
+    "gpt-4.1-mini": ((0.40, 1.60), "2025-04"),
+}
+
+
+def chapter_of(experiment: str) -> str:
+    """The chapter whose requests an experiment's transcript holds ("?" for one the book does not know)."""
+    return next((chapter for pattern, chapter in CHAPTER_OF_EXPERIMENT if Path(experiment).match(pattern)),
+                "?")
+
+
+def busy_seconds(intervals) -> float:
+    """The length of the union of (start, end) intervals: the time a server that answers several
+    requests at once was answering any."""
+    total, reach = 0.0, float("-inf")
+    for start, end in sorted(intervals):
+        if end > reach:
+            total += end - max(start, reach)
+            reach = end
+    return total
+
+
+def recorded_requests(transcripts_dir: Path) -> pd.DataFrame:
+    """Per recorded experiment: its chapter, model, exchanges, prompt and completion tokens as the
+    chatbot reported them, the sum of the latencies (one request at a time) and the time the server was
+    busy while recording (requests in flight together counted once)."""
+    rows = []
+    # Sealed recordings, and working ones a run with your endpoint is still appending to.
+    files = Path(transcripts_dir).glob("*.jsonl*")
+    experiments = {path.name.removesuffix(SEALED_SUFFIX).removesuffix(".jsonl") for path in files}
+    for experiment in sorted(experiments):
+        records = TranscriptStore(Path(transcripts_dir) / f"{experiment}.jsonl").records()
+        answers = [record["answer"] for record in records]
+        # A record's time is when its answer was written; the request went out `latency_s` earlier.
+        ends = [datetime.fromisoformat(record["time"]).timestamp() for record in records]
+        rows.append({
+            "chapter": chapter_of(experiment), "experiment": experiment,
+            "model": ", ".join(sorted({record["request"]["model"] for record in records})),
+            "requests": len(records),
+            "prompt tokens": sum(answer["prompt_tokens"] or 0 for answer in answers),
+            "completion tokens": sum(answer["completion_tokens"] or 0 for answer in answers),
+            "latency, summed (s)": sum(answer["latency_s"] for answer in answers),
+            "server busy (s)": busy_seconds([(end - answer["latency_s"], end)
+                                             for end, answer in zip(ends, answers)]),
+        })
+    columns = ["chapter", "experiment", "model", "requests", "prompt tokens", "completion tokens",
+               "latency, summed (s)", "server busy (s)"]
+    return pd.DataFrame(rows, columns=columns).sort_values(["chapter", "experiment"], ignore_index=True)
+
+
+def cost_usd(prompt_tokens: float, completion_tokens: float, price: tuple[float, float]) -> float:
+    """The cost of the tokens at `price`, USD per million (prompt, completion) tokens."""
+    return (prompt_tokens * price[0] + completion_tokens * price[1]) / 1e6
+
+
+def planned_tokens(plan: pd.DataFrame) -> pd.DataFrame:
+    """`request_plan`'s rows with their prompt and completion tokens in all."""
+    return plan.assign(**{"prompt tokens": plan["requests"] * plan["prompt tokens per request"],
+                          "completion tokens": plan["requests"]
+                          * plan["completion tokens per request"]})
+
+
+def with_costs(table: pd.DataFrame, prices: dict[str, tuple[float, float]]) -> pd.DataFrame:
+    """`table` (numeric columns, "prompt tokens" and "completion tokens" among them) with a total
+    row and one cost column per named price, USD per million (prompt, completion) tokens."""
+    table = table.select_dtypes("number").copy()
+    levels = table.index.nlevels
+    # Rates ("… per request") do not add up: their total is left empty.
+    total = table.sum().where(~table.columns.str.endswith("per request"))
+    table.loc[("all",) * (levels - 1) + ("total",) if levels > 1 else "total", :] = total
+    for name, price in prices.items():
+        table[f"{name} (USD)"] = cost_usd(table["prompt tokens"], table["completion tokens"], price)
+    return table

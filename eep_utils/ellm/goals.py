@@ -21,7 +21,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from eep_utils.cartpole.embodiment import ACTIONS, STUDY_2023, Projection, direction_named, opposite
+from eep_utils.cartpole.embodiment import (
+    ACTIONS,
+    STUDY_2023,
+    Projection,
+    direction_named,
+    opposite,
+)
 from eep_utils.chat.running import acomplete_all, run_with
 from eep_utils.chat.types import ChatAnswer, ChatRequest, Teacher
 from eep_utils.personas import Persona, persona_in, persona_named

@@ -24,7 +24,6 @@ from eep_utils.ellm.captions import TransitionCaptioner
 from eep_utils.ellm.goals import GoalSuggestions, pushed_direction
 from eep_utils.stats import Estimate, bootstrap_ci
 
-
 # ---------------------------------------------------------------------------------------------
 # Transitions: what each decision did
 
@@ -53,7 +52,7 @@ class Transitions:
         return self.returns[self.episode] - self.frame
 
     @classmethod
-    def concatenate(cls, parts: list["Transitions"]) -> "Transitions":
+    def concatenate(cls, parts: list[Transitions]) -> Transitions:
         """Several sets as one, episodes renumbered after each other."""
         offsets = np.cumsum([0] + [part.n_episodes for part in parts[:-1]])
         return cls(*(np.concatenate([getattr(part, name) for part in parts])
@@ -190,7 +189,8 @@ def train_intrinsic_q_learner(reward: ELLMReward, captioner: TransitionCaptioner
         earned = np.zeros(n)
         lived = np.zeros(n, dtype=np.int64)
 
-        def act(envs, observations):
+        # This batch's epsilon, bound now: the function is called only while this batch plays.
+        def act(envs, observations, epsilon=epsilon):
             states = projection.state_index(observations)
             # Random tie-breaking, so an untrained table does not always push left.
             greedy = (q[states] + 1e-9 * rng.random((len(states), 2))).argmax(axis=1)
