@@ -1,79 +1,92 @@
-"""A reader's visit: headless Chromium opens every page of the quick-mode book served on 127.0.0.1."""
-import functools
-import os
-import shutil
-import subprocess
-import threading
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlparse
-
+"""A reader's visit: eep_utils.book.browse opens every page of the quick-mode book, served on 127.0.0.1, on a
+wide and on a phone-sized screen. Hand-written pages first show that each of its checks can fail."""
 import pytest
+from conftest import HTML, ROOT
 
-from conftest import HTML, toc_pages
+from eep_utils.book.browse import VIEWPORTS, check_pages, screenshot_path, toc_pages
+from eep_utils.book.build import build_dir
 
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+SCREENS = {f"{width}x{height}" for width, height in VIEWPORTS}
+FIGURE = '<svg xmlns="http://www.w3.org/2000/svg" width="120" height="60"><rect width="120" height="60"/></svg>'
+CLEAN = """<!DOCTYPE html><html lang="en"><head><style>pre { white-space: pre-wrap; overflow: auto; }</style>
+</head><body><main>
+<div class="abstract" id="abstract">What the book finds.</div>
+<img src="figure.svg" alt="a figure">
+<pre>{long_line}</pre>
+<a href="#abstract">back to the abstract</a>
+</main></body></html>"""
+BAD = """<!DOCTYPE html><html lang="en"><head><style>pre { white-space: pre; overflow: auto; width: 200px; }</style>
+</head><body><main>
+<pre>{long_line}</pre>
+<img src="missing.png" alt="never made">
+<div class="output stderr"><pre>RuntimeWarning: a warning</pre></div>
+<pre>Traceback (most recent call last):</pre>
+<div style="width: 2000px">a wide block</div>
+<a href="nowhere.html">a page that does not exist</a>
+<a href="page.html#nothing">an anchor that does not exist</a>
+</main></body></html>"""
+LATE = """<!DOCTYPE html><html lang="en"><body><main>
+<div style="height: 3000px">a long preamble</div><div class="abstract">What the book finds.</div>
+</main></body></html>"""
 
 
-def chromium_executable() -> str:
-    """Debian's Chromium, installed on first use where this machine allows it (root with apt)."""
-    found = shutil.which("chromium")
-    if found:
-        return found
-    if os.geteuid() == 0 and shutil.which("apt-get"):
-        subprocess.run(["apt-get", "update", "-qq"], check=True, capture_output=True)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], check=True, capture_output=True,
-                       env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
-        return shutil.which("chromium")
-    pytest.fail("Chromium is needed for the browser test: install Debian's `chromium` package")
+def write_book(folder, pages):
+    folder.mkdir()
+    (folder / "figure.svg").write_text(FIGURE)
+    for name, text in pages.items():
+        (folder / f"{name}.html").write_text(text.replace("{long_line}", "x = 1  # " + "word " * 60))
+    return folder
+
+
+@pytest.mark.browser
+def test_a_clean_page_passes_and_each_check_reports_its_problem_naming_page_and_screen(tmp_path):
+    book = write_book(tmp_path / "html", {"intro": CLEAN, "page": BAD})
+    problems = check_pages(book, ["intro", "page"], tmp_path / "screenshots")
+    assert not [p for p in problems if p.page == "intro"], problems
+    for page in ("intro", "page"):
+        for width, _ in VIEWPORTS:
+            assert screenshot_path(tmp_path / "screenshots", page, width).read_bytes().startswith(b"\x89PNG")
+    found = {(p.viewport, p.kind) for p in problems}
+    for screen in SCREENS:
+        for kind in ("sideways", "too wide", "image", "http", "error output"):
+            assert (screen, kind) in found, f"{kind} not reported at {screen}: {problems}"
+    details = [str(p) for p in problems]
+    assert any("missing.png" in d and "HTTP 404" in d for d in details)
+    assert any("content" in d and "<pre>" in d for d in details), "the too-wide <pre> is not named"
+    assert any("a Python traceback is shown" in d for d in details)
+    assert any("error output shown: RuntimeWarning: a warning" in d for d in details)
+    assert any("broken link" in d and "nowhere.html" in d for d in details)
+    assert any("missing anchor" in d and "#nothing" in d for d in details)
+
+
+@pytest.mark.browser
+def test_the_introduction_must_open_with_its_abstract_and_a_figure(tmp_path):
+    book = write_book(tmp_path / "html", {"intro": LATE, "page": LATE})
+    problems = check_pages(book, ["intro", "page"], tmp_path / "screenshots")
+    opening = [p for p in problems if p.kind == "opening"]
+    assert {p.page for p in opening} == {"intro"}, "only the introduction (the book's root) is held to this"
+    assert {p.viewport for p in opening} == SCREENS
+    assert sum("abstract" in p.detail and "not within the first 2 screens" in p.detail for p in opening) == 2
+    assert sum("a figure (img) is missing" in p.detail for p in opening) == 2
 
 
 @pytest.fixture(scope="module")
-def served_book(quick_book):
-    class QuietHandler(SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(HTML)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
+def book_problems(quick_book):
+    return check_pages(HTML, toc_pages(ROOT), build_dir("quick") / "screenshots")
 
 
 @pytest.mark.slow
 @pytest.mark.browser
-def test_every_chapter_renders_with_its_figures_and_links(served_book):
-    from playwright.sync_api import sync_playwright
+def test_every_page_reads_well_on_both_screens(book_problems):
+    problems = [p for p in book_problems if p.kind != "opening"]
+    assert not problems, "\n".join(map(str, problems))
+    for page in toc_pages(ROOT):
+        for width, _ in VIEWPORTS:
+            assert screenshot_path(build_dir("quick") / "screenshots", page, width).is_file()
 
-    screenshots = HTML.parent.parent / "screenshots"
-    screenshots.mkdir(exist_ok=True)
-    problems = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium_executable(), args=CHROMIUM_FLAGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        # The test reaches nothing beyond this machine: external fonts and scripts are refused.
-        page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(served_book)
-                   else route.abort())
-        failed_requests = []
-        page.on("response", lambda r: failed_requests.append(r.url) if r.status >= 400 else None)
-        internal_links = set()
-        for name in toc_pages():
-            page.goto(f"{served_book}/{name}.html", wait_until="load")
-            text = page.inner_text("body")
-            if "Traceback (most recent call last)" in text:
-                problems.append(f"{name}: a Python traceback is shown")
-            broken_images = page.eval_on_selector_all(
-                "img", "imgs => imgs.filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)")
-            problems += [f"{name}: image does not load: {src}" for src in broken_images]
-            for href in page.eval_on_selector_all("a[href]", "links => links.map(a => a.href)"):
-                if href.startswith(served_book):
-                    internal_links.add(href.split("#")[0])
-            page.screenshot(path=str(screenshots / f"{name.replace('/', '_')}.png"), full_page=True)
-        for href in sorted(internal_links):
-            path = HTML / urlparse(href).path.lstrip("/")
-            if not (path.is_file() or (path / "index.html").is_file()):
-                problems.append(f"broken internal link: {href}")
-        browser.close()
-    problems += [f"request failed: {url}" for url in failed_requests]
-    assert not problems, "\n".join(problems)
-    assert len(list(screenshots.glob("*.png"))) >= len(toc_pages())
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_the_introduction_opens_with_its_abstract_and_a_figure(book_problems):
+    problems = [p for p in book_problems if p.kind == "opening"]
+    assert not problems, "\n".join(map(str, problems))

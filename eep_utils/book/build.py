@@ -31,6 +31,8 @@ from eep_utils.book.config import MODES, ROOT, ConfigError, NotebookPlan, load_p
 from eep_utils.book.site import repository_url
 
 BOOK_FILES = ("_config.yml", "_toc.yml", "references.bib", "references.md")
+# The book's own CSS: Jupyter Book links every .css file in the book folder's _static/ on every page.
+STATIC = "_static"
 KEY_METADATA = "eep_build_key"
 ARTIFACTS_RELATIVE_TO_NOTEBOOK = "../../artifacts"
 # The environment settings that enter the build key are found in the source rather than listed, so that a
@@ -120,6 +122,14 @@ def copy_if_changed(source: Path, target: Path) -> None:
 def sync_book_sources(mode: str) -> None:
     for name in BOOK_FILES:
         copy_if_changed(ROOT / name, book_source_dir(mode) / name)
+    # _static/ is mirrored, so that a stylesheet deleted from the repository leaves the book too.
+    staged = book_source_dir(mode) / STATIC
+    sources = {path.relative_to(ROOT / STATIC) for path in (ROOT / STATIC).rglob("*") if path.is_file()}
+    for path in staged.rglob("*") if staged.is_dir() else ():
+        if path.is_file() and path.relative_to(staged) not in sources:
+            path.unlink()
+    for relative in sources:
+        copy_if_changed(ROOT / STATIC / relative, staged / relative)
 
 
 def input_notebook(plan: NotebookPlan, out_dir: Path) -> Path:
