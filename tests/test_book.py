@@ -48,3 +48,20 @@ def test_every_glued_number_is_rendered(quick_book):
     for page in toc_pages():
         text = (HTML / f"{page}.html").read_text()
         assert "{glue" not in text and "glue:text" not in text, f"{page} shows a glue role instead of its value"
+
+
+@pytest.mark.slow
+def test_the_introduction_opens_with_its_abstract_and_keeps_its_claims_table_short(quick_book):
+    from bs4 import BeautifulSoup
+
+    introduction = toc_pages()[0]
+    article = BeautifulSoup((HTML / f"{introduction}.html").read_text(), "html.parser").article
+    abstract = article.select_one(".admonition.abstract")
+    assert abstract is not None, "the introduction has no block of class `abstract`"
+    figures = article.find_all("img")
+    assert figures, "the introduction shows no figure"
+    elements = article.find_all(True)
+    assert elements.index(abstract) < elements.index(figures[0]), "the abstract comes after a figure"
+    assert "Can a persona" in abstract.get_text() and "{glue" not in abstract.get_text()
+    claims = article.select("table.claims tbody tr")
+    assert 1 <= len(claims) <= 8, f"the introduction's claims table has {len(claims)} rows"

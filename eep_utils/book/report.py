@@ -120,6 +120,28 @@ def load_key_results(artifacts_dir: str | Path) -> dict[str, str]:
             for path in sorted(results_dir(artifacts_dir).glob("*.key_result.md"))}
 
 
+def _table_path(artifacts_dir: str | Path, name: str) -> Path:
+    return results_dir(artifacts_dir) / f"{name}.parquet"
+
+
+def save_table(artifacts_dir: str | Path, name: str, frame: pd.DataFrame) -> Path:
+    """A chapter's result table for the introduction, as Parquet under `results/`.
+
+    Parquet keeps the index, the index's and the columns' names and the dtypes, which a
+    figure's axis labels read back."""
+    path = _table_path(artifacts_dir, name)
+    frame.to_parquet(path)
+    return path
+
+
+def load_table(artifacts_dir: str | Path, name: str) -> pd.DataFrame:
+    path = _table_path(artifacts_dir, name)
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing: the chapter that saves table {name!r} "
+                                "(report.save_table) did not run in this build")
+    return pd.read_parquet(path)
+
+
 def load_headlines(artifacts_dir: str | Path) -> pd.DataFrame:
     return _load(artifacts_dir, "rows")
 
