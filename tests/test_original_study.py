@@ -12,6 +12,7 @@ import pytest
 
 from eep_utils.cartpole.embodiment import STUDY_2023
 from eep_utils.cartpole.episodes import OBSERVATION_COLUMNS, push_consistency
+from eep_utils.cartpole.evaluation import RandomPolicy, RandomWalkBaseline, play_episodes
 from eep_utils.cartpole.students import OriginalXGBoostStudent
 from eep_utils.study2023.fetch import (FILES, LocalFolder, OriginalStudyDataError, OriginalStudyUnavailable,
                                        local_copy_problem, sha256_of)
@@ -145,14 +146,20 @@ def test_published_student_replays_its_recorded_scores(study):
 
 
 def test_reproduction_table(study):
-    table = reproduction_table(study, n_episodes=300, seed=7, replay_frames=600)
+    walk = play_episodes(RandomPolicy(3), 120, seed=4, steps_per_decision=2).returns
+    random_walk = RandomWalkBaseline(walk, 3, 4, 2)
+    table = reproduction_table(study, random_walk, n_episodes=300, seed=7, replay_frames=600)
     recorded = table[table["origin"] == "2023 score file"]
     np.testing.assert_allclose(recorded["mean"], recorded["published"], atol=5e-7)
     assert {"played here", "replayed as in 2023"} <= set(table["origin"])
     played = table[table["origin"] == "played here"]
-    assert (played["n"] == 300).all()
+    walked = played["agent"] == "Random walk"
+    # The random walk played here is the one given, not a new simulation.
+    assert played[walked]["mean"].item() == walk.mean() and played[walked]["n"].item() == 120
+    assert (played[~walked]["n"] == 300).all()
     assert ((table["ci_low"] <= table["mean"]) & (table["mean"] <= table["ci_high"])).all()
-    again = reproduction_table(study, n_episodes=300, seed=7, replay_frames=0)
+    assert table["details"].str.contains(f"all {study.chat_run().n_episodes} episodes").any()
+    again = reproduction_table(study, random_walk, n_episodes=300, seed=7, replay_frames=0)
     np.testing.assert_array_equal(again["mean"], table["mean"][:len(again)])
     assert table["teacher"].str.contains("gpt-3.5-turbo|random").all()
 

@@ -9,7 +9,7 @@ from tqdm import tqdm
 
 from eep_utils.cartpole.embodiment import STEPS_PER_DECISION_2023
 from eep_utils.cartpole.episodes import OBSERVATION_COLUMNS
-from eep_utils.cartpole.evaluation import RandomPolicy
+from eep_utils.cartpole.evaluation import RandomPolicy, RandomWalkBaseline
 from eep_utils.cartpole.students import OriginalXGBoostStudent, closed_loop_return
 from eep_utils.stats import mean_ci, welch_test
 from eep_utils.study2023.recordings import (CHAT_RUN_TEACHER, ORIGINAL_TRAINING_ROWS, PUBLISHED_MEANS,
@@ -48,14 +48,15 @@ def play_as_in_2023(policy, n_frames: int = 100_000, seed: int = FIRST_RESET_SEE
     return np.asarray(scores)
 
 
-def reproduction_table(study: OriginalStudy, n_episodes: int, seed: int, replay_frames: int = 100_000,
-                       progress: bool = False) -> pd.DataFrame:
+def reproduction_table(study: OriginalStudy, random_walk: RandomWalkBaseline, n_episodes: int, seed: int,
+                       replay_frames: int = 100_000, progress: bool = False) -> pd.DataFrame:
     """The published table (Newton chatbot, random walk, XGBoost student) from its score files, next to
     the same agents and corrected students played here with one decision held for two frames
     (`n_episodes` fresh episodes each, vectorised), and the published model replayed frame by frame
-    exactly as in 2023 for `replay_frames` frames (0 to skip). One row per agent: mean return, 95% CI,
-    n, the published number where there is one, and Welch's p-value against the random walk of the
-    same origin (recorded or played here)."""
+    exactly as in 2023 for `replay_frames` frames (0 to skip). The random walk played here is the book's
+    one (`random_walk`, played by chapter 01), not a new simulation. One row per agent: mean return,
+    95% CI, n, the published number where there is one, and Welch's p-value against the random walk of
+    the same origin (recorded or played here)."""
     recorded = study.published_scores()
     observations, actions = study.original_training_arrays()
     chat = study.chat_run()
@@ -71,9 +72,8 @@ def reproduction_table(study: OriginalStudy, n_episodes: int, seed: int, replay_
             OriginalXGBoostStudent().fit(*aligned), "the same 3000 frames, each observation with its own action"),
         "XGBoost student, checked decisions": (
             OriginalXGBoostStudent().fit(checked_observations, checked_actions),
-            "all 164 episodes' decided frames, no fallbacks, dynamics-checked"),
+            f"all {chat.n_episodes} episodes' decided frames, no fallbacks, dynamics-checked"),
     }
-    random_played = closed_loop_return(RandomPolicy(seed), n_episodes, seed)
     published_model = students["XGBoost student, published model"][0]
     rows = [
         _table_row("Newton chatbot", CHAT_RUN_TEACHER, "2023 score file", recorded["chatbot"],
@@ -83,14 +83,15 @@ def reproduction_table(study: OriginalStudy, n_episodes: int, seed: int, replay_
         _table_row("XGBoost student", "student of " + CHAT_RUN_TEACHER, "2023 score file",
                    recorded["xgboost_student"], PUBLISHED_MEANS["xgboost_student"], recorded["random_walk"],
                    PUBLISHED_SCORE_FILES["xgboost_student"]),
-        _table_row("Random walk", "uniform random pushes", "played here", random_played.returns, np.nan, None,
-                   f"RandomPolicy(seed={seed})"),
+        _table_row("Random walk", "uniform random pushes", "played here", random_walk.returns, np.nan, None,
+                   f"the book's random walk: RandomPolicy(seed={random_walk.policy_seed}), episodes from seed "
+                   f"{random_walk.episode_seed}"),
     ]
     for offset, (name, (student, data)) in enumerate(tqdm(students.items(), desc="students", disable=not progress)):
         played = closed_loop_return(student.predict, n_episodes, seed + 1 + offset)
         rows.append(_table_row(name, "student of " + CHAT_RUN_TEACHER, "played here", played.returns,
                                PUBLISHED_MEANS["xgboost_student"] if name.endswith("published model") else np.nan,
-                               random_played.returns, data))
+                               random_walk.returns, data))
     if replay_frames:
         random_2023 = play_as_in_2023(RandomPolicy(seed), replay_frames)
         rows.append(_table_row("Random walk", "uniform random pushes", "replayed as in 2023", random_2023, np.nan, None,
