@@ -19,7 +19,9 @@ from eep_utils.study2023.fetch import (FILES, LocalFolder, OriginalStudyDataErro
 from eep_utils.study2023.fetch import main as fetch_main
 from eep_utils.study2023.recordings import PUBLISHED_MEANS, OriginalStudy, locate
 from eep_utils.study2023.replay import FEW_SHOT_TURNS_2023, TEXT_COMPLETION_2023, zipped_pair_alignment
-from eep_utils.study2023.reproduction import play_as_in_2023, published_table_check, reproduction_table
+from eep_utils.stats import Estimate
+from eep_utils.study2023.reproduction import (play_as_in_2023, published_table_check, reproduction_table,
+                                              rhythm_statement)
 
 LOCAL = os.environ.get("EEP_ORIGINAL_STUDY_DIR")
 needs_local_copy = pytest.mark.skipif(not LOCAL, reason="no local copy of the 2023 recordings")
@@ -297,3 +299,14 @@ def test_an_incomplete_local_copy_is_named_with_the_way_to_fetch_one(tmp_path, m
 
 def locate_local():
     return OriginalStudy(LocalFolder(Path(LOCAL)))
+
+
+def test_the_rhythm_verdict_follows_the_intervals():
+    recorded, ours = Estimate(19.1, 18.6, 19.6, 1000), Estimate(18.2, 17.9, 18.4, 2000)
+    sentence, verdict = rhythm_statement(recorded, Estimate(19.0, 18.5, 19.5, 900), ours)
+    assert verdict is True and "explains the gap" in sentence and "19.00 frames (95% CI 18.50–19.50)" in sentence
+    sentence, verdict = rhythm_statement(recorded, Estimate(18.1, 17.9, 18.3, 900), ours)
+    assert verdict is False and "does not explain" in sentence
+    assert rhythm_statement(recorded, Estimate(18.7, 18.2, 19.2, 900), ours)[1] is None
+    sentence, verdict = rhythm_statement(Estimate(18.5, 18.0, 19.0, 100), Estimate(19.0, 18.5, 19.5, 900), ours)
+    assert verdict is None and "no clear gap" in sentence

@@ -9,9 +9,9 @@ from tqdm import tqdm
 
 from eep_utils.cartpole.embodiment import STEPS_PER_DECISION_2023
 from eep_utils.cartpole.episodes import OBSERVATION_COLUMNS
-from eep_utils.cartpole.evaluation import RandomPolicy, RandomWalkBaseline
+from eep_utils.cartpole.evaluation import RandomPolicy, RandomWalkBaseline, compared
 from eep_utils.cartpole.students import OriginalXGBoostStudent, closed_loop_return
-from eep_utils.stats import mean_ci, welch_test
+from eep_utils.stats import Estimate, mean_ci, welch_test
 from eep_utils.study2023.recordings import (CHAT_RUN_TEACHER, ORIGINAL_TRAINING_ROWS, PUBLISHED_MEANS,
                                             PUBLISHED_SCORE_FILES, OriginalStudy)
 from eep_utils.study2023.replay import FIRST_RESET_SEED
@@ -111,3 +111,23 @@ def _table_row(agent, teacher, origin, returns, published, random_returns, detai
             "published": published,
             "p_vs_random": welch_test(returns, random_returns) if random_returns is not None else np.nan,
             "details": details}
+
+
+def rhythm_statement(recorded: Estimate, replayed: Estimate, ours: Estimate) -> tuple[str, bool | None]:
+    """Whether the 2023 scripts' run-wide decision rhythm explains why their recorded random walk differs
+    from this book's (a fresh rhythm per episode), judged by 95% CIs: the sentence and the verdict (None
+    where the intervals cannot decide)."""
+    found = (f"Replayed the 2023 way, a random walk survives {replayed.value:.2f} frames (95% CI "
+             f"{replayed.low:.2f}–{replayed.high:.2f}); the 2023 recording {recorded.value:.2f} "
+             f"({recorded.low:.2f}–{recorded.high:.2f}); this book's protocol {ours.value:.2f} "
+             f"({ours.low:.2f}–{ours.high:.2f}).")
+    if compared(recorded, ours) == 0:
+        return found + " The recorded walk and this book's overlap: there is no clear gap to explain.", None
+    like_2023, unlike_ours = compared(replayed, recorded) == 0, compared(replayed, ours) != 0
+    if like_2023 and unlike_ours:
+        return found + " The run-wide rhythm explains the gap: replayed with it, the walk matches 2023's.", True
+    if not like_2023:
+        return found + " The run-wide rhythm does not explain the gap: replayed with it, the walk still " \
+                       "differs from 2023's.", False
+    return found + " The replay overlaps both the 2023 walk and this book's, so it cannot say whether the " \
+                   "rhythm explains the gap.", None
