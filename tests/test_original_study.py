@@ -303,10 +303,12 @@ def locate_local():
 
 def test_the_rhythm_verdict_follows_the_intervals():
     recorded, ours = Estimate(19.1, 18.6, 19.6, 1000), Estimate(18.2, 17.9, 18.4, 2000)
-    sentence, verdict = rhythm_statement(recorded, Estimate(19.0, 18.5, 19.5, 900), ours)
-    assert verdict is True and "explains the gap" in sentence and "19.00 frames (95% CI 18.50–19.50)" in sentence
-    sentence, verdict = rhythm_statement(recorded, Estimate(18.1, 17.9, 18.3, 900), ours)
-    assert verdict is False and "does not explain" in sentence
-    assert rhythm_statement(recorded, Estimate(18.7, 18.2, 19.2, 900), ours)[1] is None
-    sentence, verdict = rhythm_statement(Estimate(18.5, 18.0, 19.0, 100), Estimate(19.0, 18.5, 19.5, 900), ours)
-    assert verdict is None and "no clear gap" in sentence
+    measured, conclusion, verdict = rhythm_statement(recorded, Estimate(19.0, 18.5, 19.5, 900), ours)
+    assert verdict is True and "explains the" in conclusion
+    assert "19.00 frames (95% CI 18.50–19.50)" in measured
+    _, conclusion, verdict = rhythm_statement(recorded, Estimate(18.1, 17.9, 18.3, 900), ours)
+    assert verdict is False and "does not explain" in conclusion
+    _, conclusion, verdict = rhythm_statement(recorded, Estimate(18.7, 18.2, 19.2, 900), ours)
+    assert verdict is None and "undecided" in conclusion
+    _, conclusion, verdict = rhythm_statement(Estimate(18.5, 18.0, 19.0, 100), Estimate(19.0, 18.5, 19.5, 900), ours)
+    assert verdict is None and "no clear gap" in conclusion

@@ -113,21 +113,22 @@ def _table_row(agent, teacher, origin, returns, published, random_returns, detai
             "details": details}
 
 
-def rhythm_statement(recorded: Estimate, replayed: Estimate, ours: Estimate) -> tuple[str, bool | None]:
+def rhythm_statement(recorded: Estimate, replayed: Estimate, ours: Estimate) -> tuple[str, str, bool | None]:
     """Whether the 2023 scripts' run-wide decision rhythm explains why their recorded random walk differs
-    from this book's (a fresh rhythm per episode), judged by 95% CIs: the sentence and the verdict (None
-    where the intervals cannot decide)."""
-    found = (f"Replayed the 2023 way, a random walk survives {replayed.value:.2f} frames (95% CI "
-             f"{replayed.low:.2f}–{replayed.high:.2f}); the 2023 recording {recorded.value:.2f} "
-             f"({recorded.low:.2f}–{recorded.high:.2f}); this book's protocol {ours.value:.2f} "
-             f"({ours.low:.2f}–{ours.high:.2f}).")
+    from this book's (a fresh rhythm per episode), judged by 95% CIs: the measured means in words, the
+    conclusion, and the verdict (None where the intervals cannot decide)."""
+    measured = (f"Replayed the 2023 way, a random walk survives {replayed.value:.2f} frames (95% CI "
+                f"{replayed.low:.2f}–{replayed.high:.2f}); the 2023 recording {recorded.value:.2f} "
+                f"({recorded.low:.2f}–{recorded.high:.2f}); this book's protocol {ours.value:.2f} "
+                f"({ours.low:.2f}–{ours.high:.2f}).")
     if compared(recorded, ours) == 0:
-        return found + " The recorded walk and this book's overlap: there is no clear gap to explain.", None
+        return measured, "The 2023 random walk and this book's overlap: there is no clear gap to explain.", None
     like_2023, unlike_ours = compared(replayed, recorded) == 0, compared(replayed, ours) != 0
     if like_2023 and unlike_ours:
-        return found + " The run-wide rhythm explains the gap: replayed with it, the walk matches 2023's.", True
+        return measured, ("The run-wide rhythm explains the 2023 random walk's gap to this book's: replayed "
+                          "with it, a random walk matches 2023's."), True
     if not like_2023:
-        return found + " The run-wide rhythm does not explain the gap: replayed with it, the walk still " \
-                       "differs from 2023's.", False
-    return found + " The replay overlaps both the 2023 walk and this book's, so it cannot say whether the " \
-                   "rhythm explains the gap.", None
+        return measured, ("The run-wide rhythm does not explain the 2023 random walk's gap to this book's: "
+                          "replayed with it, a random walk still differs from 2023's."), False
+    return measured, ("Replayed with the run-wide rhythm, a random walk overlaps both 2023's and this "
+                      "book's, so whether the rhythm explains the gap is undecided."), None
