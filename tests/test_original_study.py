@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from eep_utils.cartpole.embodiment import STUDY_2023
@@ -21,7 +22,7 @@ from eep_utils.study2023.recordings import PUBLISHED_MEANS, OriginalStudy, locat
 from eep_utils.study2023.replay import FEW_SHOT_TURNS_2023, TEXT_COMPLETION_2023, zipped_pair_alignment
 from eep_utils.stats import Estimate
 from eep_utils.study2023.reproduction import (play_as_in_2023, published_table_check, reproduction_table,
-                                              rhythm_statement)
+                                              aligned_statement, pairing_statement, rhythm_statement)
 
 LOCAL = os.environ.get("EEP_ORIGINAL_STUDY_DIR")
 needs_local_copy = pytest.mark.skipif(not LOCAL, reason="no local copy of the 2023 recordings")
@@ -312,3 +313,26 @@ def test_the_rhythm_verdict_follows_the_intervals():
     assert verdict is None and "undecided" in conclusion
     _, conclusion, verdict = rhythm_statement(Estimate(18.5, 18.0, 19.0, 100), Estimate(19.0, 18.5, 19.5, 900), ours)
     assert verdict is None and "no clear gap" in conclusion
+
+
+def test_the_pairing_verdicts_follow_the_checks():
+    coin = np.arange(1000) % 2 == 0  # passes exactly half the time
+    push, unrelated, mostly = pairing_statement(coin, np.ones(300, bool), np.arange(3000) < 450)
+    assert "about as often as a coin toss (50.0% of 1000" in push and "p = 1" in push
+    assert push.endswith("it always passes.") and mostly is True and "mostly unrelated" in unrelated
+    push, unrelated, mostly = pairing_statement(np.arange(1000) < 300, np.arange(300) < 270, np.ones(3000, bool))
+    assert "less often than a coin toss" in push and "passes in 90.0% of 300 pairs" in push
+    assert mostly is False
+    assert pairing_statement(coin, coin, np.arange(3000) < 1500)[2] is None
+
+
+def test_the_aligned_verdict_follows_the_intervals():
+    def table(aligned, misaligned):
+        return pd.DataFrame([
+            {"agent": "XGBoost student retrained as in 2023", "origin": "played here", **misaligned.as_dict()},
+            {"agent": "XGBoost student, aligned pairs", "origin": "played here", **aligned.as_dict()}])
+    low, high = Estimate(20, 19, 21, 300), Estimate(40, 35, 45, 300)
+    sentence, better = aligned_statement(table(high, low))
+    assert better is True and sentence.startswith("With aligned pairs the same recipe does better: 40.00")
+    assert aligned_statement(table(low, high))[1] is False
+    assert aligned_statement(table(Estimate(21, 19.5, 22.5, 300), low))[1] is None

@@ -5,13 +5,14 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 import pandas as pd
+from scipy.stats import binomtest
 from tqdm import tqdm
 
 from eep_utils.cartpole.embodiment import STEPS_PER_DECISION_2023
 from eep_utils.cartpole.episodes import OBSERVATION_COLUMNS
 from eep_utils.cartpole.evaluation import RandomPolicy, RandomWalkBaseline, compared
 from eep_utils.cartpole.students import OriginalXGBoostStudent, closed_loop_return
-from eep_utils.stats import Estimate, mean_ci, welch_test
+from eep_utils.stats import Estimate, mean_ci, proportion_ci, welch_test
 from eep_utils.study2023.recordings import (CHAT_RUN_TEACHER, ORIGINAL_TRAINING_ROWS, PUBLISHED_MEANS,
                                             PUBLISHED_SCORE_FILES, OriginalStudy)
 from eep_utils.study2023.replay import FIRST_RESET_SEED
@@ -132,3 +133,49 @@ def rhythm_statement(recorded: Estimate, replayed: Estimate, ours: Estimate) -> 
                           "replayed with it, a random walk still differs from 2023's."), False
     return measured, ("Replayed with the run-wide rhythm, a random walk overlaps both 2023's and this "
                       "book's, so whether the rhythm explains the gap is undecided."), None
+
+
+def pairing_statement(zipped_ok, replayed_ok, same_episode) -> tuple[str, str, bool | None]:
+    """What the push check says about the 2023 training pairs, in words computed from the checks.
+
+    `zipped_ok` and `replayed_ok` are the push check per pair of the zipped arrays and of the replayed
+    run; `same_episode` says, per row the student was trained on, whether its observation and action
+    come from one episode. Returns the push-check sentence, the sentence on how related the training
+    pairs are, and whether they were mostly unrelated (None where the interval includes one half)."""
+    zipped_ok, replayed_ok, same_episode = (np.asarray(a, dtype=bool) for a in (zipped_ok, replayed_ok, same_episode))
+    zipped = proportion_ci(int(zipped_ok.sum()), len(zipped_ok))
+    coin = binomtest(int(zipped_ok.sum()), len(zipped_ok), 0.5).pvalue
+    how_often = ("about as often as a coin toss" if coin >= 0.05 else
+                 "less often than a coin toss" if zipped.value < 0.5 else "more often than a coin toss")
+    replayed = ("always passes" if replayed_ok.all() else
+                f"passes in {100 * replayed_ok.mean():.1f}% of {len(replayed_ok)} pairs")
+    push = (f"On the zipped pairs the push check passes {how_often} ({100 * zipped.value:.1f}% of "
+            f"{zipped.n}, 95% CI {100 * zipped.low:.1f}–{100 * zipped.high:.1f}%; binomial test against "
+            f"50%: p = {coin:.2g}); on the replayed run, where every observation sits with its own action, "
+            f"it {replayed}.")
+    same = proportion_ci(int(same_episode.sum()), len(same_episode))
+    share = (f"observation and action come from the same episode in {100 * same.value:.1f}% of its "
+             f"{same.n} training rows (95% CI {100 * same.low:.1f}–{100 * same.high:.1f}%)")
+    if same.high < 0.5:
+        return push, f"The published student learned from pairs that were mostly unrelated: {share}.", True
+    if same.low > 0.5:
+        return push, f"Most of the published student's training pairs come from one episode: {share}.", False
+    return push, f"About half of the published student's training pairs come from one episode: {share}.", None
+
+
+def aligned_statement(table: pd.DataFrame) -> tuple[str, bool | None]:
+    """Whether the 2023 recipe does better on correctly paired frames than on the published misaligned
+    arrays, from the reproduction table's 95% CIs: the sentence and the verdict (None if they overlap)."""
+    def played(agent):
+        row = table[(table["agent"] == agent) & (table["origin"] == "played here")].iloc[0]
+        return Estimate(row["mean"], row["ci_low"], row["ci_high"], int(row["n"]))
+
+    misaligned, aligned = played("XGBoost student retrained as in 2023"), played("XGBoost student, aligned pairs")
+    numbers = (f"{aligned.value:.2f} (95% CI {aligned.low:.2f}–{aligned.high:.2f}) on aligned pairs against "
+               f"{misaligned.value:.2f} ({misaligned.low:.2f}–{misaligned.high:.2f}) on the published ones")
+    order = compared(aligned, misaligned)
+    if order == 1:
+        return f"With aligned pairs the same recipe does better: {numbers}", True
+    if order == -1:
+        return f"With aligned pairs the same recipe does worse: {numbers}", False
+    return f"With aligned pairs the same recipe cannot be told apart from the published pairs: {numbers}", None
