@@ -239,6 +239,13 @@ def agreement(policy, observations, teacher_actions) -> Estimate:
     return proportion_ci(matches, len(chosen))
 
 
+def constant_agreement(teacher_actions) -> float:
+    """The agreement a student reaches by always taking the teacher's more common action: the level an
+    imitating student must beat before it can be said to have learned when the teacher pushes which way."""
+    right = float(np.mean(np.asarray(teacher_actions) == 1))
+    return max(right, 1 - right)
+
+
 def fidelity(policy, label_fn: Labeller, n_episodes: int, seed: int, max_labels: int | None = None,
              steps_per_decision: int = STEPS_PER_DECISION_2023) -> Estimate:
     """Agreement on the states the student itself reaches (where imitation errors compound), labelled
