@@ -2,10 +2,21 @@
 import numpy as np
 import pytest
 
-from eep_utils.cartpole.evaluation import (RandomPolicy, RandomWalkBaseline, compared, load_random_walk,
-                                           play_episode_from, play_episodes, save_random_walk)
-from eep_utils.cartpole.policies import LQRController, LookupTablePolicy, literal_rule_table
 from eep_utils.cartpole.embodiment import STUDY_2023
+from eep_utils.cartpole.evaluation import (
+    RandomPolicy,
+    RandomWalkBaseline,
+    compared,
+    load_random_walk,
+    play_episode_from,
+    play_episodes,
+    save_random_walk,
+)
+from eep_utils.cartpole.policies import (
+    LookupTablePolicy,
+    LQRController,
+    literal_rule_table,
+)
 from eep_utils.stats import Estimate
 
 

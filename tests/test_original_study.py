@@ -13,16 +13,36 @@ import pytest
 
 from eep_utils.cartpole.embodiment import STUDY_2023
 from eep_utils.cartpole.episodes import OBSERVATION_COLUMNS, push_consistency
-from eep_utils.cartpole.evaluation import RandomPolicy, RandomWalkBaseline, play_episodes
+from eep_utils.cartpole.evaluation import (
+    RandomPolicy,
+    RandomWalkBaseline,
+    play_episodes,
+)
 from eep_utils.cartpole.students import OriginalXGBoostStudent
-from eep_utils.study2023.fetch import (FILES, LocalFolder, OriginalStudyDataError, OriginalStudyUnavailable,
-                                       local_copy_problem, sha256_of)
+from eep_utils.stats import Estimate
+from eep_utils.study2023.fetch import (
+    FILES,
+    LocalFolder,
+    OriginalStudyDataError,
+    OriginalStudyUnavailable,
+    local_copy_problem,
+    sha256_of,
+)
 from eep_utils.study2023.fetch import main as fetch_main
 from eep_utils.study2023.recordings import PUBLISHED_MEANS, OriginalStudy, locate
-from eep_utils.study2023.replay import FEW_SHOT_TURNS_2023, TEXT_COMPLETION_2023, zipped_pair_alignment
-from eep_utils.stats import Estimate
-from eep_utils.study2023.reproduction import (play_as_in_2023, published_table_check, reproduction_table,
-                                              aligned_statement, pairing_statement, rhythm_statement)
+from eep_utils.study2023.replay import (
+    FEW_SHOT_TURNS_2023,
+    TEXT_COMPLETION_2023,
+    zipped_pair_alignment,
+)
+from eep_utils.study2023.reproduction import (
+    aligned_statement,
+    pairing_statement,
+    play_as_in_2023,
+    published_table_check,
+    reproduction_table,
+    rhythm_statement,
+)
 
 LOCAL = os.environ.get("EEP_ORIGINAL_STUDY_DIR")
 needs_local_copy = pytest.mark.skipif(not LOCAL, reason="no local copy of the 2023 recordings")
@@ -237,7 +257,7 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 
 def test_download_checks_sha256_and_reads_like_the_local_copy(mirror, tmp_path, monkeypatch):
-    root, url = mirror
+    _, url = mirror
     monkeypatch.delenv("EEP_ORIGINAL_STUDY_DIR")
     downloaded = locate(cache_dir=tmp_path / "cache", base_url=url, timeout=5)
     np.testing.assert_array_equal(downloaded.scores("random-walk/2023-02-28c/scores.json"),

@@ -3,15 +3,27 @@ import warnings
 
 import numpy as np
 import pytest
-from sklearn.dummy import DummyClassifier
 from sklearn.base import clone
+from sklearn.dummy import DummyClassifier
 from sklearn.utils.estimator_checks import check_estimator
 
 from eep_utils.cartpole.evaluation import play_episodes
 from eep_utils.cartpole.policies import LQRController
-from eep_utils.cartpole.students import (imitate, STUDENTS, LogisticStudent, MLPStudent, OriginalXGBoostStudent, XGBoostStudent,
-                                agreement, constant_agreement, dagger, fidelity, soft_label_rows, split_by_episode,
-                                tune_student)
+from eep_utils.cartpole.students import (
+    STUDENTS,
+    LogisticStudent,
+    MLPStudent,
+    OriginalXGBoostStudent,
+    XGBoostStudent,
+    agreement,
+    constant_agreement,
+    dagger,
+    fidelity,
+    imitate,
+    soft_label_rows,
+    split_by_episode,
+    tune_student,
+)
 
 EXPECTED_FAILURES = {
     OriginalXGBoostStudent: {"check_sample_weight_equivalence_on_dense_data":

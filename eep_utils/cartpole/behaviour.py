@@ -13,7 +13,13 @@ import pandas as pd
 
 from eep_utils.cartpole.body import held_cartpole, play_episode_now
 from eep_utils.cartpole.embodiment import STUDY_2023, Projection
-from eep_utils.cartpole.episodes import FRAME_COLUMNS, OBSERVATION_COLUMNS, EpisodeSet, empty_decisions, frame_rows
+from eep_utils.cartpole.episodes import (
+    FRAME_COLUMNS,
+    OBSERVATION_COLUMNS,
+    EpisodeSet,
+    empty_decisions,
+    frame_rows,
+)
 from eep_utils.cartpole.evaluation import one_at_a_time
 from eep_utils.stats import Estimate, bootstrap_ci, mean_ci, proportion_ci
 

@@ -7,14 +7,19 @@ vectorised CartPole reset with the given seed, so the same seed gives the same e
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
 
-from eep_utils.cartpole.body import held_cartpole, play_decisions, play_episode_now, starting_states
+from eep_utils.cartpole.body import (
+    held_cartpole,
+    play_decisions,
+    play_episode_now,
+    starting_states,
+)
 from eep_utils.stats import Estimate, mean_ci
 
 Policy = Callable[[np.ndarray], np.ndarray]

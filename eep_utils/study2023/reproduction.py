@@ -13,8 +13,13 @@ from eep_utils.cartpole.episodes import OBSERVATION_COLUMNS
 from eep_utils.cartpole.evaluation import RandomPolicy, RandomWalkBaseline, compared
 from eep_utils.cartpole.students import OriginalXGBoostStudent, closed_loop_return
 from eep_utils.stats import Estimate, mean_ci, proportion_ci, welch_test
-from eep_utils.study2023.recordings import (CHAT_RUN_TEACHER, ORIGINAL_TRAINING_ROWS, PUBLISHED_MEANS,
-                                            PUBLISHED_SCORE_FILES, OriginalStudy)
+from eep_utils.study2023.recordings import (
+    CHAT_RUN_TEACHER,
+    ORIGINAL_TRAINING_ROWS,
+    PUBLISHED_MEANS,
+    PUBLISHED_SCORE_FILES,
+    OriginalStudy,
+)
 from eep_utils.study2023.replay import FIRST_RESET_SEED
 
 
