@@ -8,17 +8,41 @@ import threading
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from eep_utils.cartpole.embodiment import STUDY_2023
 from eep_utils.cartpole.episodes import OBSERVATION_COLUMNS, push_consistency
+from eep_utils.cartpole.evaluation import (
+    RandomPolicy,
+    RandomWalkBaseline,
+    play_episodes,
+)
 from eep_utils.cartpole.students import OriginalXGBoostStudent
-from eep_utils.study2023.fetch import (FILES, LocalFolder, OriginalStudyDataError, OriginalStudyUnavailable,
-                                       local_copy_problem, sha256_of)
+from eep_utils.stats import Estimate
+from eep_utils.study2023.fetch import (
+    FILES,
+    LocalFolder,
+    OriginalStudyDataError,
+    OriginalStudyUnavailable,
+    local_copy_problem,
+    sha256_of,
+)
 from eep_utils.study2023.fetch import main as fetch_main
 from eep_utils.study2023.recordings import PUBLISHED_MEANS, OriginalStudy, locate
-from eep_utils.study2023.replay import FEW_SHOT_TURNS_2023, TEXT_COMPLETION_2023, zipped_pair_alignment
-from eep_utils.study2023.reproduction import play_as_in_2023, published_table_check, reproduction_table
+from eep_utils.study2023.replay import (
+    FEW_SHOT_TURNS_2023,
+    TEXT_COMPLETION_2023,
+    zipped_pair_alignment,
+)
+from eep_utils.study2023.reproduction import (
+    aligned_statement,
+    pairing_statement,
+    play_as_in_2023,
+    published_table_check,
+    reproduction_table,
+    rhythm_statement,
+)
 
 LOCAL = os.environ.get("EEP_ORIGINAL_STUDY_DIR")
 needs_local_copy = pytest.mark.skipif(not LOCAL, reason="no local copy of the 2023 recordings")
@@ -145,14 +169,20 @@ def test_published_student_replays_its_recorded_scores(study):
 
 
 def test_reproduction_table(study):
-    table = reproduction_table(study, n_episodes=300, seed=7, replay_frames=600)
+    walk = play_episodes(RandomPolicy(3), 120, seed=4, steps_per_decision=2).returns
+    random_walk = RandomWalkBaseline(walk, 3, 4, 2)
+    table = reproduction_table(study, random_walk, n_episodes=300, seed=7, replay_frames=600)
     recorded = table[table["origin"] == "2023 score file"]
     np.testing.assert_allclose(recorded["mean"], recorded["published"], atol=5e-7)
     assert {"played here", "replayed as in 2023"} <= set(table["origin"])
     played = table[table["origin"] == "played here"]
-    assert (played["n"] == 300).all()
+    walked = played["agent"] == "Random walk"
+    # The random walk played here is the one given, not a new simulation.
+    assert played[walked]["mean"].item() == walk.mean() and played[walked]["n"].item() == 120
+    assert (played[~walked]["n"] == 300).all()
     assert ((table["ci_low"] <= table["mean"]) & (table["mean"] <= table["ci_high"])).all()
-    again = reproduction_table(study, n_episodes=300, seed=7, replay_frames=0)
+    assert table["details"].str.contains(f"all {study.chat_run().n_episodes} episodes").any()
+    again = reproduction_table(study, random_walk, n_episodes=300, seed=7, replay_frames=0)
     np.testing.assert_array_equal(again["mean"], table["mean"][:len(again)])
     assert table["teacher"].str.contains("gpt-3.5-turbo|random").all()
 
@@ -227,7 +257,7 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 
 def test_download_checks_sha256_and_reads_like_the_local_copy(mirror, tmp_path, monkeypatch):
-    root, url = mirror
+    _, url = mirror
     monkeypatch.delenv("EEP_ORIGINAL_STUDY_DIR")
     downloaded = locate(cache_dir=tmp_path / "cache", base_url=url, timeout=5)
     np.testing.assert_array_equal(downloaded.scores("random-walk/2023-02-28c/scores.json"),
@@ -290,3 +320,39 @@ def test_an_incomplete_local_copy_is_named_with_the_way_to_fetch_one(tmp_path, m
 
 def locate_local():
     return OriginalStudy(LocalFolder(Path(LOCAL)))
+
+
+def test_the_rhythm_verdict_follows_the_intervals():
+    recorded, ours = Estimate(19.1, 18.6, 19.6, 1000), Estimate(18.2, 17.9, 18.4, 2000)
+    measured, conclusion, verdict = rhythm_statement(recorded, Estimate(19.0, 18.5, 19.5, 900), ours)
+    assert verdict is True and "explains the" in conclusion
+    assert "19.00 frames (95% CI 18.50–19.50)" in measured
+    _, conclusion, verdict = rhythm_statement(recorded, Estimate(18.1, 17.9, 18.3, 900), ours)
+    assert verdict is False and "does not explain" in conclusion
+    _, conclusion, verdict = rhythm_statement(recorded, Estimate(18.7, 18.2, 19.2, 900), ours)
+    assert verdict is None and "undecided" in conclusion
+    _, conclusion, verdict = rhythm_statement(Estimate(18.5, 18.0, 19.0, 100), Estimate(19.0, 18.5, 19.5, 900), ours)
+    assert verdict is None and "no clear gap" in conclusion
+
+
+def test_the_pairing_verdicts_follow_the_checks():
+    coin = np.arange(1000) % 2 == 0  # passes exactly half the time
+    push, unrelated, mostly = pairing_statement(coin, np.ones(300, bool), np.arange(3000) < 450)
+    assert "about as often as a coin toss (50.0% of 1000" in push and "p = 1" in push
+    assert push.endswith("it always passes.") and mostly is True and "mostly unrelated" in unrelated
+    push, unrelated, mostly = pairing_statement(np.arange(1000) < 300, np.arange(300) < 270, np.ones(3000, bool))
+    assert "less often than a coin toss" in push and "passes in 90.0% of 300 pairs" in push
+    assert mostly is False
+    assert pairing_statement(coin, coin, np.arange(3000) < 1500)[2] is None
+
+
+def test_the_aligned_verdict_follows_the_intervals():
+    def table(aligned, misaligned):
+        return pd.DataFrame([
+            {"agent": "XGBoost student retrained as in 2023", "origin": "played here", **misaligned.as_dict()},
+            {"agent": "XGBoost student, aligned pairs", "origin": "played here", **aligned.as_dict()}])
+    low, high = Estimate(20, 19, 21, 300), Estimate(40, 35, 45, 300)
+    sentence, better = aligned_statement(table(high, low))
+    assert better is True and sentence.startswith("With aligned pairs the same recipe does better: 40.00")
+    assert aligned_statement(table(low, high))[1] is False
+    assert aligned_statement(table(Estimate(21, 19.5, 22.5, 300), low))[1] is None

@@ -2,8 +2,15 @@ import numpy as np
 
 from eep_utils.cartpole.embodiment import STUDY_2023, Feature, Projection
 from eep_utils.cartpole.evaluation import RandomPolicy, play_episodes
-from eep_utils.cartpole.policies import (LookupTablePolicy, LQRController, constant_table, cross_entropy_search,
-                                literal_rule_table, lookup_tables_score, majority_table)
+from eep_utils.cartpole.policies import (
+    LookupTablePolicy,
+    LQRController,
+    constant_table,
+    cross_entropy_search,
+    literal_rule_table,
+    lookup_tables_score,
+    majority_table,
+)
 
 ANGLE_ONLY = Projection("pole angle only", (Feature("pole-angle", 2, ("left", "upright", "right"), (0.01,), "rad"),))
 
@@ -29,7 +36,7 @@ def test_literal_rule_reads_angle_then_angular_velocity():
     def action(**words):
         state = STUDY_2023.state_of_words(tuple(words[f.label.replace("-", "_")] for f in STUDY_2023.features))
         return table[state]
-    common = dict(cart_position="center", cart_velocity="stopped")
+    common = {"cart_position": "center", "cart_velocity": "stopped"}
     assert action(**common, pole_angular_velocity="leftwards", pole_angle="right") == 1
     assert action(**common, pole_angular_velocity="rightwards", pole_angle="left") == 0
     assert action(**common, pole_angular_velocity="leftwards", pole_angle="upright") == 0

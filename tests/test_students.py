@@ -3,15 +3,27 @@ import warnings
 
 import numpy as np
 import pytest
-from sklearn.dummy import DummyClassifier
 from sklearn.base import clone
+from sklearn.dummy import DummyClassifier
 from sklearn.utils.estimator_checks import check_estimator
 
 from eep_utils.cartpole.evaluation import play_episodes
 from eep_utils.cartpole.policies import LQRController
-from eep_utils.cartpole.students import (imitate, STUDENTS, LogisticStudent, MLPStudent, OriginalXGBoostStudent, XGBoostStudent,
-                                agreement, dagger, fidelity, soft_label_rows, split_by_episode,
-                                tune_student)
+from eep_utils.cartpole.students import (
+    STUDENTS,
+    LogisticStudent,
+    MLPStudent,
+    OriginalXGBoostStudent,
+    XGBoostStudent,
+    agreement,
+    constant_agreement,
+    dagger,
+    fidelity,
+    imitate,
+    soft_label_rows,
+    split_by_episode,
+    tune_student,
+)
 
 EXPECTED_FAILURES = {
     OriginalXGBoostStudent: {"check_sample_weight_equivalence_on_dense_data":
@@ -109,3 +121,12 @@ def test_a_teacher_that_always_took_one_action_is_imitated_by_that_constant():
     assert isinstance(constant, DummyClassifier) and set(constant.predict(X)) == {1}
     learned = imitate(LogisticStudent(), X, (X[:, 2] > 0).astype(np.int64))
     assert isinstance(learned, LogisticStudent) and (learned.predict(X) == (X[:, 2] > 0)).mean() > 0.9
+
+
+def test_the_constant_level_is_the_teachers_more_common_action_share():
+    assert constant_agreement([1, 1, 1, 0]) == 0.75
+    assert constant_agreement([0, 0, 0, 1, 1]) == 0.6
+    observations, actions, _ = expert_demonstrations(5)
+    # Pushing the expert's more common way agrees exactly that often.
+    always = np.full(len(actions), int(np.mean(actions) >= 0.5))
+    assert agreement(lambda o: always, observations, actions).value == constant_agreement(actions)

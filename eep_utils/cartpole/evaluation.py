@@ -7,12 +7,19 @@ vectorised CartPole reset with the given seed, so the same seed gives the same e
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
-from eep_utils.cartpole.body import held_cartpole, play_decisions, play_episode_now, starting_states
+from eep_utils.cartpole.body import (
+    held_cartpole,
+    play_decisions,
+    play_episode_now,
+    starting_states,
+)
 from eep_utils.stats import Estimate, mean_ci
 
 Policy = Callable[[np.ndarray], np.ndarray]
@@ -90,3 +97,52 @@ class RandomPolicy:
 
     def __call__(self, observations: np.ndarray) -> np.ndarray:
         return self.rng.integers(0, 2, len(observations))
+
+
+# The book's one random-walk baseline: chapter 01 plays it, later chapters read it, so every chapter
+# compares against the same episodes rather than a re-simulation with its own seed.
+RANDOM_WALK_FILE = "random_walk.parquet"
+
+
+@dataclass(frozen=True)
+class RandomWalkBaseline:
+    """Per-episode returns of the shared random walk and how they were played."""
+
+    returns: np.ndarray
+    policy_seed: int
+    episode_seed: int
+    steps_per_decision: int
+
+    def summary(self) -> Estimate:
+        return mean_ci(self.returns)
+
+
+def save_random_walk(artifacts_dir: str | Path, baseline: RandomWalkBaseline) -> Path:
+    """One row per episode; the seeds and the hold go in every row so that the file says how it was made."""
+    path = Path(artifacts_dir) / RANDOM_WALK_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame({"episode": np.arange(len(baseline.returns)), "return": baseline.returns,
+                  "policy_seed": baseline.policy_seed, "episode_seed": baseline.episode_seed,
+                  "steps_per_decision": baseline.steps_per_decision}).to_parquet(path, index=False)
+    return path
+
+
+def load_random_walk(artifacts_dir: str | Path, steps_per_decision: int) -> RandomWalkBaseline:
+    """The random walk chapter 01 saved; refuses one played with another decision hold, since its
+    returns would not be comparable with the reader's."""
+    path = Path(artifacts_dir) / RANDOM_WALK_FILE
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing: it is written by chapter 01; run the book build "
+                                "(python -m eep_utils.build), which runs the chapters in order")
+    table = pd.read_parquet(path)
+    held = int(table["steps_per_decision"].iloc[0])
+    if held != steps_per_decision:
+        raise ValueError(f"{path} holds a random walk with one decision every {held} frames, "
+                         f"not {steps_per_decision}: rerun chapter 01")
+    return RandomWalkBaseline(table["return"].to_numpy(), int(table["policy_seed"].iloc[0]),
+                              int(table["episode_seed"].iloc[0]), held)
+
+
+def compared(a: Estimate, b: Estimate) -> int:
+    """1 if `a`'s 95% CI lies wholly above `b`'s, -1 if wholly below, 0 if they overlap (undecided)."""
+    return 1 if a.low > b.high else -1 if a.high < b.low else 0

@@ -7,8 +7,8 @@
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 from scipy.linalg import solve_continuous_are
@@ -74,7 +74,7 @@ def cross_entropy_search(
     p toward the elite's mean; the answer is the most probable table."""
     rng = np.random.default_rng(seed)
     p = np.full(n_states, 0.5)
-    n_elite = max(1, int(round(elite_fraction * population)))
+    n_elite = max(1, round(elite_fraction * population))
     best_scores, mean_scores = [], []
     for _ in range(iterations):
         tables = (rng.random((population, n_states)) < p).astype(np.int64)

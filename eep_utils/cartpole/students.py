@@ -14,8 +14,8 @@ of CartPole's two actions; `student.predict` is a policy for `eep_utils.cartpole
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -30,8 +30,8 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 from sklearn.utils.validation import check_is_fitted, validate_data
 from tqdm import tqdm
 
-from eep_utils.cartpole.evaluation import Rollouts, play_episodes
 from eep_utils.cartpole.embodiment import STEPS_PER_DECISION_2023
+from eep_utils.cartpole.evaluation import Rollouts, play_episodes
 from eep_utils.stats import Estimate, proportion_ci, welch_test
 
 Labeller = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]  # observations -> (actions, p_right)
@@ -115,7 +115,7 @@ class OriginalXGBoostStudent(_BinaryStudent):
         return self.booster_.predict(xgb.DMatrix(X))
 
     @classmethod
-    def from_booster(cls, booster) -> "OriginalXGBoostStudent":
+    def from_booster(cls, booster) -> OriginalXGBoostStudent:
         """Wrap a trained booster (the published model) as a fitted student."""
         student = cls(num_boost_round=booster.num_boosted_rounds())
         # One thread: on single rows XGBoost's thread start-up costs ~60x the prediction itself.
@@ -139,7 +139,7 @@ class XGBoostStudent(_BinaryStudent):
         self.random_state = random_state
 
     def _fit_encoded(self, X, y, weight):
-        from xgboost import XGBClassifier  # about 2 s to import: loaded only when an XGBoost student is used
+        from xgboost import XGBClassifier  # about 2 s to import: only when used
 
         self.model_ = XGBClassifier(n_estimators=self.n_estimators, max_depth=self.max_depth,
                                     learning_rate=self.learning_rate, min_child_weight=self.min_child_weight,
@@ -237,6 +237,13 @@ def agreement(policy, observations, teacher_actions) -> Estimate:
     chosen = np.asarray(policy(np.asarray(observations))).reshape(-1)
     matches = int(np.sum(chosen == np.asarray(teacher_actions).reshape(-1)))
     return proportion_ci(matches, len(chosen))
+
+
+def constant_agreement(teacher_actions) -> float:
+    """The agreement a student reaches by always taking the teacher's more common action: the level an
+    imitating student must beat before it can be said to have learned when the teacher pushes which way."""
+    right = float(np.mean(np.asarray(teacher_actions) == 1))
+    return max(right, 1 - right)
 
 
 def fidelity(policy, label_fn: Labeller, n_episodes: int, seed: int, max_labels: int | None = None,
