@@ -4,10 +4,10 @@ A persona is the sentence placed before the task text. Newton's is the 2023 stud
 for word; "no_persona" puts nothing there; Aristotle holds pre-Newtonian ideas of motion (a body
 moves only while something pushes it), so his common sense about a falling pole should differ.
 
-Each persona can have several wordings of the same persona. Wording 1 is the one every chapter
-uses. The others are alternative wordings, kept as data so that a later experiment can tell an
-effect of the persona from an effect of its wording; no chapter uses them yet. `persona.worded(2)`
-is the same persona speaking with wording 2, and goes wherever a persona goes.
+Each persona has two wordings of the same persona. Wording 1 is the one every chapter uses;
+chapter 02 also asks wording 2, so that an effect of the persona can be told from an effect of its
+wording (`eep_utils.cartpole.contrasts`). `persona.worded(2)` is the same persona speaking with
+wording 2, and goes wherever a persona goes.
 
 The cuteness judges of chapter 06 are another kind of persona (they carry a taste, not a view of
 physics) and live in `eep_utils.personality.personas`.
@@ -52,21 +52,20 @@ PERSONAS = {
     persona.key: persona for persona in (
         Persona("newton", "Sir Isaac Newton", (
             "You are Sir Isaac Newton. ",  # the 2023 study's sentence, word for word
-            # Alternative wording of the same persona (not used by any chapter yet):
+            # The same persona reworded (chapter 02's wording control):
             "Imagine you are Sir Isaac Newton. ",
         )),
         Persona("no_persona", "no persona (the task text only)", (
             "",
-            # Alternative wording of the control (not used by any chapter yet): a neutral sentence in the
-            # persona's place, so that a persona's effect can be told from that of any extra sentence.
+            # The control reworded: a neutral sentence in the persona's place, so that a persona's effect
+            # can be told from that of any extra sentence.
             "Please read the following task carefully. ",
         )),
         Persona("aristotle", "Aristotle", (
             # Pre-Newtonian motion: no inertia, no momentum.
             "You are Aristotle, who teaches that a body moves only while something pushes it "
             "and comes to rest as soon as the push stops. ",
-            # Alternative wording of the same persona (not used by any chapter yet; chapter 05 used it
-            # before the personas were one registry):
+            # The same persona reworded (chapter 02's wording control):
             "You are Aristotle. You hold that a body moves only while something pushes it, "
             "and that heavy things seek their natural place at rest on the ground. ",
         )),

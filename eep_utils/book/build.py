@@ -185,7 +185,7 @@ def execute(plan: NotebookPlan, out_dir: Path, key: str) -> Path:
     notebook.metadata[KEY_METADATA] = key
     for cell in notebook.cells:
         if "injected-parameters" in cell.metadata.get("tags", []):
-            cell.metadata["tags"].append("hide-cell")  # shown folded, like the parameters cell it overrides
+            cell.metadata["tags"].append("hide-cell")  # the values this build used, folded; the defaults are not shown
     nbformat.write(notebook, executed)
     return executed
 
