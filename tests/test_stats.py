@@ -98,3 +98,11 @@ def test_above_zero_is_decided_only_by_intervals_that_clear_zero():
     assert above_zero(below) is False and above_zero(above, below) is False
     assert above_zero(spanning) is None and above_zero(above, spanning) is None
     assert above_zero(Estimate(float("nan"), float("nan"), float("nan"), 0)) is None
+
+
+def test_welch_against_a_sample_with_no_spread_gives_a_p_value_without_a_warning():
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        p = welch_test(np.full(50, 500.0), np.random.default_rng(0).normal(480, 10, 50))
+    assert p < 1e-6

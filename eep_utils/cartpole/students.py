@@ -14,6 +14,8 @@ of CartPole's two actions; `student.predict` is a policy for `eep_utils.cartpole
 """
 from __future__ import annotations
 
+import warnings
+
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -23,6 +25,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.dummy import DummyClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, GroupKFold, GroupShuffleSplit
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -177,8 +180,13 @@ class MLPStudent(_BinaryStudent):
         network = MLPClassifier(hidden_layer_sizes=self.hidden_layer_sizes, alpha=self.alpha, max_iter=self.max_iter,
                                 early_stopping=False, random_state=self.random_state)
         self.model_ = make_pipeline(StandardScaler(), network)
-        self.model_.fit(X, y, standardscaler__sample_weight=weight, mlpclassifier__sample_weight=weight)
+        with warnings.catch_warnings(record=True) as caught:
+            # `max_iter` bounds the training time by design; whether the network stopped there is kept in
+            # `converged_` for whoever reports it, not printed into the book as a warning.
+            warnings.simplefilter("always", ConvergenceWarning)
+            self.model_.fit(X, y, standardscaler__sample_weight=weight, mlpclassifier__sample_weight=weight)
         self.n_iter_ = network.n_iter_
+        self.converged_ = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
 
     def _probability_right(self, X):
         return self.model_.predict_proba(X)[:, 1]

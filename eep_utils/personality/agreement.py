@@ -10,6 +10,7 @@ with which teacher: if students carried no persona, any matching would do as wel
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,6 +37,14 @@ def _centred_ranks(values: np.ndarray) -> np.ndarray:
 def _spearman_from_centred_ranks(rx: np.ndarray, ry: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):
         return (rx * ry).sum(axis=1) / np.sqrt((rx * rx).sum(axis=1) * (ry * ry).sum(axis=1))
+
+
+def _interval(replicates: np.ndarray, level: float, axis=None) -> tuple[np.ndarray, np.ndarray]:
+    """Percentile interval of bootstrap replicates, resamples where the measure is undefined left out; NaN
+    where it is undefined on every resample (a cell against a judge with one label: shown as undefined)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "All-NaN slice encountered", RuntimeWarning)
+        return np.nanquantile(replicates, [(1 - level) / 2, (1 + level) / 2], axis=axis)
 
 
 def auc_by_row(scores: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -94,7 +103,7 @@ def agreement_matrices(student_probabilities: dict[str, np.ndarray], teacher_ver
     results = {}
     for measure, values in cells.items():
         replicates = values[1:]
-        low, high = np.nanquantile(replicates, [(1 - level) / 2, (1 + level) / 2], axis=0)
+        low, high = _interval(replicates, level, axis=0)
         results[measure] = AgreementMatrix(measure, students, teachers, values[0], low, high, replicates, n)
     return results
 
@@ -130,7 +139,7 @@ def extraction_test(matrix: AgreementMatrix, personas: list[str], n_permutations
     k = len(personas)
     diagonals = np.trace(squares, axis1=1, axis2=2)
     per_resample = diagonals / k - (squares.sum(axis=(1, 2)) - diagonals) / (k * k - k)
-    low, high = np.nanquantile(per_resample, [(1 - level) / 2, (1 + level) / 2])
+    low, high = _interval(per_resample, level)
     estimate = Estimate(extraction_index(square), float(low), float(high), matrix.n, level)
 
     if np.isnan(square).any():  # an undefined agreement (one class held out) leaves the index untestable
@@ -161,6 +170,6 @@ def cell_contrast(matrix: AgreementMatrix, plus: list[tuple[str, str]], minus: l
         return np.mean([values[..., matrix.students.index(s), matrix.teachers.index(t)] for s, t in cells], axis=0)
 
     per_resample = mean_of(plus, matrix.replicates) - mean_of(minus, matrix.replicates)
-    low, high = np.nanquantile(per_resample, [(1 - level) / 2, (1 + level) / 2])
+    low, high = _interval(per_resample, level)
     return Estimate(float(mean_of(plus, matrix.value) - mean_of(minus, matrix.value)), float(low), float(high),
                     matrix.n, level)
