@@ -117,14 +117,14 @@ def fake_book(
         "06_personality": (
             [
                 row(
-                    "persona-extraction index, ROC-AUC (XGBoost students)",
+                    "persona-extraction index, AUC own − AUC others (XGBoost students)",
                     judge,
                     is_chatbot,
                     *index,
                     60,
                 ),
                 row(
-                    "persona-extraction index, ROC-AUC (logistic regression students)",
+                    "persona-extraction index, AUC own − AUC others (logistic regression students)",
                     judge,
                     is_chatbot,
                     0.1,
@@ -138,7 +138,7 @@ def fake_book(
                     "A pixel student inherits its own judge's taste",
                     status_06,
                     decidable=not math.isnan(index[0]),
-                    evidence=f"extraction index (ROC-AUC, XGBoost) {index[0]:.2f}",
+                    evidence=f"extraction index (AUC difference) {index[0]:.2f}",
                     teacher=judge,
                 ),
                 claim(
@@ -268,12 +268,11 @@ def test_the_result_chapters_run_in_this_order_before_the_introduction_and_appen
 
 
 def test_the_extraction_index_is_always_named_as_a_difference_of_aucs():
-    assert readable("persona-extraction index, ROC-AUC (XGBoost students)") == (
+    assert readable("persona-extraction index, AUC own − AUC others (XGBoost students)") == (
         f"persona-extraction index of XGBoost students ({INDEX_MEANING})"
     )
-    assert readable("extraction index (ROC-AUC, XGBoost) 0.46 [0.31, 0.60]") == (
-        f"persona-extraction index of XGBoost students ({INDEX_MEANING}) "
-        "0.46 [0.31, 0.60]"
+    assert readable("extraction index (AUC difference) 0.46 [0.31, 0.60]") == (
+        f"persona-extraction index ({INDEX_MEANING}) 0.46 [0.31, 0.60]"
     )
     assert readable("CartPole return: random walk") == "CartPole return: random walk"
     with pytest.raises(ValueError, match="difference of AUCs"):

@@ -47,12 +47,12 @@ QUESTION = (
 INDEX_MEANING = "AUC own − AUC others; 0 = no persona carried"
 _INDEX_PHRASES = (  # how the chapters name the index → a name that says what it is
     (
-        re.compile(r"persona-extraction index, ROC-AUC \(([^)]*)\)"),
+        re.compile(r"persona-extraction index, AUC own − AUC others \(([^)]*)\)"),
         rf"persona-extraction index of \1 ({INDEX_MEANING})",
     ),
     (
-        re.compile(r"(?<!persona-)extraction index \(ROC-AUC, ([^)]*)\)"),
-        rf"persona-extraction index of \1 students ({INDEX_MEANING})",
+        re.compile(r"(?<!persona-)extraction index \(AUC difference\)"),
+        rf"persona-extraction index ({INDEX_MEANING})",
     ),
 )
 # What the claims table's roles mean, for the headline figure's CartPole panel.
