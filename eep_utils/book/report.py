@@ -26,6 +26,15 @@ def glue_numbers(**values) -> None:
         glue(name, value.item() if hasattr(value, "item") else value, display=False)
 
 
+def glue_markdown(**values: str) -> None:
+    """Glue each sentence as Markdown, for `{glue:md}` in the prose (a computed sentence with emphasis)."""
+    from IPython.display import Markdown
+    from myst_nb import glue
+
+    for name, text in values.items():
+        glue(name, Markdown(text), display=False)
+
+
 # What is not prose in a markdown cell: roles ({glue:text}`…`, {cite}`…`), inline code, math, link targets.
 _NOT_PROSE = re.compile(r"\{[\w:-]+\}`[^`]*`|`[^`]*`|\$[^$]*\$|\]\([^)]*\)")
 # A decimal number standing on its own (not inside a name such as gpt-3.5-turbo or v1.2).
