@@ -19,6 +19,8 @@ class Estimate:
     level: float = 0.95
 
     def __str__(self) -> str:
+        if not np.isfinite(self.value):
+            return "undefined"
         return f"{self.value:.2f} [{self.low:.2f}, {self.high:.2f}]"
 
     def as_dict(self, prefix: str = "") -> dict:

@@ -7,6 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from eep_utils.stats import Estimate
+
 from eep_utils.book import abstract
 from eep_utils.book.abstract import (
     INDEX_MEANING,
@@ -138,7 +140,7 @@ def fake_book(
                     "A pixel student inherits its own judge's taste",
                     status_06,
                     decidable=not math.isnan(index[0]),
-                    evidence=f"extraction index (AUC difference) {index[0]:.2f}",
+                    evidence=f"extraction index (AUC difference) {Estimate(*index, 60)}",
                     teacher=judge,
                 ),
                 claim(
@@ -222,33 +224,17 @@ def test_without_a_chatbot_the_answer_is_not_tested(tmp_path):
     assert "the answer is yes" not in text
 
 
-def test_the_abstract_quotes_each_key_result_in_order_and_names_the_missing_ones(
-    tmp_path,
-):
-    fake_book(tmp_path)
-    key_result(tmp_path, "06_personality", "Students carry\ntheir persona's taste.")
-    key_result(tmp_path, "02_teacher_rollouts", "Personas drive alike.")
-    text = compose_abstract(load_results(tmp_path))
-    assert (
-        "(Chapter 2) Personas drive alike. "
-        "(Chapter 6) Students carry their persona's taste." in text
-    )
-    assert (
-        "Key result missing from this build for 01_embodiment, 03_baselines, "
-        "04_students, "
-        "05_ellm_rewards: those chapters do not yet save one."
-    ) in text
+def test_the_abstract_quotes_the_persona_chapters_claims_in_order_and_no_others(tmp_path):
+    text = compose_abstract(load_results(fake_book(tmp_path)))
+    second = text.index("(Chapter 2) “A persona prompt changes how a chatbot teacher drives")
+    sixth = text.index("(Chapter 6) “A pixel student inherits its own judge's taste”: shown")
+    assert second < sixth < text.index("(Chapter 6) “A chatbot's persona carries”: shown")
+    assert "ELLM beats random" not in text and "The rule beats a random walk" not in text
 
 
-def test_one_missing_key_result_is_named_in_the_singular(tmp_path):
-    fake_book(tmp_path)
-    for chapter in abstract.RESULT_CHAPTERS[1:]:
-        key_result(tmp_path, chapter, "A result.")
-    text = compose_abstract(load_results(tmp_path))
-    assert (
-        "missing from this build for 01_embodiment: that chapter does not yet save one."
-        in text
-    )
+def test_a_persona_chapter_without_a_claim_is_named(tmp_path):
+    text = compose_abstract(load_results(fake_book(tmp_path)))
+    assert "(Chapter 4) stated no claim in this build." in text
 
 
 def test_a_chapter_without_a_headline_stops_the_abstract(tmp_path):

@@ -33,7 +33,9 @@ RESULT_CHAPTERS = (
     "06_personality",
 )
 # The chapter that answers the book's question; the one whose main claim is on CartPole.
-ANSWER_CHAPTER, CARTPOLE_PERSONA_CHAPTER = "06_personality", "02_teacher_rollouts"
+ANSWER_CHAPTER = "06_personality"
+# The chapters that test a persona, and how many of each one's claims (main first) the abstract quotes.
+ABSTRACT_CLAIMS = {"02_teacher_rollouts": 1, "04_students": 1, "06_personality": 2}
 MATRIX_TABLE = "06_persona_matrix"
 # The introduction's claims table stays short; the appendix lists every claim.
 MAX_MAIN_CLAIMS = 8
@@ -144,32 +146,16 @@ def _what_was_done(chatbot: str | None) -> str:
 
 
 def _findings(results: BookResults) -> list[str]:
-    sentences = [
-        f"(Chapter {chapter_number(chapter)}) "
-        + readable(" ".join(results.key_results[chapter].split()))
-        for chapter in results.chapters
-        if chapter in results.key_results
-    ]
-    missing = [
-        chapter for chapter in results.chapters if chapter not in results.key_results
-    ]
-    if missing:
-        sentences.append(
-            f"Key result missing from this build for {', '.join(missing)}: "
-            f"{'that chapter does' if len(missing) == 1 else 'those chapters do'} "
-            "not yet save one."
-        )
+    """The persona chapters' main claims, each with its status and evidence (key results are longer:
+    each chapter opens with its own, and the appendix lists them all)."""
+    sentences = []
+    for chapter, how_many in ABSTRACT_CLAIMS.items():
+        claims = results.claims[results.claims.chapter == chapter] if not results.claims.empty else results.claims
+        if claims.empty:
+            sentences.append(f"(Chapter {chapter_number(chapter)}) stated no claim in this build.")
+        sentences += [f"(Chapter {chapter_number(chapter)}) “{item.claim}”: {item.status} "
+                      f"({readable(item.evidence)})." for item in claims.head(how_many).itertuples()]
     return sentences
-
-
-def _cartpole_persona(results: BookResults) -> str:
-    item = _first(results.claims, CARTPOLE_PERSONA_CHAPTER)
-    if item is None:
-        return (
-            f"Chapter {chapter_number(CARTPOLE_PERSONA_CHAPTER)} stated no claim in "
-            "this build."
-        )
-    return f"On CartPole, “{item.claim}”: {item.status} ({readable(item.evidence)})."
 
 
 def _index(row: pd.Series) -> str:
@@ -210,14 +196,13 @@ def _answer(results: BookResults, chatbot: str | None) -> str:
 
 
 def compose_abstract(results: BookResults) -> str:
-    """One paragraph: the question, what was done, the key results, the answer."""
+    """One paragraph: the question, what was done, the persona chapters' claims, the answer."""
     chatbot = chatbot_name(results)
     return " ".join(
         [
             QUESTION,
             _what_was_done(chatbot),
             *_findings(results),
-            _cartpole_persona(results),
             _answer(results, chatbot),
         ]
     )

@@ -59,6 +59,10 @@ FILES = {
 # Each chatbot run's folder in the original repository (named in the runs' metadata).
 RUN_FOLDERS = {"2023-03-03": _CHAT, "2023-02-28": _FEB28, "2023-02-25": _FEB25}
 
+# pooch announces each download on stderr, which a chapter would show as an error output; the chapters
+# say where the recordings came from, and the CLI prints its own summary.
+pooch.get_logger().setLevel("WARNING")
+
 
 class OriginalStudyUnavailable(RuntimeError):
     """The 2023 recordings are neither in a local folder nor downloadable (offline)."""
