@@ -63,3 +63,12 @@ def test_counts_come_from_the_decisions_and_leave_fallbacks_out():
 @pytest.mark.parametrize("state", range(STUDY_2023.n_states))
 def test_every_text_state_has_an_observation_that_is_described_as_it(state):
     assert int(STUDY_2023.state_index(STUDY_2023.observation_of_state(state))) == state
+
+
+def test_a_persona_whose_rewording_moves_it_as_far_shows_no_persona_effect_even_if_the_other_is_stable():
+    base = np.linspace(0.1, 0.9, 9)
+    newton, control = simulated(base, 40, 1), simulated(1 - base, 40, 2)
+    newton_reworded = simulated(1 - base, 40, 3)  # rewording alone turns Newton into the control
+    control_reworded = simulated(1 - base, 40, 4)
+    effect = persona_minus_wording(newton, control, newton_reworded, control_reworded, n_resamples=300, seed=0)
+    assert effect.high < 0.1 and not effect.low > 0

@@ -11,9 +11,9 @@ alone says little. Two tests say more:
 - `same_behaviour_test`: a permutation test of "in every state, both teachers push right with the
   same probability": the teacher labels are shuffled among the decisions of each state (a stratified
   permutation, which scipy.stats.permutation_test does not offer), keeping each state's visits.
-- `persona_minus_wording`: the persona effect (distance between two personas) minus the wording
-  effect (distance between two wordings of the same persona), with a bootstrap CI over episodes.
-  A persona effect no larger than rewording the same persona is not a persona effect.
+- `persona_minus_wording`: the persona effect (distance between two personas) minus the larger of the
+  two wording effects (distance between two wordings of the same persona), with a bootstrap CI over
+  episodes. A persona effect no larger than rewording either persona is not a persona effect.
 """
 from __future__ import annotations
 
@@ -98,10 +98,11 @@ def distance_ci(a: np.ndarray, b: np.ndarray, n_resamples: int = 1000, seed: int
 
 def persona_minus_wording(persona_a: np.ndarray, persona_b: np.ndarray, rewording_a: np.ndarray,
                           rewording_b: np.ndarray, n_resamples: int = 1000, seed: int = 0) -> Estimate:
-    """Distance(persona a, persona b) minus the mean of distance(a, a reworded) and distance(b, b reworded),
+    """Distance(persona a, persona b) minus the larger of distance(a, a reworded) and distance(b, b reworded),
     with a bootstrap 95% CI over the four teachers' episodes. Above 0: the personas differ by more than
-    their wordings do."""
+    either one's rewording moves it (the larger, not the mean: a persona whose rewording alone moves it
+    as far as the other persona does has not shown that its persona, rather than its words, did it)."""
     def excess(a, b, a2, b2):
-        return behaviour_distance(a, b) - (behaviour_distance(a, a2) + behaviour_distance(b, b2)) / 2
+        return behaviour_distance(a, b) - max(behaviour_distance(a, a2), behaviour_distance(b, b2))
 
     return _bootstrap([persona_a, persona_b, rewording_a, rewording_b], excess, n_resamples, seed)
