@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from eep_utils.cartpole.contrasts import (behaviour_distance, counts_by_episode, distance_ci, persona_minus_wording,
-                                          same_behaviour_test)
+from eep_utils.cartpole.contrasts import (behaviour_distance, counts_by_episode, distance_ci, habit_share,
+                                          persona_minus_wording, same_behaviour_test)
 from eep_utils.cartpole.embodiment import STUDY_2023
 from eep_utils.cartpole.stand_in import RuleStandIn
 from eep_utils.cartpole.teaching import BoundedHistoryProtocol, run_cartpole_teacher
@@ -72,3 +72,11 @@ def test_a_persona_whose_rewording_moves_it_as_far_shows_no_persona_effect_even_
     control_reworded = simulated(1 - base, 40, 4)
     effect = persona_minus_wording(newton, control, newton_reworded, control_reworded, n_resamples=300, seed=0)
     assert effect.high < 0.1 and not effect.low > 0
+
+
+def test_habit_share_counts_states_where_the_majority_push_is_the_controls():
+    persona = np.array([[[0, 3], [2, 0], [1, 1], [0, 0]]])
+    control = np.array([[[0, 5], [0, 4], [3, 0], [1, 0]]])
+    share = habit_share(persona, control)  # states 0 and 1 decided by both: same in 0, not in 1
+    assert (share.value, share.n) == (0.5, 2)
+    assert np.isnan(habit_share(persona[:, 3:], control[:, 3:]).value)

@@ -24,7 +24,7 @@ from scipy import stats as scipy_stats
 
 from eep_utils.cartpole.embodiment import STUDY_2023, Projection
 from eep_utils.cartpole.episodes import EpisodeSet
-from eep_utils.stats import Estimate
+from eep_utils.stats import Estimate, proportion_ci
 
 
 def counts_by_episode(episodes: EpisodeSet, projection: Projection = STUDY_2023) -> np.ndarray:
@@ -106,3 +106,14 @@ def persona_minus_wording(persona_a: np.ndarray, persona_b: np.ndarray, rewordin
         return behaviour_distance(a, b) - max(behaviour_distance(a, a2), behaviour_distance(b, b2))
 
     return _bootstrap([persona_a, persona_b, rewording_a, rewording_b], excess, n_resamples, seed)
+
+
+def habit_share(persona: np.ndarray, control: np.ndarray) -> Estimate:
+    """The generic-habit control: the share of text states (visited by both, each with a majority action)
+    where the persona's majority push is the no-persona control's, with a Wilson 95% CI. Near 1: the
+    persona mostly does what the chatbot does with no persona at all."""
+    a, b = persona.sum(axis=0), control.sum(axis=0)
+    decided = (a[:, 0] != a[:, 1]) & (b[:, 0] != b[:, 1])  # no tie, and visited by both
+    same = np.argmax(a[decided], axis=1) == np.argmax(b[decided], axis=1)
+    return proportion_ci(int(same.sum()), int(decided.sum())) if decided.any() else Estimate(
+        float("nan"), float("nan"), float("nan"), 0)
