@@ -78,10 +78,17 @@ def results_dir(artifacts_dir: str | Path) -> Path:
 CLAIM_STATUSES = ("shown", "not shown", "inconclusive", "not tested")
 
 
+STATUS_MEANING = (
+    "A claim is **shown** when this build's numbers pass the test its chapter states, **not shown** "
+    "when they do not, **inconclusive** when the test's 95% confidence interval spans its threshold or "
+    "its statistic is undefined in this build, and **not tested** when the evidence it needs (a chatbot "
+    "teacher, the 2023 recordings) was not available to this build.")
+
+
 def claim(statement: str, shown: bool | None, evidence: str, teacher: str, decidable: bool = True) -> dict:
-    """A claim the chapter tested: shown, not shown, inconclusive (`decidable` False: the test's statistic
-    is undefined in this build, e.g. a judge that gave one verdict to every held-out picture), or not
-    tested (e.g. only a stand-in was available)."""
+    """A claim the chapter tested: shown, not shown, inconclusive (`decidable` False: the interval spans
+    the threshold, or the test's statistic is undefined in this build, e.g. a judge that gave one
+    verdict to every held-out picture), or not tested (e.g. only a stand-in was available)."""
     status = ("not tested" if shown is None else "inconclusive" if not decidable
               else "shown" if shown else "not shown")
     return {"claim": statement, "status": status, "evidence": evidence, "teacher": teacher}
