@@ -65,3 +65,11 @@ def test_the_introduction_opens_with_its_abstract_and_keeps_its_claims_table_sho
     assert "Can a persona" in abstract.get_text() and "{glue" not in abstract.get_text()
     claims = article.select("table.claims tbody tr")
     assert 1 <= len(claims) <= 8, f"the introduction's claims table has {len(claims)} rows"
+
+
+@pytest.mark.slow
+def test_the_build_prints_no_warnings(quick_book):
+    # A line of noise at every notebook (ipykernel's TCP warning did this) hides the one that matters.
+    noise = [line for line in (quick_book.stdout + quick_book.stderr).splitlines()
+             if re.search(r"warn", line, re.I)]
+    assert noise == [], "\n".join(noise)

@@ -21,11 +21,13 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import jupytext
 import nbformat
+from traitlets.config import Config
 
 from eep_utils.book.config import MODES, ROOT, ConfigError, NotebookPlan, load_plan
 from eep_utils.book.site import repository_url
@@ -161,15 +163,20 @@ def execute(plan: NotebookPlan, out_dir: Path, key: str) -> Path:
     failed = executed.with_suffix(".failed.ipynb")
     failed.unlink(missing_ok=True)
     try:
-        papermill.execute_notebook(
-            str(input_notebook(plan, out_dir)),
-            str(executed),
-            parameters=parameters,
-            cwd=str(executed.parent),
-            kernel_name="python3",
-            progress_bar=False,
-            log_output=False,
-        )
+        # The kernel talks to papermill over Unix sockets in a private folder, not TCP ports on
+        # 127.0.0.1 (ipykernel >= 7.3 warns at every start of an unencrypted TCP kernel).
+        with tempfile.TemporaryDirectory(prefix="eep-kernel-") as sockets:
+            papermill.execute_notebook(
+                str(input_notebook(plan, out_dir)),
+                str(executed),
+                parameters=parameters,
+                cwd=str(executed.parent),
+                kernel_name="python3",
+                progress_bar=False,
+                log_output=False,
+                config=Config({"KernelManager": {"transport": "ipc",
+                                                 "ip": os.path.join(sockets, "kernel")}}),
+            )
     except papermill.PapermillExecutionError as error:
         executed.replace(failed)
         raise BuildError(
