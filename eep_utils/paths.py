@@ -1,5 +1,21 @@
-"""Where the book's files are: the repository root and its data folder (the library is used from the repo)."""
+"""Where the book's files are: the repository root and its data folder.
+
+The root is the checkout the library is imported from (an editable install, or the working
+directory's own copy); when the package was installed elsewhere (a plain `pip install` in Colab),
+it is the first folder, from the working directory upwards, that holds notebooks/parameters.yaml.
+"""
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+MARKER = Path("notebooks") / "parameters.yaml"
+
+
+def _book_root() -> Path:
+    beside_the_code = Path(__file__).resolve().parent.parent
+    if (beside_the_code / MARKER).exists():
+        return beside_the_code
+    return next((folder for folder in (Path.cwd(), *Path.cwd().parents) if (folder / MARKER).exists()),
+                beside_the_code)
+
+
+ROOT = _book_root()
 DATA_DIR = ROOT / "data"

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from eep_utils.experiments.base import CLAIM_STATUSES, STATUS_MEANING, ChapterResult, Claim
 from eep_utils.stats import Estimate
 
 STAND_IN_NOTE = "offline stand-in, not a chatbot"
@@ -75,23 +76,11 @@ def results_dir(artifacts_dir: str | Path) -> Path:
     return path
 
 
-CLAIM_STATUSES = ("shown", "not shown", "inconclusive", "not tested")
-
-
-STATUS_MEANING = (
-    "A claim is **shown** when this build's numbers pass the test its chapter states, **not shown** "
-    "when they do not, **inconclusive** when the test's 95% confidence interval spans its threshold or "
-    "its statistic is undefined in this build, and **not tested** when the evidence it needs (a chatbot "
-    "teacher, the 2023 recordings) was not available to this build.")
-
-
 def claim(statement: str, shown: bool | None, evidence: str, teacher: str, decidable: bool = True) -> dict:
-    """A claim the chapter tested: shown, not shown, inconclusive (`decidable` False: the interval spans
-    the threshold, or the test's statistic is undefined in this build, e.g. a judge that gave one
-    verdict to every held-out picture), or not tested (e.g. only a stand-in was available)."""
+    """A claim as the chapters not yet moved into `eep_utils.experiments` state it (see `Claim`)."""
     status = ("not tested" if shown is None else "inconclusive" if not decidable
               else "shown" if shown else "not shown")
-    return {"claim": statement, "status": status, "evidence": evidence, "teacher": teacher}
+    return Claim(statement, status, evidence, teacher).as_row()
 
 
 def save_headline(artifacts_dir: str | Path, chapter: str, rows: list[dict], claims: list[dict] = ()) -> Path:
@@ -169,3 +158,25 @@ def load_claims(artifacts_dir: str | Path) -> pd.DataFrame:
 def teacher_name(label: str, is_chatbot: bool) -> str:
     """How a table names a teacher: stand-ins say so in the name itself."""
     return label if is_chatbot or "not a chatbot" in label else f"{label} ({STAND_IN_NOTE})"
+
+
+def publish(result: ChapterResult, artifacts_dir: str | Path) -> None:
+    """Show a chapter's result to its page and to the introduction.
+
+    Glues every number (`{glue:text}`; an Estimate as `name`, `name_low`, `name_high`, `name_n`), every
+    computed sentence and the caveat (`{glue:md}`), and the key result for the box that opens the
+    chapter; saves the headline rows, the claims, the key result and the exported tables for the
+    introduction and the appendix. Notes about the run (an earlier chapter's result made here) are
+    printed, one line each."""
+    for name, value in result.numbers.items():
+        if isinstance(value, Estimate):
+            glue_estimate(name, value)
+        else:
+            glue_numbers(**{name: value})
+    glue_markdown(**result.sentences, caveat=result.caveat or "")
+    save_headline(artifacts_dir, result.chapter, result.headline, [c.as_row() for c in result.claims])
+    key_result(artifacts_dir, result.chapter, result.key_result)
+    for name, table in result.exports.items():
+        save_table(artifacts_dir, name, table)
+    for note in result.notes:
+        print(note)

@@ -1,0 +1,145 @@
+"""What every chapter's experiment is: checked parameters in, one `ChapterResult` out.
+
+A chapter of the book is one experiment, `run(params, artifacts_dir, teachers=None)` in its module of
+`eep_utils.experiments`. The result holds everything the page shows and everything the introduction
+reads: the tables, the data behind each figure, the numbers and sentences the prose glues, the claims
+with their computed status, the key result and the caveat that the numbers choose. The notebook draws
+and explains; it decides nothing (`eep_utils.book.report.publish` glues and saves a result).
+
+`teachers` is who answers the chapter's prompts: a function of (experiment name, offline stand-in)
+that returns a teacher. By default it is the chapter's `teacher` setting (`chat.teachers.make_teacher`);
+tests pass stand-ins, and the re-run page passes a counting replay to count requests by running.
+"""
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from eep_utils.chat.teachers import make_teacher
+from eep_utils.chat.types import Teacher
+from eep_utils.stats import Estimate
+
+# (experiment name, the chapter's offline stand-in) -> the teacher that answers
+TeacherFactory = Callable[[str, Teacher], Teacher]
+
+
+def teachers_by_setting(setting: str) -> TeacherFactory:
+    """The teachers a chapter's `teacher` setting names (auto, local, live, replay, stand-in)."""
+    return lambda experiment, stand_in: make_teacher(setting, stand_in=stand_in, experiment=experiment)
+
+
+SHOWN, NOT_SHOWN, INCONCLUSIVE = "shown", "not shown", "inconclusive"
+NOT_TESTED = "not tested"  # the evidence it needs (a chatbot, the 2023 recordings) was not in this build
+NOT_TESTABLE = "not testable with this chatbot"  # a chatbot answered, but not in a way the test can use
+CLAIM_STATUSES = (SHOWN, NOT_SHOWN, INCONCLUSIVE, NOT_TESTED, NOT_TESTABLE)
+STATUS_MEANING = (
+    "A claim is **shown** when this build's numbers pass the test its chapter states, **not shown** "
+    "when they do not, **inconclusive** when the test's 95% confidence interval spans its threshold or "
+    "its statistic is undefined in this build, **not tested** when the evidence it needs (a chatbot "
+    "teacher, the 2023 recordings) was not available to this build, and **not testable with this "
+    "chatbot** when a chatbot answered but too few of its answers could carry the test.")
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A statement a chapter tests, its status in this build, the evidence, and who produced it."""
+
+    statement: str
+    status: str
+    evidence: str
+    teacher: str
+
+    def __post_init__(self):
+        if self.status not in CLAIM_STATUSES:
+            raise ValueError(f"claim status {self.status!r} is not one of {CLAIM_STATUSES}")
+
+    def as_row(self) -> dict:
+        """The claim as the results files and the introduction's tables name its fields."""
+        return {"claim": self.statement, "status": self.status, "evidence": self.evidence, "teacher": self.teacher}
+
+    @classmethod
+    def decided(cls, statement: str, verdict: bool | None, evidence: str, teacher: str) -> "Claim":
+        """Shown (True), not shown (False) or inconclusive (None: the interval spans the threshold,
+        or the statistic is undefined in this build)."""
+        status = INCONCLUSIVE if verdict is None else SHOWN if verdict else NOT_SHOWN
+        return cls(statement, status, evidence, teacher)
+
+    @classmethod
+    def not_tested(cls, statement: str, why: str, teacher: str) -> "Claim":
+        return cls(statement, NOT_TESTED, why, teacher)
+
+    @classmethod
+    def not_testable(cls, statement: str, why: str, teacher: str) -> "Claim":
+        return cls(statement, NOT_TESTABLE, why, teacher)
+
+
+def headline_row(measure: str, estimate: Estimate, teacher: str, is_chatbot: bool) -> dict:
+    """One row of the introduction's and the appendix's tables of measures."""
+    return {"measure": measure, "teacher": teacher, "is_chatbot": bool(is_chatbot), **estimate.as_dict()}
+
+
+@dataclass
+class ChapterResult:
+    """Everything one chapter's experiment found, ready to show (see the module docstring).
+
+    numbers    values the prose glues as text (an `Estimate` glues `name`, `name_low`, `name_high`, `name_n`)
+    sentences  computed sentences the prose glues as Markdown (a conclusion the numbers choose)
+    tables     display tables, by name
+    figures    the data behind each figure, by name (plotted by `eep_utils.book.figures`)
+    claims     the chapter's claims, main claim first
+    headline   rows of measures for the introduction and the appendix (`headline_row`)
+    exports    tables other chapters read (saved as Parquet under results/)
+    notes      one-line messages about this run (an earlier chapter's artefact was missing and made here)
+    """
+
+    chapter: str
+    key_result: str
+    caveat: str = ""
+    numbers: dict[str, Any] = field(default_factory=dict)
+    sentences: dict[str, str] = field(default_factory=dict)
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    figures: dict[str, Any] = field(default_factory=dict)
+    claims: list[Claim] = field(default_factory=list)
+    headline: list[dict] = field(default_factory=list)
+    exports: dict[str, pd.DataFrame] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def claim(self, start: str) -> Claim:
+        """The claim whose statement starts with `start` (tests and chapters name claims this way)."""
+        found = [c for c in self.claims if c.statement.startswith(start)]
+        if len(found) != 1:
+            raise KeyError(f"{len(found)} claims of {self.chapter} start with {start!r}: "
+                           f"{[c.statement for c in self.claims]}")
+        return found[0]
+
+    def summary(self) -> dict:
+        """What the chapter concluded, as plain JSON values: numbers, sentences, claims, headline,
+        key result and caveat (tables and figure data left out). Two runs with the same parameters
+        must give equal summaries; the build compares them before and after a change."""
+        return _plain({"chapter": self.chapter, "key_result": self.key_result, "caveat": self.caveat,
+                       "numbers": self.numbers, "sentences": self.sentences,
+                       "claims": [asdict(c) for c in self.claims], "headline": self.headline})
+
+    def summary_json(self) -> str:
+        return json.dumps(self.summary(), sort_keys=True, indent=1, allow_nan=True)
+
+
+def _plain(value):
+    """`value` with numpy scalars, Estimates and tuples as plain JSON values (NaN kept as NaN)."""
+    if isinstance(value, Estimate):
+        return {"value": _plain(value.value), "low": _plain(value.low), "high": _plain(value.high), "n": value.n}
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return math.nan
+    return value

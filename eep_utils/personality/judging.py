@@ -1,0 +1,120 @@
+"""How a judge is asked about a creature, and how its answer is read: the way the model answers.
+
+The system message is the judge's voice (`eep_utils.personas_new.Voice`): the template's introduction of
+the persona's identity, the persona's taste in two lines ("You find cute: …", "You do not find cute: …";
+the neutral control has none) and the template's instruction. The user message asks the question about
+one caption. Every judge has a system message, the control included, so no chat template slips in a
+default one of its own.
+
+Reading the answer: a small model answers "No" or " yes" as readily as "no"; a verdict read in one
+casing measures casing, not taste. So the grammar (for a server that honours one, such as llama.cpp)
+admits every casing of yes and no with or without a leading space, and the soft label P(cute) pools the
+probability of every token that spells yes against every token that spells no, at the position where the
+answer is given. The probability those tokens hold together, the *answer mass*, says whether the judge
+is answering the question at all: a judge whose mass is small is mostly saying something else.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from eep_utils.chat.types import ChatAnswer, ChatRequest
+from eep_utils.personas_new import DISLIKES_LABEL, LIKES_LABEL, Voice, template_named
+
+TASK = "Is this creature cute? Read its caption and answer yes or no."
+CAPTION_LABEL = "Caption:"
+YES, NO = "yes", "no"
+SPELLINGS = tuple(f"{space}{word}" for word in (YES, NO) for word in (word, word.capitalize(), word.upper())
+                  for space in ("", " "))
+VERDICT_GRAMMAR = 'root ::= " "? ("yes" | "Yes" | "YES" | "no" | "No" | "NO")'  # GBNF
+TOP_LOGPROBS = 20  # the most the chat completions API gives
+FEW_SHOT_EXAMPLES = 2  # of each verdict, in the few-shot voice
+
+
+def one_line(caption: str) -> str:
+    """The caption as the prompt carries it: on its one "Caption:" line."""
+    return " ".join(caption.split())
+
+
+def question(caption: str) -> str:
+    return f"{TASK}\n{CAPTION_LABEL} {one_line(caption)}"
+
+
+def system_message(voice: Voice) -> str:
+    """The judge's system message: introduction, taste (none for the control) and instruction."""
+    template = template_named("you-are" if voice.template == "few-shot" else voice.template)
+    persona = voice.of()
+    lines = [template.introduce(persona, voice.wording)]
+    if persona.has_taste:
+        likes, dislikes = persona.taste(voice.wording)
+        lines += [f"{LIKES_LABEL} {', '.join(likes)}", f"{DISLIKES_LABEL} {', '.join(dislikes)}"]
+    return "\n".join([*lines, template.instruction])
+
+
+def few_shot_turns(voice: Voice) -> list[dict]:
+    """Judged examples that show the persona's taste: creatures with a liked feature answered yes, with a
+    disliked one no (the control, which has no taste, gets none)."""
+    persona = voice.of()
+    if not persona.has_taste:
+        return []
+    likes, dislikes = persona.taste(voice.wording)
+    examples = [(f"A creature with {feature}.", verdict)
+                for pair in zip(likes[:FEW_SHOT_EXAMPLES], dislikes[:FEW_SHOT_EXAMPLES])
+                for feature, verdict in zip(pair, (YES, NO))]
+    turns = []
+    for caption, verdict in examples:
+        turns += [{"role": "user", "content": question(caption)}, {"role": "assistant", "content": verdict}]
+    return turns
+
+
+def judgment_request(voice: Voice, caption: str, constrained: bool = True) -> ChatRequest:
+    """The prompt for one caption: temperature 0, a short answer with its log-probabilities and, when
+    `constrained`, a grammar that admits only yes or no, in any casing, with or without a leading space."""
+    messages = [{"role": "system", "content": system_message(voice)}]
+    if voice.template == "few-shot":
+        messages += few_shot_turns(voice)
+    messages.append({"role": "user", "content": question(caption)})
+    return ChatRequest.from_messages(messages, temperature=0.0, max_tokens=2, logprobs=True,
+                                     top_logprobs=TOP_LOGPROBS, grammar=VERDICT_GRAMMAR if constrained else None)
+
+
+def spelled(token: str) -> str | None:
+    """"yes" or "no" when the token spells one (any casing, surrounding spaces or punctuation), else None."""
+    word = token.strip().strip(".,!:;\"'`*()[]{}").lower()
+    return word if word in (YES, NO) else None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One judgment as read: the verdict the text gives, P(cute) and the answer mass where it was given."""
+
+    cute: float  # 1.0 yes, 0.0 no, NaN when the answer gives neither
+    p_cute: float  # P(yes) / (P(yes) + P(no)) over every spelling; NaN without log-probabilities there
+    mass: float  # P(yes) + P(no) over every spelling at that position; NaN without log-probabilities
+
+    @property
+    def readable(self) -> bool:
+        return not math.isnan(self.cute)
+
+
+def read_verdict(answer: ChatAnswer) -> Verdict:
+    """The verdict of an answer, read the way the model answers (see the module docstring).
+
+    The verdict is the first word of the text when it spells yes or no; P(cute) and the mass are read at
+    the first answer token that spells yes or no, from its alternatives (the chosen token included)."""
+    words = (answer.text or "").split()
+    first = spelled(words[0]) if words else None
+    cute = math.nan if first is None else float(first == YES)
+    for position in answer.logprobs or []:
+        if spelled(position["token"]) is None:
+            continue
+        alternatives = {alt["token"]: alt["logprob"] for alt in position.get("top_logprobs") or []}
+        alternatives.setdefault(position["token"], position["logprob"])
+        mass = {YES: 0.0, NO: 0.0}
+        for token, logprob in alternatives.items():
+            word = spelled(token)
+            if word is not None:
+                mass[word] += math.exp(logprob)
+        total = mass[YES] + mass[NO]
+        return Verdict(cute, mass[YES] / total, total)
+    return Verdict(cute, math.nan, math.nan)
