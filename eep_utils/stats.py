@@ -1,7 +1,9 @@
 """Uncertainty and significance: every number the book reports comes with one of these."""
 from __future__ import annotations
 
+import math
 import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,6 +19,7 @@ class Estimate:
     high: float
     n: int
     level: float = 0.95
+    undefined: int = 0  # resamples on which the statistic was undefined, left out of the interval
 
     def __str__(self) -> str:
         if not np.isfinite(self.value):
@@ -63,10 +66,48 @@ def bootstrap_ci(statistic, *samples, n_resamples: int = 2000, level: float = 0.
         result = scipy_stats.bootstrap(samples, statistic, paired=True, vectorized=False, n_resamples=n_resamples,
                                        confidence_level=level, method="percentile", rng=np.random.default_rng(seed))
     low, high = result.confidence_interval
-    if not (np.isfinite(low) and np.isfinite(high)):
-        replicates = result.bootstrap_distribution
-        low, high = np.quantile(replicates[np.isfinite(replicates)], [(1 - level) / 2, (1 + level) / 2])
-    return Estimate(float(statistic(*samples)), float(low), float(high), len(samples[0]), level)
+    replicates = result.bootstrap_distribution
+    undefined = int(np.sum(~np.isfinite(replicates)))
+    if undefined:
+        low, high = percentile_interval(replicates, level)
+    return Estimate(float(statistic(*samples)), float(low), float(high), len(samples[0]), level, undefined)
+
+
+def percentile_interval(replicates, level: float = 0.95) -> tuple[float, float]:
+    """The percentile interval of bootstrap replicates, those where the statistic is undefined (NaN) left
+    out; NaN when it is undefined on every one. Report how many were left out with the interval."""
+    replicates = np.asarray(replicates, dtype=float)
+    defined = replicates[np.isfinite(replicates)]
+    if not len(defined):
+        return math.nan, math.nan
+    low, high = np.quantile(defined, [(1 - level) / 2, (1 + level) / 2])
+    return float(low), float(high)
+
+
+def cluster_bootstrap_ci(statistic, *samples, clusters, n_resamples: int = 2000, level: float = 0.95,
+                         seed: int = 0) -> Estimate:
+    """Percentile bootstrap of `statistic(*samples)` that resamples whole clusters, each sample on its own.
+
+    Repeated deterministic decisions are not independent evidence: episodes that replay the same prompts
+    (a temperature-0 teacher from starting states it describes alike) form one cluster, and it is the
+    clusters that are drawn with replacement. `clusters[i]` labels the rows of `samples[i]`. The
+    estimate's n is the number of clusters in all."""
+    samples = [np.asarray(sample) for sample in samples]
+    groups = []
+    for sample, labels in zip(samples, clusters, strict=True):
+        labels = np.asarray(labels)
+        if len(labels) != len(sample):
+            raise ValueError("every sample needs one cluster label per row")
+        groups.append([np.flatnonzero(labels == label) for label in np.unique(labels)])
+    rng = np.random.default_rng(seed)
+    replicates = np.empty(n_resamples)
+    for number in range(n_resamples):
+        drawn = [np.concatenate([members[i] for i in rng.integers(0, len(members), len(members))])
+                 for members in groups]
+        replicates[number] = statistic(*(sample[rows] for sample, rows in zip(samples, drawn)))
+    low, high = percentile_interval(replicates, level)
+    return Estimate(float(statistic(*samples)), low, high, sum(len(members) for members in groups), level,
+                    int(np.sum(~np.isfinite(replicates))))
 
 
 def welch_test(a, b) -> float:
@@ -99,3 +140,26 @@ def above_zero(*estimates: Estimate) -> bool | None:
     if any(e.high <= 0 for e in estimates):
         return False
     return None
+
+
+def power_curve(detected: Callable[[float, int], bool], strengths: Sequence[float], replicates: int) -> list[dict]:
+    """How often a test detects an effect of known strength: for each strength s, the share of
+    `replicates` simulations (`detected(s, replicate)`, each with its own seed) that it detects, with a
+    Wilson 95% CI. The positive control that turns a null result into a bound."""
+    rows = []
+    for strength in strengths:
+        hits = sum(bool(detected(float(strength), replicate)) for replicate in range(replicates))
+        share = proportion_ci(hits, replicates)
+        rows.append({"strength": float(strength), "detected": hits, "replicates": replicates,
+                     "power": share.value, "power_low": share.low, "power_high": share.high})
+    return rows
+
+
+def minimum_detectable(curve: Sequence[dict], power: float = 0.8) -> float:
+    """The smallest strength whose measured power reaches `power`, above which every tried strength does
+    too; NaN when no tried strength does (the effect the test would find is beyond the range tried)."""
+    reached = [row["power"] >= power for row in curve]
+    for number, row in enumerate(curve):
+        if all(reached[number:]):
+            return row["strength"]
+    return math.nan

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
-from eep_utils.stats import Estimate, above_zero, bootstrap_ci, mean_ci, proportion_ci, welch_test
+from eep_utils.stats import (Estimate, above_zero, bootstrap_ci, cluster_bootstrap_ci, mean_ci, minimum_detectable,
+                             power_curve, proportion_ci, welch_test)
 
 
 def test_mean_ci_matches_the_t_interval():
@@ -45,15 +46,24 @@ def correlation(x, y):
     return np.corrcoef(x, y)[0, 1]
 
 
-def test_bootstrap_ci_is_scipys_paired_percentile_bootstrap():
+def test_bootstrap_ci_of_a_correlation_covers_the_true_one_about_95_percent_of_the_time():
+    """Rows are resampled jointly (pairs kept together): resampling each variable on its own would centre
+    the replicates on 0 and miss the true correlation of 0.6 nearly every time."""
     rng = np.random.default_rng(0)
-    a, b = rng.normal(size=200), rng.normal(size=200)
-    estimate = bootstrap_ci(correlation, a, a + 0.5 * b, n_resamples=500, seed=1)
-    reference = scipy_stats.bootstrap((a, a + 0.5 * b), correlation, paired=True, vectorized=False, n_resamples=500,
-                                      method="percentile", rng=np.random.default_rng(1)).confidence_interval
-    assert (estimate.low, estimate.high) == (reference.low, reference.high)
-    assert estimate.low < estimate.value == correlation(a, a + 0.5 * b) < estimate.high and estimate.n == 200
-    assert bootstrap_ci(correlation, a, a + 0.5 * b, n_resamples=500, seed=1) == estimate
+    covered = []
+    for _ in range(100):
+        a = rng.normal(size=80)
+        b = 0.6 * a + 0.8 * rng.normal(size=80)  # correlation 0.6
+        estimate = bootstrap_ci(correlation, a, b, n_resamples=200, seed=int(rng.integers(1 << 30)))
+        covered.append(estimate.low <= 0.6 <= estimate.high)
+        assert estimate.n == 80 and estimate.undefined == 0
+    assert 0.88 <= np.mean(covered) <= 0.99
+
+
+def test_bootstrap_ci_is_reproducible_by_its_seed():
+    values = np.random.default_rng(1).normal(size=50)
+    assert bootstrap_ci(np.mean, values, n_resamples=200, seed=4) == bootstrap_ci(np.mean, values, n_resamples=200, seed=4)
+    assert bootstrap_ci(np.mean, values, n_resamples=200, seed=4) != bootstrap_ci(np.mean, values, n_resamples=200, seed=5)
 
 
 def test_bootstrap_ci_of_a_mean_agrees_with_the_t_interval():
@@ -64,8 +74,10 @@ def test_bootstrap_ci_of_a_mean_agrees_with_the_t_interval():
     assert abs(bootstrapped.low - t_interval.low) < 0.1 * width and abs(bootstrapped.high - t_interval.high) < 0.1 * width
 
 
-def test_bootstrap_ci_leaves_out_resamples_where_the_statistic_is_undefined():
-    # Two of 12 items are non-zero: some resamples hold only zeros, where Spearman's rho is undefined.
+def test_bootstrap_ci_leaves_out_and_counts_resamples_where_the_statistic_is_undefined():
+    # Two of 12 items are non-zero; a resample without either (probability (10/12)^12 = 0.11) has a
+    # constant x, where Spearman's rho is undefined. Every defined resample has rho > 0, so an interval
+    # that counted the undefined ones as anything (0, say) would reach down to it; scipy's own is NaN.
     x = np.r_[np.zeros(10), 1.0, 2.0]
     y = np.arange(12.0)
 
@@ -73,13 +85,33 @@ def test_bootstrap_ci_leaves_out_resamples_where_the_statistic_is_undefined():
         return scipy_stats.spearmanr(a, b).statistic if np.ptp(a) else np.nan
 
     estimate = bootstrap_ci(rho, x, y, n_resamples=400, seed=3)
-    with pytest.warns(scipy_stats.DegenerateDataWarning):
-        reference = scipy_stats.bootstrap((x, y), rho, paired=True, vectorized=False, n_resamples=400,
-                                          method="percentile", rng=np.random.default_rng(3))
-    assert np.isnan(reference.confidence_interval.low)  # scipy's own interval is undefined here
-    replicates = reference.bootstrap_distribution
-    defined = replicates[np.isfinite(replicates)]
-    assert (estimate.low, estimate.high) == tuple(np.quantile(defined, [0.025, 0.975]))
+    assert 0 < estimate.low <= estimate.high <= 1
+    assert 0.06 < estimate.undefined / 400 < 0.17
+
+
+def test_cluster_bootstrap_counts_clusters_not_their_repeats():
+    """Ten distinct episodes, each repeated ten times (a temperature-0 teacher replaying the same prompts):
+    the interval is as wide as ten episodes allow, not as narrow as a hundred would."""
+    distinct = np.random.default_rng(5).normal(20, 3, 10)
+    repeated, clusters = np.repeat(distinct, 10), np.repeat(np.arange(10), 10)
+    by_cluster = cluster_bootstrap_ci(np.mean, repeated, clusters=[clusters], n_resamples=1000, seed=0)
+    naive = bootstrap_ci(np.mean, repeated, n_resamples=1000, seed=0)
+    of_the_ten = mean_ci(distinct)
+    assert by_cluster.n == 10 and naive.n == 100
+    width = by_cluster.high - by_cluster.low
+    assert 0.7 < width / (of_the_ten.high - of_the_ten.low) < 1.1
+    assert width > 2.5 * (naive.high - naive.low)
+
+
+def test_a_power_curve_finds_the_smallest_strength_it_detects_reliably():
+    def detected(strength, replicate):  # a test that detects an effect with probability equal to its strength
+        return np.random.default_rng(replicate).random() < strength
+
+    curve = power_curve(detected, [0.0, 0.3, 0.95, 1.0], replicates=40)
+    assert [row["detected"] for row in curve][0] == 0 and curve[-1]["power"] == 1.0
+    assert minimum_detectable(curve) == 0.95
+    assert np.isnan(minimum_detectable(curve, power=1.01))
+    assert all(row["power_low"] <= row["power"] <= row["power_high"] for row in curve)
 
 
 def test_welch_test_separates_different_means():
