@@ -330,3 +330,24 @@ def test_cell_contrast_is_the_difference_of_cell_means_with_the_joint_bootstrap_
     assert contrast.low > 0.2  # a student of its own teacher, far above chance against the other
     null = cell_contrast(matrix, plus=[("b", "a")], minus=[("b", "b")])
     assert null.low < 0 < null.high
+
+
+def test_resamples_where_a_statistic_is_undefined_are_left_out_and_counted():
+    # One cute picture in six: a resample that misses it (about a third do) has no ROC-AUC for that teacher.
+    rng = np.random.default_rng(5)
+    names = ["a", "b", "c"]
+    students = {name: rng.normal(size=6) for name in names}
+    verdicts = {"a": np.array([1.0, 0, 0, 0, 0, 0]), "b": np.array([1.0, 1, 1, 0, 0, 0]),
+                "c": np.array([0.0, 1, 0, 1, 0, 1])}
+    scores = {name: rng.normal(size=6) for name in names}
+    auc = agreement_matrices(students, verdicts, scores, n_resamples=200, seed=2)["ROC-AUC"]
+    undefined = np.isnan(auc.replicates).any(axis=(1, 2))
+    assert 20 < auc.undefined == undefined.sum() < 200
+    # The intervals are over the defined resamples only, as before.
+    first_cell = auc.replicates[:, 0, 0]
+    assert auc.low[0, 0] == pytest.approx(np.quantile(first_cell[~np.isnan(first_cell)], 0.025))
+    test = extraction_test(auc, names)
+    assert test.undefined == undefined.sum() and np.isfinite(test.index.low)
+    students, verdicts, scores, names = _synthetic_class(n=100)
+    defined = agreement_matrices(students, verdicts, scores, n_resamples=50)["ROC-AUC"]
+    assert defined.undefined == 0 and extraction_test(defined, names).undefined == 0

@@ -4,8 +4,11 @@ Cell (student i, teacher j) measures how well student i's predicted probability 
 pictures tracks teacher j's verdicts: ROC-AUC against teacher j's cute/not-cute, Spearman correlation
 against teacher j's 0–10 score. All cells are bootstrapped over the same resampled pictures, so the
 cells' intervals and the persona-extraction index (mean of the diagonal minus mean of the rest) come
-from one joint resampling. The index's significance is tested by permuting which student is matched
-with which teacher: if students carried no persona, any matching would do as well as the true one.
+from one joint resampling. A resample on which a statistic is undefined (its pictures all carry one
+label of a teacher, or one side's values are all equal) is left out of that statistic's interval and
+counted (`AgreementMatrix.undefined`, `ExtractionTest.undefined`). The index's significance is tested
+by permuting which student is matched with which teacher: if students carried no persona, any matching
+would do as well as the true one.
 """
 from __future__ import annotations
 
@@ -64,6 +67,13 @@ class AgreementMatrix:
     high: np.ndarray
     replicates: np.ndarray   # (resamples, students, teachers)
     n: int                   # held-out pictures
+
+    @property
+    def undefined(self) -> int:
+        """Resamples on which at least one cell is undefined: at most this many are left out of any interval
+        built on this matrix (a cell's, the extraction index's, a contrast's). One cell's own count is
+        `np.isnan(replicates[:, i, j]).sum()`."""
+        return int(np.isnan(self.replicates).any(axis=(1, 2)).sum())
 
     def cell(self, student: str, teacher: str) -> Estimate:
         i, j = self.students.index(student), self.teachers.index(teacher)
@@ -124,6 +134,7 @@ class ExtractionTest:
     p_value: float           # one-sided: the true matching beats matchings of students to other teachers
     n_permutations: int
     exact: bool              # every matching enumerated (p ≥ 1 / k!)
+    undefined: int = 0       # bootstrap resamples on which the index is undefined, left out of its interval
 
 
 def extraction_test(matrix: AgreementMatrix, personas: list[str], n_permutations: int = 10000, seed: int = 0,
@@ -141,9 +152,10 @@ def extraction_test(matrix: AgreementMatrix, personas: list[str], n_permutations
     per_resample = diagonals / k - (squares.sum(axis=(1, 2)) - diagonals) / (k * k - k)
     low, high = _interval(per_resample, level)
     estimate = Estimate(extraction_index(square), float(low), float(high), matrix.n, level)
+    undefined = int(np.isnan(per_resample).sum())
 
     if np.isnan(square).any():  # an undefined agreement (one class held out) leaves the index untestable
-        return ExtractionTest(estimate, math.nan, 0, exact=False)
+        return ExtractionTest(estimate, math.nan, 0, exact=False, undefined=undefined)
 
     # The index depends on a matching only through its trace: permute which student row meets which teacher.
     def trace(order, axis=-1):
@@ -152,14 +164,15 @@ def extraction_test(matrix: AgreementMatrix, personas: list[str], n_permutations
     test = permutation_test((np.arange(k),), trace, permutation_type="pairings", vectorized=True,
                             n_resamples=n_permutations, alternative="greater", rng=np.random.default_rng(seed))
     return ExtractionTest(estimate, float(test.pvalue), len(test.null_distribution),
-                          exact=math.factorial(k) <= n_permutations)
+                          exact=math.factorial(k) <= n_permutations, undefined=undefined)
 
 
 def offdiagonal_correlation(a: np.ndarray, b: np.ndarray) -> float:
     """Pearson correlation of two square matrices' off-diagonal cells: do students disagree as teachers do?"""
     a, b = np.asarray(a, float), np.asarray(b, float)
     off = ~np.eye(len(a), dtype=bool)
-    return float(np.corrcoef(a[off], b[off])[0, 1])
+    with np.errstate(invalid="ignore", divide="ignore"):  # NaN, not a warning, when one side has no spread
+        return float(np.corrcoef(a[off], b[off])[0, 1])
 
 
 def cell_contrast(matrix: AgreementMatrix, plus: list[tuple[str, str]], minus: list[tuple[str, str]],
