@@ -122,7 +122,7 @@ def random_walk_of_2023(params: BaselinesParams, ours: Estimate):
     measured, rhythm, explains = rhythm_statement(recorded, replayed, ours)
     walks = {"2023 recording (published)": recorded, "replayed here as in 2023 (run-wide rhythm)": replayed,
              "this book's protocol (per-episode rhythm)": ours}
-    table = pd.DataFrame([{"random walk": name, "return (frames): mean [95% CI]": str(e), "episodes": e.n}
+    table = pd.DataFrame([{"random walk": name, "mean return [95% CI]": str(e), "episodes": e.n}
                           for name, e in walks.items()]).set_index("random walk")
     return (Claim.decided(RHYTHM_CLAIM, explains, measured, teacher="none (random walk)"), f"{measured} {rhythm}",
             rhythm, table)
@@ -131,7 +131,7 @@ def random_walk_of_2023(params: BaselinesParams, ours: Estimate):
 def baselines_table(estimates: dict[str, Estimate], returns: dict[str, np.ndarray]) -> pd.DataFrame:
     """Each baseline's mean return with its 95% CI and Welch's p-value against the random walk."""
     return pd.DataFrame([
-        {"baseline": name, "sees": SEES[name], "return (frames): mean [95% CI]": str(e), "episodes": e.n,
+        {"baseline": name, "sees": SEES[name], "mean return [95% CI]": str(e), "episodes": e.n,
          "p vs random walk": "—" if name == RANDOM else f"{welch_test(returns[name], returns[RANDOM]):.2g}"}
         for name, e in estimates.items()]).set_index("baseline")
 

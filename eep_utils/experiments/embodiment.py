@@ -188,5 +188,5 @@ def projection_table(projection: Projection) -> pd.DataFrame:
 def returns_table(estimates: dict[str, Estimate]) -> pd.DataFrame:
     """Each policy's mean return with its 95% CI, what it sees and over how many episodes."""
     return pd.DataFrame([{"policy": name, "sees": SEES[name],
-                          "return (frames): mean [95% CI]": str(estimate), "episodes": estimate.n}
+                          "mean return [95% CI]": str(estimate), "episodes": estimate.n}
                          for name, estimate in estimates.items()]).set_index("policy")
