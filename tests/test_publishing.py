@@ -105,7 +105,8 @@ def test_the_2023_study_is_cited_at_its_pinned_commit_everywhere():
 SYNC = "python -m eep_utils.book.site --sync-address"
 COPY_HOLDERS = ("_config.yml", "CITATION.cff", "CITATION.bib")
 COLAB_CHAPTERS = [f"notebooks/{name}.{suffix}" for name in ("00_introduction", "01_embodiment", "02_teacher_rollouts",
-                  "03_baselines", "04_students", "05_ellm_rewards", "06_personality") for suffix in ("md", "ipynb")]
+                  "03_baselines", "04_students", "05_ellm_rewards", "06_personality", "08_appendix")
+                  for suffix in ("md", "ipynb")]
 
 
 def configured_address(root: Path = ROOT) -> str:

@@ -321,3 +321,20 @@ def test_the_headline_figure_labels_its_axes_and_marks_chatbot_rows(tmp_path):
         matplotlib.colors.to_hex(c) for c in ("tab:red", "tab:red", "tab:grey")
     ]
     assert CHATBOT in figure._suptitle.get_text()
+
+
+def test_the_appendix_tables_name_the_index_and_format_every_interval(tmp_path):
+    fake_book(tmp_path)
+    key_result(tmp_path, "01_embodiment", "A  key\nresult.")
+    results = load_results(tmp_path)
+    measures = abstract.measures_table(results.headlines)
+    assert list(measures.columns) == ["chapter", "measure", "teacher", "chatbot?", "mean", "95% CI", "n"]
+    index = measures[measures.chapter == "06_personality"].iloc[0]
+    assert INDEX_MEANING in index.measure and (index["mean"], index["95% CI"]) == ("0.46", "[0.31, 0.60]")
+    assert set(measures["chatbot?"]) == {"yes", "no"}
+    claims = abstract.claims_table(results.claims)
+    assert list(claims.columns) == ["chapter", "claim", "status", "evidence", "teacher"]
+    assert INDEX_MEANING in claims[claims.chapter == "06_personality"].evidence.iloc[0]
+    listed = abstract.key_results_list(results).splitlines()
+    assert listed[0] == "- **01_embodiment**: A key result."
+    assert len(listed) == len(abstract.RESULT_CHAPTERS) and "missing from this build" in listed[1]

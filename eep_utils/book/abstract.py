@@ -227,6 +227,46 @@ def main_claims(claims: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def measures_table(headlines: pd.DataFrame) -> pd.DataFrame:
+    """Every chapter's headline measures, for the appendix: chapter, measure (the index named as the
+    difference of AUCs it is), teacher, whether a chatbot, mean, 95% CI and sample size."""
+    return pd.DataFrame(
+        {
+            "chapter": headlines.chapter,
+            "measure": headlines.measure.map(readable),
+            "teacher": headlines.teacher,
+            "chatbot?": headlines.is_chatbot.map({True: "yes", False: "no"}),
+            "mean": headlines["mean"].map("{:.2f}".format),
+            "95% CI": [
+                f"[{low:.2f}, {high:.2f}]"
+                for low, high in zip(headlines.ci_low, headlines.ci_high)
+            ],
+            "n": headlines.n,
+        }
+    )
+
+
+def claims_table(claims: pd.DataFrame) -> pd.DataFrame:
+    """Every chapter's claims, for the appendix, with the evidence in readable words."""
+    return claims.assign(evidence=claims.evidence.map(readable))[
+        ["chapter", "claim", "status", "evidence", "teacher"]
+    ]
+
+
+def key_results_list(results: BookResults) -> str:
+    """Each result chapter's key result as a Markdown list item, in the book's order (a chapter
+    without one is named as missing)."""
+    return "\n".join(
+        f"- **{chapter}**: "
+        + (
+            " ".join(results.key_results[chapter].split())
+            if chapter in results.key_results
+            else "missing from this build (the chapter does not yet save one)"
+        )
+        for chapter in RESULT_CHAPTERS
+    )
+
+
 def cartpole_returns(headlines: pd.DataFrame) -> pd.DataFrame:
     """The CartPole returns of the teachers, students and baselines, in that order."""
     rows = headlines[
