@@ -205,15 +205,15 @@ def summary_table(all_rollouts: dict[str, EpisodeSet]) -> pd.DataFrame:
     """One row per teacher: returns (frames per episode) and action balance with their 95% CIs, parse trouble,
     tokens per decision."""
     rows = []
-    for name, episodes in all_rollouts.items():
+    for episodes in all_rollouts.values():
         row = teacher_summary(episodes)
-        rows.append({"": name, "teacher": episodes.teacher, "episodes": f"{row['episodes']:.0f}",
+        rows.append({"teacher": episodes.teacher, "episodes": f"{row['episodes']:.0f}",
                      "decisions": f"{row['decisions']:.0f}", "return": f"{row['return']:.1f}",
                      "return 95% CI": row["return 95% CI"], "pushes right (%)": f"{row['pushes right (%)']:.1f}",
                      "right 95% CI (%)": row["right 95% CI (%)"], "re-asked (%)": f"{row['re-asked (%)']:.1f}",
                      "fallbacks (%)": f"{row['fallbacks (%)']:.1f}",
                      "tokens per decision": f"{row['tokens per decision']:.0f}"})
-    return pd.DataFrame(rows).set_index("")
+    return pd.DataFrame(rows, index=list(all_rollouts))
 
 
 def excess_statement(effect: Estimate | None, verdict: bool | None) -> str:
