@@ -1,1 +1,1 @@
-"""The chapters' figures: each function takes a chapter's result and returns its matplotlib Figure."""
+"""The book's figures, one module per chapter: each function takes a chapter's result and returns a Figure."""
