@@ -9,7 +9,6 @@ import matplotlib.pyplot as plt
 import pytest
 
 from eep_utils.book.figures import students as figures
-from eep_utils.cartpole.episodes import EpisodeFormatError
 from eep_utils.cartpole.evaluation import RandomPolicy, RandomWalkBaseline, play_episodes, save_random_walk
 from eep_utils.cartpole.stand_in import AGAINST, TOWARD, RuleStandIn, StandInRule
 from eep_utils.cartpole.teaching import BoundedHistoryProtocol, run_cartpole_teacher
@@ -164,15 +163,15 @@ def test_with_the_recordings_the_2023_student_is_reexamined_and_claimed(differin
     assert any("chatgpt_2023" in row["measure"] for row in differing.headline)
 
 
-def test_a_missing_earlier_chapter_is_named(tmp_path, without_recordings):
-    # TODO(lead): once the chapter makes chapters 01 and 02's artefacts itself, this becomes "runs alone
-    # in an empty folder, with a note saying so".
-    params = StudentsParams.check(TINY)
-    with pytest.raises(FileNotFoundError, match="random_walk.parquet is missing: it is written by chapter 01"):
-        students.run(params, tmp_path)
-    save_random_walk(tmp_path, RandomWalkBaseline(play_episodes(RandomPolicy(1), 3, 2, 2).returns, 1, 2, 2))
-    with pytest.raises(EpisodeFormatError, match=r"rollouts/newton is not a complete episode folder"):
-        students.run(params, tmp_path)
+@pytest.mark.slow
+def test_opened_alone_it_makes_chapters_01_and_02s_artefacts_and_says_so(tmp_path, without_recordings):
+    rules = {"newton": LEAN, "no_persona": AGAINST_THE_SWING, "aristotle": LEAN}
+    result = run(tmp_path, rules, is_chatbot=False)
+    assert len(result.notes) == 2
+    assert "random_walk.parquet was missing" in result.notes[0] and "chapter 01's experiment" in result.notes[0]
+    assert "chapter 02's experiment at the quick book's sizes" in result.notes[1]
+    assert (tmp_path / "rollouts" / "newton" / "frames.parquet").exists()
+    assert run(tmp_path, rules, is_chatbot=False).notes == []  # made once, then read
 
 
 def test_personas_without_newton_and_the_control_are_refused(tmp_path):

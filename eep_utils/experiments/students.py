@@ -25,15 +25,18 @@ from eep_utils.cartpole.behaviour import (DisagreementPatterns, disagreement_pat
                                           follows_teachers, record_episode)
 from eep_utils.cartpole.embodiment import STEPS_PER_DECISION_2023
 from eep_utils.cartpole.episodes import EpisodeSet, push_consistency
-from eep_utils.cartpole.evaluation import RandomWalkBaseline, Rollouts, compared, load_random_walk
+from eep_utils.cartpole.evaluation import RANDOM_WALK_FILE, RandomWalkBaseline, Rollouts, compared, load_random_walk
 from eep_utils.cartpole.stand_in import RuleStandIn
 from eep_utils.cartpole.students import (STUDENTS, TUNING_GRIDS, Labeller, agreement, assess_student,
                                          closed_loop_return, constant_agreement, dagger, split_by_episode,
                                          tune_student)
 from eep_utils.cartpole.teaching import label_observations
 from eep_utils.chat.types import Teacher, TranscriptMiss, accepts_grammar
-from eep_utils.experiments.base import ChapterResult, Claim, TeacherFactory, headline_row, teachers_by_setting
-from eep_utils.experiments.params import StudentsParams
+from eep_utils.experiments import embodiment
+from eep_utils.experiments import teachers as teacher_rollouts
+from eep_utils.experiments.base import (ChapterResult, Claim, TeacherFactory, headline_row, made_if_missing,
+                                       teachers_by_setting)
+from eep_utils.experiments.params import StudentsParams, params_for
 from eep_utils.stats import Estimate, mean_ci, proportion_ci
 from eep_utils.study2023.fetch import OriginalStudyUnavailable
 from eep_utils.study2023.recordings import ORIGINAL_TRAINING_ROWS, OriginalStudy, locate
@@ -82,7 +85,7 @@ def run(params: StudentsParams, artifacts_dir: str | Path, teachers: TeacherFact
                                                   "the published table.")
 
     # 2. Students of this build's teachers, each played against its teacher and the random walk.
-    demonstrations = {persona: _rollouts(params, artifacts_dir, notes, persona) for persona in params.personas}
+    demonstrations = _rollouts(params, artifacts_dir, notes, teachers)
     if chat is not None:
         demonstrations[CHATGPT_2023] = chat
     asked = {persona: teachers(f"cartpole-{persona}-labels", RuleStandIn(persona)) for persona in params.personas}
@@ -176,16 +179,19 @@ def run(params: StudentsParams, artifacts_dir: str | Path, teachers: TeacherFact
 
 def _random_walk(params: StudentsParams, artifacts_dir, notes: list[str]) -> RandomWalkBaseline:
     """Chapter 01's random walk, the book's one baseline (played with the 2023 decision hold)."""
-    # TODO(lead): when it is missing, call experiments.embodiment.run(params_for("01_embodiment", params.quick),
-    # artifacts_dir) and add a line to `notes`; until then the missing file's error names the build command.
+    notes += made_if_missing([Path(artifacts_dir) / RANDOM_WALK_FILE], embodiment.CHAPTER,
+                             lambda: embodiment.run(params_for(embodiment.CHAPTER, params.quick), artifacts_dir),
+                             params.quick)
     return load_random_walk(artifacts_dir, STEPS_PER_DECISION_2023)
 
 
-def _rollouts(params: StudentsParams, artifacts_dir, notes: list[str], persona: str) -> EpisodeSet:
-    """Chapter 02's rollouts of one persona (artifacts_dir/rollouts/<persona>)."""
-    # TODO(lead): call experiments.teachers.run(params_for("02_teacher_rollouts", params.quick), artifacts_dir)
-    # when the folder is missing, and add a line to `notes`; until then EpisodeSet.load's error names the fix.
-    return EpisodeSet.load(Path(artifacts_dir) / "rollouts" / persona)
+def _rollouts(params: StudentsParams, artifacts_dir, notes: list[str], teachers: TeacherFactory) -> dict:
+    """Chapter 02's rollouts of every persona (artifacts_dir/rollouts/<persona>), asked of the same teachers."""
+    folders = [Path(artifacts_dir) / "rollouts" / persona for persona in params.personas]
+    notes += made_if_missing(folders, teacher_rollouts.CHAPTER,
+                             lambda: teacher_rollouts.run(params_for(teacher_rollouts.CHAPTER, params.quick),
+                                                          artifacts_dir, teachers), params.quick)
+    return {folder.name: EpisodeSet.load(folder) for folder in folders}
 
 
 def _study_2023() -> tuple[OriginalStudy | None, EpisodeSet | None, str]:
