@@ -22,7 +22,7 @@ from eep_utils.cartpole.evaluation import (RANDOM_WALK_FILE, RandomPolicy, compa
                                            play_episodes)
 from eep_utils.cartpole.policies import LookupTablePolicy, LQRController, constant_table, literal_rule_table
 from eep_utils.experiments import embodiment
-from eep_utils.experiments.base import ChapterResult, Claim, TeacherFactory, headline_row
+from eep_utils.experiments.base import ChapterResult, Claim, TeacherFactory, headline_row, made_if_missing
 from eep_utils.experiments.params import BaselinesParams, params_for
 from eep_utils.stats import Estimate, mean_ci, welch_test
 from eep_utils.study2023.fetch import OriginalStudyUnavailable
