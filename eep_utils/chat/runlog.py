@@ -97,10 +97,12 @@ def load_usage(artifacts_dir: Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def summary_lines(artifacts_dir: Path) -> list[str]:
-    """The build's summary: per chapter and model, exchanges replayed and asked, retries by cause,
-    failures and budget use."""
+def summary_lines(artifacts_dir: Path, chapters=None) -> list[str]:
+    """The build's summary: per chapter (of `chapters`, default all) and model, exchanges replayed and
+    asked, retries by cause, failures and budget use."""
     table = load_usage(artifacts_dir)
+    if chapters is not None and not table.empty:
+        table = table[table.chapter.isin(list(chapters))]
     if table.empty:
         return []
     retry_columns = [f"retries {cause}" for cause in RETRY_CAUSES]
