@@ -18,7 +18,7 @@ def question(i: int) -> ChatRequest:
 
 @pytest.fixture
 def fresh_log(monkeypatch, tmp_path):
-    monkeypatch.setattr(runlog, "_TEACHERS", {})
+    monkeypatch.setattr(runlog, "_COUNTERS", {})
     artifacts = tmp_path / "artifacts"
     monkeypatch.setenv(runlog.USAGE_DIR_VARIABLE, str(artifacts / "usage" / "02_teacher_rollouts"))
     return artifacts
@@ -53,7 +53,7 @@ def test_each_chatbots_counts_are_written_per_chapter_and_experiment_and_summari
 
 
 def test_nothing_is_written_outside_a_build(monkeypatch, tmp_path):
-    monkeypatch.setattr(runlog, "_TEACHERS", {})
+    monkeypatch.setattr(runlog, "_COUNTERS", {})
     monkeypatch.delenv(runlog.USAGE_DIR_VARIABLE, raising=False)
     replay = ReplayTeacher(TranscriptStore(tmp_path / "m" / "x.jsonl"), "m")
     assert runlog.write("x") is None and runlog.experiment_report("x")["chatbots"]["m"]["answers"] == 0

@@ -33,7 +33,7 @@ class RecordingTeacher:
         self.label = label or chatbot.label.replace("(live)", "(live, recorded)")
         self.usage = Usage()
         self._in_flight: dict[str, asyncio.Future] = {}
-        runlog.register(self, experiment_of(store.path))
+        runlog.register(experiment_of(store.path), self.model, self.usage, chatbot)
 
     async def acomplete(self, request: ChatRequest) -> ChatAnswer:
         key = request_key(self.model, request)
@@ -83,14 +83,13 @@ class ReplayTeacher:
         self.accepts_grammar = accepts_grammar  # as the recorded chatbot did, so the same questions are asked
         self.label = label or f"{model} (replayed from {display_path(store.path.parent)})"
         self.usage = Usage()
-        self.misses = 0
         self._others: dict[Path, TranscriptStore | None] = {}
-        runlog.register(self, experiment_of(store.path))
+        runlog.register(experiment_of(store.path), self.model, self.usage)
 
     async def acomplete(self, request: ChatRequest) -> ChatAnswer:
         record = self.store.get(request_key(self.model, request))
         if record is None:
-            self.misses += 1
+            self.usage.misses += 1
             raise self.miss(request)
         answer = answer_from_record(record)
         self.usage.add_answer(answer)

@@ -1,7 +1,7 @@
 """What each chatbot did in a build, per chapter and experiment: exchanges answered (replayed or asked),
 HTTP requests, retries by cause, failures, tokens and budget use.
 
-Every recording or replaying teacher registers itself here with its experiment. When the build runs a
+Every recording or replaying teacher registers its counters here with its experiment. When the build runs a
 chapter it sets $EEP_USAGE_DIR to `<artifacts>/usage/<chapter>`; then each teacher's counts are written,
 whenever it closes (and when the kernel exits), to `<experiment>.json` there, one entry per model (the
 counts of every teacher of that experiment and model in the chapter, summed). Outside a build nothing
@@ -16,35 +16,45 @@ from __future__ import annotations
 import atexit
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from eep_utils.chat.usage import RETRY_CAUSES
+from eep_utils.chat.usage import RETRY_CAUSES, Budget, Faults, Usage
 
 USAGE_DIR_VARIABLE = "EEP_USAGE_DIR"  # set by the build for each chapter's kernel; not a reader's setting
 USAGE_FOLDER = "usage"  # in a build's artifacts folder
-_TEACHERS: dict[str, list] = {}  # experiment -> the teachers of this process that answer it
 
 
-def register(teacher, experiment: str) -> None:
-    """Count this teacher's exchanges under `experiment` (a transcript's name) in this process's log."""
-    _TEACHERS.setdefault(experiment, []).append(teacher)
+@dataclass(frozen=True)
+class Counters:
+    """What one teacher counts, without the teacher (whose recordings may be large)."""
+
+    model: str
+    usage: Usage
+    faults: Faults | None = None  # a live chatbot's: HTTP requests, retries, failures
+    budget: Budget | None = None
 
 
-def counts(teacher) -> dict:
+_COUNTERS: dict[str, list[Counters]] = {}  # experiment -> the counters of this process's teachers of it
+
+
+def register(experiment: str, model: str, usage: Usage, chatbot=None) -> None:
+    """Count a teacher's exchanges under `experiment` (a transcript's name): its usage, and what asking
+    its live chatbot (if any) took."""
+    counters = Counters(model, usage, getattr(chatbot, "faults", None), getattr(chatbot, "budget", None))
+    _COUNTERS.setdefault(experiment, []).append(counters)
+
+
+def counts(counters: Counters) -> dict:
     """One teacher's counts: its answers, and for one that asks a live chatbot, what that took."""
-    usage = teacher.usage
-    chatbot = getattr(teacher, "chatbot", None)
-    faults = getattr(chatbot, "faults", None)
-    budget = getattr(chatbot, "budget", None)
+    usage, faults, budget = counters.usage, counters.faults, counters.budget
     fault_report = faults.report() if faults is not None else {
         "http_requests": 0, "retries": dict.fromkeys(RETRY_CAUSES, 0), "failures": 0, "failures_by_cause": {}}
     return {"answers": usage.requests, "replayed": usage.replayed, "asked": usage.requests - usage.replayed,
-            "misses": getattr(teacher, "misses", 0),
-            "prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens,
-            "parse_failures": usage.parse_failures, "fallbacks": usage.fallbacks,
-            **fault_report,
+            "misses": usage.misses, "prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens,
+            "parse_failures": usage.parse_failures, "fallbacks": usage.fallbacks, **fault_report,
             "billed_requests": budget.requests if budget is not None else 0,
             "budget_tokens": budget.tokens if budget is not None else 0}
 
@@ -57,8 +67,8 @@ def _add(total: dict, more: dict) -> dict:
 def experiment_report(experiment: str) -> dict:
     """Every model's counts for `experiment` in this process, each summed over its teachers."""
     chatbots: dict[str, dict] = {}
-    for teacher in _TEACHERS.get(experiment, []):
-        chatbots[teacher.model] = _add(chatbots.get(teacher.model, {}), counts(teacher))
+    for counters in _COUNTERS.get(experiment, []):
+        chatbots[counters.model] = _add(chatbots.get(counters.model, {}), counts(counters))
     return {"experiment": experiment, "chapter": Path(os.environ.get(USAGE_DIR_VARIABLE, "")).name or None,
             "chatbots": chatbots}
 
@@ -66,7 +76,7 @@ def experiment_report(experiment: str) -> dict:
 def write(experiment: str) -> Path | None:
     """Write `experiment`'s counts where the build asked ($EEP_USAGE_DIR); nothing outside a build."""
     folder = os.environ.get(USAGE_DIR_VARIABLE)
-    if not folder or experiment not in _TEACHERS:
+    if not folder or experiment not in _COUNTERS:
         return None
     path = Path(folder) / f"{experiment}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -79,7 +89,7 @@ def write(experiment: str) -> Path | None:
 @atexit.register
 def write_all() -> None:
     """The last counts of every experiment, for a teacher that was never closed."""
-    for experiment in list(_TEACHERS):
+    for experiment in list(_COUNTERS):
         write(experiment)
 
 

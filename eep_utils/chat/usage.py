@@ -44,6 +44,7 @@ class Usage:
 
     requests: int = 0  # exchanges answered (live, replayed or by a stand-in)
     replayed: int = 0  # of which read from a transcript
+    misses: int = 0  # questions a replay had no recorded answer to
     prompt_tokens: int = 0
     completion_tokens: int = 0
     latency_s: float = 0.0
