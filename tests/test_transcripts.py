@@ -103,7 +103,7 @@ def test_a_miss_says_which_other_models_folder_holds_the_request(tmp_path):
     teacher = ReplayTeacher(TranscriptStore(root / "SmolLM2" / "t.jsonl"), "SmolLM2", transcripts_dir=root)
     with pytest.raises(TranscriptMiss, match=r"recorded under another model: gpt-4o-mini \(in .*gpt-4o-mini\)") as miss:
         complete(teacher, question(1))
-    assert miss.value.cause == OTHER_MODEL and teacher.misses == 1
+    assert miss.value.cause == OTHER_MODEL and teacher.usage.misses == 1
     with pytest.raises(TranscriptMiss, match="never recorded") as miss:
         complete(teacher, question(3))
     assert miss.value.cause == NEW_REQUEST

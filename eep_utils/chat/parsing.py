@@ -208,5 +208,6 @@ def token_logprobs(logprobs: dict | None) -> list[dict] | None:
     if not content:
         return None
     return [{"token": item["token"], "logprob": item["logprob"],
-             "top_logprobs": [{"token": alt["token"], "logprob": alt["logprob"]} for alt in item.get("top_logprobs") or []]}
+             "top_logprobs": [{"token": alt["token"], "logprob": alt["logprob"]}
+                              for alt in item.get("top_logprobs") or []]}
             for item in content]

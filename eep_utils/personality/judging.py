@@ -7,10 +7,10 @@ one caption. Every judge has a system message, the control included, so no chat 
 default one of its own.
 
 Reading the answer: a small model answers "No" or " yes" as readily as "no", and a hosted one "Yes.",
-"No —" or a JSON object; a verdict read in one casing or form measures that, not taste. So the grammar (for a server that honours one, such as llama.cpp)
-admits every casing of yes and no with or without a leading space, and the soft label P(cute) pools the
-probability of every token that spells yes against every token that spells no, at the position where the
-answer is given. The probability those tokens hold together, the *answer mass*, says whether the judge
+"No —" or a JSON object; a verdict read in one casing or form measures that, not taste. So the grammar
+(for a server that honours one, such as llama.cpp) admits every casing of yes and no with or without a
+leading space, every form is read (`read_verdict`), and the soft label P(cute) pools the probability of
+every token that spells yes against every token that spells no, at the position where the answer is given. The probability those tokens hold together, the *answer mass*, says whether the judge
 is answering the question at all: a judge whose mass is small is mostly saying something else.
 """
 from __future__ import annotations
