@@ -76,7 +76,8 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         flags = ["--quick"] if mode == "quick" else []
         print(f"recording what the {mode} book asks of {model.alias} ...", flush=True)
-        result = subprocess.run([sys.executable, "-m", "eep_utils.build", *flags, "--no-html"], cwd=ROOT, env=environment)
+        result = subprocess.run([sys.executable, "-m", "eep_utils.build", *flags, "--no-html"], cwd=ROOT,
+                                env=environment)
         if result.returncode != 0:
             print(f"RECORDING STOPPED in the {mode} book (see above); what was recorded is kept in "
                   f"{display_path(model_folder(model.alias))}/*.jsonl, and running this command again resumes",

@@ -133,8 +133,9 @@ CHAPTER_READS = {
 
 def reads_of(name: str) -> ChapterReads:
     """A chapter's declared inputs; an undeclared chapter reads everything (never wrongly skipped)."""
-    return CHAPTER_READS.get(name) or ChapterReads(upstream=(EVERY_CHAPTER_BEFORE,), settings=tuple(environment_settings()),
-                                                   recordings=("*",), study_2023=True, book_address=True)
+    everything = ChapterReads(upstream=(EVERY_CHAPTER_BEFORE,), settings=tuple(environment_settings()),
+                              recordings=("*",), study_2023=True, book_address=True)
+    return CHAPTER_READS.get(name) or everything
 
 
 def library_fingerprint() -> str:
@@ -170,7 +171,8 @@ def chapter_key(plan: NotebookPlan, mode: str, reads: ChapterReads, upstream_key
     for part in (plan.source.read_bytes(), json.dumps(plan.parameters, sort_keys=True).encode(), mode.encode(),
                  library.encode(), settings_fingerprint(reads.settings).encode(), *map(str.encode, upstream_keys)):
         digest.update(hashlib.sha256(part).digest())
-    for path in recording_files(reads.recordings):  # named relative to data/transcripts: a moved checkout re-runs nothing
+    # Named relative to data/transcripts, so that a moved checkout re-runs nothing.
+    for path in recording_files(reads.recordings):
         digest.update(str(path.relative_to(TRANSCRIPTS_DIR)).encode())
         digest.update(path.read_bytes())
     _hash_files(digest, (ROOT / name for name in reads.files))

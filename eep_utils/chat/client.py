@@ -145,10 +145,10 @@ class OpenAIChatbot:
         return {"model": self.model, "messages": request.openai_messages(), **request.settings()}
 
     def _error(self, error: Exception) -> ChatbotError:
-        self.faults.record_failure(failure_cause(error))
-        kind = ContextLengthExceeded if getattr(error, "code", None) == "context_length_exceeded" else (
-            MalformedCompletion if isinstance(error, (MalformedCompletion, openai.APIResponseValidationError, ValueError))
-            else ChatbotError)
+        cause = failure_cause(error)
+        self.faults.record_failure(cause)
+        kind = (ContextLengthExceeded if getattr(error, "code", None) == "context_length_exceeded"
+                else MalformedCompletion if cause == MALFORMED else ChatbotError)
         return kind(scrub(f"{self.label}: {type(error).__name__} after retries: {error}. Exchanges recorded "
                           "before this one are kept; re-running resumes after them."))
 
