@@ -10,6 +10,7 @@ llama-cpp-python's version and the server's settings (`TranscriptStore.seal`).
 
 Needs `python -m pip install -r requirements-record.txt` (it compiles llama.cpp).
 
+`python -m eep_utils.record --seal-only` only seals what an interrupted or earlier run recorded.
 `python -m eep_utils.record --reseal` only seals again every sealed recording written before records
 carried digests (format 2), after checking it against its manifest; it asks nothing and needs no server.
 """
@@ -58,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick-only", action="store_true", help="record only what the quick book needs")
     parser.add_argument("--no-seal", action="store_true", help="leave the recordings in the working files")
+    parser.add_argument("--seal-only", action="store_true",
+                        help="only seal what a recording run left in the working files (asks nothing)")
     parser.add_argument("--reseal", action="store_true",
                         help="only add digests to sealed recordings written before they carried them")
     args = parser.parse_args(argv)
@@ -72,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"RECORDING NOT STARTED: {error}", file=sys.stderr)
         return 2
     environment = {**os.environ, TEACHER_VARIABLE: "local"}
-    for mode in ("quick",) if args.quick_only else ("quick", "full"):
+    for mode in () if args.seal_only else ("quick",) if args.quick_only else ("quick", "full"):
         started = time.perf_counter()
         flags = ["--quick"] if mode == "quick" else []
         print(f"recording what the {mode} book asks of {model.alias} ...", flush=True)

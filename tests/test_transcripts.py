@@ -23,6 +23,7 @@ from eep_utils.chat.types import ChatAnswer, ChatRequest, ContextLengthExceeded
 from eep_utils.chat.batch import export_batch, import_batch
 from eep_utils.chat.recording import RecordingTeacher, ReplayTeacher
 from eep_utils.chat.transcripts import exchange_record, request_key, reseal, TranscriptStore
+from eep_utils.record import seal_all
 from eep_utils.chat.types import DAMAGED_RECORD, NEW_REQUEST, OTHER_MODEL, TranscriptError, TranscriptMiss
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -389,3 +390,15 @@ def test_the_committed_recordings_match_their_manifests_and_every_record_its_dig
         store = TranscriptStore(path.with_suffix("").with_suffix(".jsonl"), strict=True)
         manifest = json.loads(path.with_suffix("").with_suffix(".manifest.json").read_text())
         assert len(store) == manifest["exchanges"] and store.models() == ["SmolLM2-135M-Instruct-Q4_1"]
+
+
+def test_sealing_a_models_folder_seals_each_working_file_with_its_provenance(tmp_path):
+    folder = tmp_path / "SmolLM2"
+    _write_three(folder / "cartpole-newton-bounded.jsonl")
+    _write_three(folder / "ellm-goals.jsonl")
+    assert seal_all({"m": {"server": "llama.cpp (test)"}}, folder) == [("cartpole-newton-bounded", 3), ("ellm-goals", 3)]
+    assert sorted(path.name for path in folder.iterdir()) == [
+        "cartpole-newton-bounded.jsonl.gz", "cartpole-newton-bounded.manifest.json", "ellm-goals.jsonl.gz",
+        "ellm-goals.manifest.json"]
+    assert json.loads((folder / "ellm-goals.manifest.json").read_text())["models"] == {"m": {"server": "llama.cpp (test)"}}
+    assert len(TranscriptStore(folder / "ellm-goals.jsonl", strict=True)) == 3
