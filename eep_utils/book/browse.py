@@ -205,10 +205,24 @@ def _visit_on_screen(browser, base: str, pages: list[str], size: tuple[int, int]
     return problems
 
 
+def playwright_missing() -> str | None:
+    """How to install playwright when it is missing (the build's requirements do not include it), else None."""
+    try:
+        import playwright  # noqa: F401  (a test requirement: only whether it is installed is checked here)
+    except ImportError:
+        return ("playwright is not installed: the book's build does not need it, this check does. Install the "
+                "test requirements, which include it: python -m pip install -r requirements-test.txt")
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full", action="store_true", help="check the full build (default: the quick build)")
     args = parser.parse_args(argv)
+    missing = playwright_missing()
+    if missing:
+        print(missing, file=sys.stderr)
+        return 2
     mode = "full" if args.full else "quick"
     html = html_dir(mode)
     if not (html / "index.html").is_file():
