@@ -32,7 +32,7 @@ from traitlets.config import Config
 from eep_utils.book.config import MODES, ROOT, ConfigError, NotebookPlan, load_plan
 from eep_utils.book.site import repository_url
 
-BOOK_FILES = ("_config.yml", "_toc.yml", "references.bib", "references.md")
+BOOK_FILES = ("_config.yml", "_toc.yml", "references.bib", "references.md", "citing.md", "CITATION.cff", "CITATION.bib")
 # The book's own CSS: Jupyter Book links every .css file in the book folder's _static/ on every page.
 STATIC = "_static"
 KEY_METADATA = "eep_build_key"
