@@ -14,6 +14,9 @@ text (`svg.fonttype: none`): they stay sharp at any zoom, and the browser check
     tick labels     11 pt = 14.7 px at 1400 px;  8.5 px on a phone
     labels, titles  12 pt = 16 px (the body's size) at 1400 px
 
+Labels are fitted inside the drawn size by matplotlib's constrained layout: a figure function does not call
+`tight_layout()` or `subplots_adjust()` (the second warns, and a warning is printed on the page).
+
 `annotated_matrix` draws a matrix with its numbers in the cells, each in black or white by the cell's
 luminance; `dot_plot` draws estimates with their intervals (a bar must start at zero: where the interesting
 range is far from zero, draw dots). `figure_problems(fig)` lists what breaks these rules in a figure, for the
