@@ -46,7 +46,7 @@ from eep_utils.chat.teachers import TRANSCRIPTS_DIR, settings_problem
 from eep_utils.chat.transcripts import display_path, experiment_of
 from eep_utils.study2023 import fetch as study2023_files
 
-BOOK_FILES = ("_config.yml", "_toc.yml", "references.bib", "references.md")
+BOOK_FILES = ("_config.yml", "_toc.yml", "references.bib", "references.md", "citing.md", "CITATION.cff", "CITATION.bib")
 # The book's own CSS: Jupyter Book links every .css file in the book folder's _static/ on every page.
 STATIC = "_static"
 KEY_METADATA = "eep_build_key"
