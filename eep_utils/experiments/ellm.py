@@ -439,19 +439,19 @@ def _save_reward_by_agent(rows: list[dict], teacher_label: str, path: Path) -> N
 
 
 def _reward_by_agent_table(rows: list[dict]) -> pd.DataFrame:
-    return pd.DataFrame([{"agent": row["agent"], "goals of": row["persona"],
+    return pd.DataFrame([{"goals of": row["persona"], "agent": row["agent"],
                           "R_int per episode": _interval(row["R_int"]), "episodes": row["R_int"].n,
                           "decisions rewarded": f"{100 * row['rewarded'].value:.1f}%",
-                          "return (frames)": f"{row['return']:.1f}"} for row in rows]).set_index(["agent", "goals of"])
+                          "return (frames)": f"{row['return']:.1f}"} for row in rows]).set_index(["goals of", "agent"])
 
 
 def _states_table(by_state: pd.DataFrame) -> pd.DataFrame:
     """The five text states with the highest and the five with the lowest mean R_int."""
     table = pd.concat({"highest": by_state.head(5), "lowest": by_state.tail(5)}, names=["R_int", "state"])
     return pd.DataFrame({
-        "text state": table["description"],
         "decisions": table["decisions"],
         "mean R_int": table["mean_reward"].map(lambda value: f"{value:.3f}"),
         "decisions rewarded": table["rewarded_share"].map(lambda share: f"{100 * share:.1f}%"),
         "goal most often achieved": table["most_achieved_goal"],
-    })
+    }).set_axis(pd.MultiIndex.from_arrays([table.index.get_level_values("R_int"), table["description"]],
+                                          names=["R_int", "text state"]))
