@@ -171,7 +171,8 @@ def test_the_figures_draw_from_the_result(stand_in):
     _, result = stand_in
     for draw, panels in ((figures.trajectories, 1), (figures.threshold_sweep, 3), (figures.training, 2)):
         figure = draw(result)
-        assert len(figure.axes) == panels and all(axis.get_xlabel() and axis.get_ylabel() for axis in figure.axes)
+        assert len(figure.axes) == panels and all(axis.get_ylabel() for axis in figure.axes)
+        assert figure.axes[-1].get_xlabel() and (figure.get_suptitle() or figure.axes[0].get_title())
         plt.close(figure)
 
 
