@@ -120,7 +120,7 @@ CHAPTER_READS = {
     "04_students": ChapterReads(upstream=("01_embodiment", "02_teacher_rollouts"),
                                 settings=CHATBOT_SETTINGS + STUDY_2023_SETTINGS, recordings=("cartpole-*-labels",),
                                 study_2023=True),
-    "05_ellm_rewards": ChapterReads(upstream=("01_embodiment",), settings=CHATBOT_SETTINGS + EMBEDDING_SETTINGS,
+    "05_ellm_rewards": ChapterReads(settings=CHATBOT_SETTINGS + EMBEDDING_SETTINGS,
                                     recordings=("ellm-*",)),
     "06_personality": ChapterReads(settings=CHATBOT_SETTINGS + EMBEDDING_SETTINGS, recordings=("06_personality*",)),
     # The re-run page counts every recording and plans the full book's requests from the parameter file.
