@@ -85,7 +85,7 @@ class DecisionHold(gym.Wrapper):
         return observation, total, terminated, truncated, {**info, "frames": frames}
 
 
-class RunWideHold(gym.Wrapper):
+class RunWideHold(DecisionHold):
     """The 2023 scripts' rhythm: one run of episodes, its first reset seeded and each later one unseeded,
     with a decision on every `steps`-th frame of the run rather than of the episode.
 
@@ -95,18 +95,6 @@ class RunWideHold(gym.Wrapper):
     ends: a step returns the observation the next decision sees (a new episode's first where one has
     just ended), the summed reward, False, False, and every frame in `info["frames"]` (a list of
     `Frame`, t counted from each episode's start; a frame's `terminated` or `truncated` ends its episode)."""
-
-    def __init__(self, env: gym.Env, steps: int):
-        if steps < 1:
-            raise ValueError(f"a decision lasts at least one frame, not {steps}")
-        super().__init__(env)
-        self.steps = steps
-        self._observation, self._t = None, 0
-
-    def reset(self, *, seed: int | None = None, options: dict | None = None):
-        observation, info = self.env.reset(seed=seed, options=options)
-        self._observation, self._t = observation, 0
-        return observation, info
 
     def step(self, action):
         frames = []
