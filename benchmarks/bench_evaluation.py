@@ -49,7 +49,8 @@ def main():
 
     states = rollouts.initial_states[:n_reference]
     start = time.perf_counter()
-    reference_returns = [play_episode_from(student.predict, state, STEPS_PER_DECISION_2023) for state in states]
+    reference_returns = [int(play_episode_from(student.predict, state, STEPS_PER_DECISION_2023).returns()[0])
+                         for state in states]
     reference_seconds = time.perf_counter() - start
     reference_rate = np.sum(reference_returns) / reference_seconds
     if not np.array_equal(reference_returns, rollouts.returns[:n_reference]):

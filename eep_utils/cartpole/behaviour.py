@@ -11,16 +11,8 @@ import gymnasium as gym
 import numpy as np
 import pandas as pd
 
-from eep_utils.cartpole.body import held_cartpole, play_episode_now
 from eep_utils.cartpole.embodiment import STUDY_2023, Projection
-from eep_utils.cartpole.episodes import (
-    FRAME_COLUMNS,
-    OBSERVATION_COLUMNS,
-    EpisodeSet,
-    empty_decisions,
-    frame_rows,
-)
-from eep_utils.cartpole.evaluation import one_at_a_time
+from eep_utils.cartpole.episodes import OBSERVATION_COLUMNS, EpisodeSet
 from eep_utils.stats import Estimate, bootstrap_ci, mean_ci, proportion_ci
 
 
@@ -207,12 +199,3 @@ def episode_animation(episodes: EpisodeSet, episode: int, every: int = 2, max_fr
     pictures[0].save(buffer, format="GIF", save_all=True, append_images=pictures[1:], duration=40 * every, loop=0)
     return buffer.getvalue()
 
-
-def record_episode(policy, initial_state, label: str, steps_per_decision: int = 2) -> EpisodeSet:
-    """One episode of any policy from a given state, every frame recorded (for `episode_animation`)."""
-    env = held_cartpole(steps_per_decision)
-    try:
-        played = play_episode_now(env, one_at_a_time(policy), options={"state": initial_state})
-    finally:
-        env.close()
-    return EpisodeSet(label, False, pd.DataFrame(frame_rows(0, played), columns=FRAME_COLUMNS), empty_decisions())
