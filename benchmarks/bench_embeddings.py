@@ -11,18 +11,14 @@ The baseline runs on a prefix of the stream (it is slow); rates are captions per
     python benchmarks/bench_embeddings.py [--quick]
 """
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from eep_utils.ellm.captions import TransitionCaptioner  # noqa: E402
-from eep_utils.chat.embeddings import shared_minilm  # noqa: E402
-from eep_utils.cartpole.evaluation import RandomPolicy, play_episodes  # noqa: E402
-from eep_utils.cartpole.policies import LQRController  # noqa: E402
+from eep_utils.cartpole.evaluation import RandomPolicy, play_episodes
+from eep_utils.cartpole.policies import LQRController
+from eep_utils.chat.embeddings import shared_minilm
+from eep_utils.ellm.captions import TransitionCaptioner
 
 
 def caption_stream(n_captions: int, seed: int) -> list[str]:
