@@ -17,8 +17,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Sequence
 
-from eep_utils.chat.types import ChatAnswer, ChatRequest
+import pandas as pd
+
+from eep_utils.chat.parsing import parse_judgment
+from eep_utils.chat.running import complete_all
+from eep_utils.chat.types import ChatAnswer, ChatRequest, Teacher
 from eep_utils.personas_new import DISLIKES_LABEL, LIKES_LABEL, Voice, template_named
 
 TASK = "Is this creature cute? Read its caption and answer yes or no."
@@ -118,3 +123,51 @@ def read_verdict(answer: ChatAnswer) -> Verdict:
         total = mass[YES] + mass[NO]
         return Verdict(cute, mass[YES] / total, total)
     return Verdict(cute, math.nan, math.nan)
+
+
+# The offline stand-in judge (`personality.judge`) has no taste of its own: it scores a caption against the
+# likes and dislikes lines of the system message, which the neutral control does not have. For the stand-in
+# alone the control's system message gets these generic anchors; that is our choice for the stand-in, not a
+# habit of any chatbot, and a chatbot is always asked the control's own message.
+GENERIC_LIKES = ("a cute, adorable animal", "a sweet, cuddly little creature")
+GENERIC_DISLIKES = ("an ugly, scary animal", "a creepy, unpleasant creature")
+
+
+def request_for(judge: Teacher, voice: Voice, caption: str, constrained: bool = True) -> ChatRequest:
+    """`judgment_request`, except that an offline stand-in judging the tasteless control reads generic anchors."""
+    request = judgment_request(voice, caption, constrained)
+    if judge.is_chatbot or voice.of().has_taste:
+        return request
+    anchors = f"{LIKES_LABEL} {', '.join(GENERIC_LIKES)}\n{DISLIKES_LABEL} {', '.join(GENERIC_DISLIKES)}"
+    (role, system), *rest = request.messages
+    first, _, instruction = system.rpartition("\n")
+    return ChatRequest((("system", f"{first}\n{anchors}\n{instruction}"), *rest), request.temperature,
+                       request.max_tokens, request.logprobs, request.top_logprobs, request.grammar)
+
+
+def judge_captions(judge: Teacher, voice: Voice, captions: Sequence[str], max_in_flight: int = 8,
+                   constrained: bool = True) -> pd.DataFrame:
+    """Ask `judge`, as `voice`, about every caption, concurrently; one row per caption, answers kept verbatim.
+
+    Columns: cute (1.0 yes, 0.0 no, NaN when the answer gives neither), p_cute (`read_verdict`), mass
+    (the answer mass, NaN without log-probabilities), answer (the text as received). An answer without
+    log-probabilities that is not a bare yes or no (the offline stand-in's `{"cute": true, "score": 7}`) is
+    read by `chat.parsing.parse_judgment`, its 0–10 score / 10 standing in for P(cute)."""
+    requests = [request_for(judge, voice, caption, constrained) for caption in captions]
+    # The stand-in embeds each caption on its own request; embedding them all in one batch first fills its
+    # cache (the same vectors) and makes judging about a hundred times faster.
+    encoder = None if judge.is_chatbot else getattr(judge, "encoder", None)
+    if encoder is not None:
+        encoder.encode([one_line(caption) for caption in captions])
+    rows = []
+    for answer in complete_all(judge, requests, max_in_flight):
+        verdict = read_verdict(answer)
+        cute, p_cute = verdict.cute, verdict.p_cute
+        if not answer.logprobs:
+            judgment = parse_judgment(answer.text)
+            if math.isnan(cute) and judgment.cute is not None:
+                cute = float(judgment.cute)
+            if judgment.score is not None:
+                p_cute = judgment.score / 10
+        rows.append({"cute": cute, "p_cute": p_cute, "mass": verdict.mass, "answer": answer.text})
+    return pd.DataFrame(rows, columns=["cute", "p_cute", "mass", "answer"])
