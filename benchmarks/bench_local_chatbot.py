@@ -30,9 +30,9 @@ sys.path.insert(0, str(ROOT))
 
 from eep_utils.cartpole.embodiment import STUDY_2023  # noqa: E402
 from eep_utils.cartpole.teaching import BoundedHistoryProtocol, initial_messages  # noqa: E402
-from eep_utils.chat.local import LocalChatbot, ServerSettings  # noqa: E402
+from eep_utils.chat.local import LocalChatbot, ServerSettings, local_alias  # noqa: E402
 from eep_utils.chat.running import complete  # noqa: E402
-from eep_utils.chat.teachers import TRANSCRIPTS_DIR  # noqa: E402
+from eep_utils.chat.teachers import model_folder  # noqa: E402
 from eep_utils.chat.transcripts import TranscriptStore  # noqa: E402
 from eep_utils.chat.types import ChatRequest  # noqa: E402
 
@@ -84,7 +84,7 @@ def main() -> None:
 
     print("3. recording time of the committed recordings (the server's busy time)")
     intervals = []
-    for sealed in sorted(TRANSCRIPTS_DIR.glob("*.jsonl.gz")):
+    for sealed in sorted(model_folder(local_alias()).glob("*.jsonl.gz")):
         records = TranscriptStore(sealed.with_suffix("").with_suffix(".jsonl")).records()
         intervals += [answered_interval(record) for record in records]
         print(f"   {sealed.name}: {len(records)} exchanges")

@@ -44,8 +44,9 @@ def toc_pages() -> list[str]:
 @pytest.fixture(scope="session")
 def quick_book():
     """The book built once per session by the README's build command in quick mode, with a dummy
-    API key in the environment that must leak nowhere."""
-    env = {**os.environ, "OPENAI_API_KEY": DUMMY_KEY}
+    API key in the environment that must leak nowhere (and EEP_TEACHER=replay: a key without a model
+    otherwise stops the build, which would ignore the endpoint)."""
+    env = {**os.environ, "OPENAI_API_KEY": DUMMY_KEY, "EEP_TEACHER": "replay"}
     result = subprocess.run([sys.executable, "-m", "eep_utils.build", "--quick"], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=1500)
     assert result.returncode == 0, f"quick build failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"

@@ -10,7 +10,21 @@ without a message), "empty" (empty content), "refusal" (an apologetic refusal as
 "refusal_field" (content null, the API's refusal field set), "context" (400
 context_length_exceeded), or "text:<answer>" (that exact content).
 
-Run alone for a benchmark: `python tests/local_openai_server.py --latency 0.1` prints its base URL.
+Styles of answering (`style=`), so that the book can be built against an endpoint that answers like
+a hosted model, or uselessly:
+
+- "scripted" (default): the answer function's text, as it is ("left" or "right" by default).
+- "hosted": as a hosted model answers when asked freely: capitalised and punctuated ("Left.", "Yes."),
+  goals as a numbered list, a grammar ignored, max_tokens honoured (a cut answer has finish_reason
+  "length"), and its own log-probability tokens: "Left" and "." with top alternatives in several
+  spellings ("Left", " left", "Right", " right"), as many as `top_logprobs` asks (none when it does not).
+- "hosted-json": as "hosted", but its verdicts are JSON objects (`{"cute": true, "score": 8}`): a model
+  that ignores the instruction to answer yes or no.
+- "unusable": nothing a chapter can use: a decision that names no direction, a verdict that is neither
+  yes nor no, a refusal instead of goals.
+
+Run alone for a benchmark or a build against it: `python tests/local_openai_server.py --latency 0.1
+[--style hosted]` prints its base URL.
 """
 from __future__ import annotations
 
@@ -19,6 +33,7 @@ import collections
 import hashlib
 import json
 import math
+import re
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -37,6 +52,50 @@ def default_answer(body: dict) -> str:
     return "left" if hashlib.sha256(last_user.encode()).digest()[0] % 2 else "right"
 
 
+STYLES = ("scripted", "hosted", "hosted-json", "unusable")
+GOALS = ("push the cart left", "push the cart right", "keep the pole upright", "slow the cart down",
+         "bring the cart back to the center", "stop the pole from swinging")
+
+
+def last_user_message(body: dict) -> str:
+    return next((m["content"] for m in reversed(body["messages"]) if m["role"] == "user"), "")
+
+
+def _seed(body: dict) -> int:
+    return hashlib.sha256(last_user_message(body).encode()).digest()[1]
+
+
+def _spellings(word: str, p: float, other: str) -> dict[str, float]:
+    """A hosted model's alternatives at the token where it answers `word` (probability `p` in all)."""
+    return {word: 0.8 * p, f" {word.lower()}": 0.15 * p, word.upper(): 0.05 * p,
+            other: 0.8 * (1 - p), f" {other.lower()}": 0.2 * (1 - p)}
+
+
+def styled_tokens(body: dict, style: str) -> list[tuple[str, dict[str, float]]]:
+    """The answer in `style` as (token, {alternative: probability}) pairs, the token itself included."""
+    question, seed = last_user_message(body), _seed(body)
+    goals = re.search(r"Suggest (\d+) goals", question)
+    if style == "unusable":
+        text = ("As an AI, I can't advise on that." if goals else "Maybe." if "cute" in question.lower()
+                else "It depends on the situation.")
+        return [(token, {token: 0.9}) for token in re.findall(r"\s*\S+", text)]
+    if goals:
+        chosen = [GOALS[(seed + i) % len(GOALS)] for i in range(int(goals.group(1)))]
+        text = "\n".join(f"{i}. {goal[0].upper()}{goal[1:]}." for i, goal in enumerate(chosen, 1))
+        return [(token, {token: 0.9}) for token in re.findall(r"\s*\S+|\n", text)]
+    if "cute" in question.lower():
+        cute = seed % 2 == 0
+        if style == "hosted-json":
+            verdict, other, score = (" true", " false", " 8") if cute else (" false", " true", " 3")
+            return [('{"', {'{"': 0.95}), ("cute", {"cute": 0.95}), ('":', {'":': 0.95}),
+                    (verdict, {verdict: 0.7, other: 0.3}), (",", {",": 0.9}), (' "', {' "': 0.9}),
+                    ("score", {"score": 0.9}), ('":', {'":': 0.9}), (score, {score: 0.6}), ("}", {"}": 0.99})]
+        word, other = ("Yes", "No") if cute else ("No", "Yes")
+        return [(word, _spellings(word, 0.75, other)), (".", {".": 0.9, "!": 0.05})]
+    word = default_answer(body).capitalize()
+    return [(word, _spellings(word, 0.7, "Right" if word == "Left" else "Left")), (".", {".": 0.95, ",": 0.03})]
+
+
 def count_tokens(body: dict) -> int:
     """A stand-in tokenizer: words plus a few tokens of framing per message."""
     return sum(len(str(m.get("content") or "").split()) + 4 for m in body["messages"]) + 3
@@ -44,8 +103,11 @@ def count_tokens(body: dict) -> int:
 
 class LocalOpenAIServer:
     def __init__(self, answer=default_answer, latency_s: float = 0.0, timeout_delay_s: float = 3.0,
-                 p_answer: float = 0.8):
+                 p_answer: float = 0.8, style: str = "scripted"):
+        if style not in STYLES:
+            raise ValueError(f"style {style!r} is not one of {STYLES}")
         self.answer = answer
+        self.style = style
         self.latency_s = latency_s
         self.timeout_delay_s = timeout_delay_s
         self.p_answer = p_answer  # the probability the scripted logprobs give the answer token
@@ -101,6 +163,27 @@ class LocalOpenAIServer:
                 "model": body.get("model", "local"), "system_fingerprint": "fp_local", "choices": [choice],
                 "usage": {"prompt_tokens": count_tokens(body), "completion_tokens": 1,
                           "total_tokens": count_tokens(body) + 1}}
+
+    def styled_completion(self, body: dict) -> dict:
+        """The completion in this server's style (see the module docstring), max_tokens honoured."""
+        tokens = styled_tokens(body, self.style)
+        limit = body.get("max_tokens")
+        cut = limit is not None and len(tokens) > limit
+        tokens = tokens[:limit] if cut else tokens
+        completion = self.completion(body, "".join(token for token, _ in tokens))
+        choice = completion["choices"][0]
+        choice["finish_reason"] = "length" if cut else "stop"
+        choice.pop("logprobs", None)
+        if body.get("logprobs"):
+            wanted = body.get("top_logprobs") or 0
+            choice["logprobs"] = {"content": [
+                {"token": token, "logprob": math.log(alternatives[token]), "bytes": None,
+                 "top_logprobs": [{"token": alt, "logprob": math.log(p), "bytes": None}
+                                  for alt, p in sorted(alternatives.items(), key=lambda item: -item[1])[:wanted]]}
+                for token, alternatives in tokens]}
+        completion["usage"]["completion_tokens"] = len(tokens)
+        completion["usage"]["total_tokens"] = completion["usage"]["prompt_tokens"] + len(tokens)
+        return completion
 
     def _handler_class(self):
         server = self
@@ -175,8 +258,11 @@ class LocalOpenAIServer:
                     return self._send_json(200, server.completion(body, REFUSAL_TEXT))
                 if fault == "refusal_field":
                     return self._send_json(200, server.completion(body, None, refusal="I can't assist with that."))
-                content = fault[len("text:"):] if fault and fault.startswith("text:") else server.answer(body)
-                return self._send_json(200, server.completion(body, content))
+                if fault and fault.startswith("text:"):
+                    return self._send_json(200, server.completion(body, fault[len("text:"):]))
+                if server.style != "scripted":
+                    return self._send_json(200, server.styled_completion(body))
+                return self._send_json(200, server.completion(body, server.answer(body)))
 
         return Handler
 
@@ -184,8 +270,9 @@ class LocalOpenAIServer:
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--latency", type=float, default=0.1, help="seconds before each answer")
+    parser.add_argument("--style", choices=STYLES, default="scripted", help="how it answers (see above)")
     args = parser.parse_args()
-    server = LocalOpenAIServer(latency_s=args.latency).start()
+    server = LocalOpenAIServer(latency_s=args.latency, style=args.style).start()
     print(server.base_url, flush=True)
     try:
         threading.Event().wait()

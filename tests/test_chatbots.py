@@ -74,6 +74,21 @@ def test_transient_failures_are_retried(server, fault):
     assert len(server.received) == 2
 
 
+def test_retries_are_counted_by_cause_and_failures_by_why_they_were_given_up(server):
+    bot = chatbot(server)
+    server.queue("429", "500", "text:left")  # retried by the SDK
+    server.queue("timeout", "drop", "text:left")  # retried by the SDK
+    server.queue("malformed", "text:left")  # retried by the client
+    assert [complete(bot, REQUEST).text for _ in range(3)] == ["left"] * 3
+    server.queue(*["500"] * 4)  # given up after 3 retries
+    with pytest.raises(ChatbotError):
+        complete(bot, REQUEST)
+    assert bot.faults.report() == {
+        "http_requests": 12, "retries": {"429": 1, "5xx": 4, "timeout/connection": 2, "malformed": 1},
+        "failures": 1, "failures_by_cause": {"5xx": 1}}
+    assert bot.faults.sent == len(server.received) == bot.budget.http_requests
+
+
 def test_persistent_failure_gives_a_clear_error_after_retries(server):
     server.queue(*["500"] * 4)
     with pytest.raises(ChatbotError, match="InternalServerError after retries.*recorded before this one are kept"):

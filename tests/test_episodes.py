@@ -106,3 +106,8 @@ def test_one_chatbot_playing_several_personas_gives_one_dataset_each():
     assert minari_dataset_id(dataset_name(as_newton)) != minari_dataset_id(dataset_name(as_control))
     named = EpisodeSet("gpt-3.5-turbo as Newton (2023)", True, episodes.frames, episodes.decisions, {"persona": "newton"})
     assert dataset_name(named) == "gpt-3.5-turbo as Newton (2023)"
+    # A stand-in's label names its persona; its two wordings are still two datasets.
+    rule = "stand-in: rule table 'newton' (offline; not a chatbot)"
+    worded = [EpisodeSet(rule, False, episodes.frames, episodes.decisions, {"persona": "newton", "persona_wording": n})
+              for n in (1, 2)]
+    assert [dataset_name(w) for w in worded] == [rule, f"{rule} wording 2"]

@@ -1,5 +1,6 @@
 """The publishing side: the CI workflow runs the README's commands, and the citation files agree."""
 import ast
+import difflib
 import os
 import re
 import shutil
@@ -11,7 +12,8 @@ import jupytext
 import pytest
 import yaml
 
-from eep_utils.book.site import copies, pages_url, sync_address
+from eep_utils.book.build import BOOK_FILES
+from eep_utils.book.site import copies, pages_url, sync_address, sync_authors
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -83,14 +85,90 @@ def parse_bib_entry(text: str) -> dict:
     return {k.lower(): v.strip("{}") for k, v in re.findall(r"(\w+)\s*=\s*(\{.*?\}|\S+?),?\n", text)}
 
 
+def bib_authors(bib: dict) -> list[str]:
+    return [name.strip().strip("{}") for name in bib["author"].split(" and ")]
+
+
 def test_citation_files_agree():
     cff = yaml.safe_load((ROOT / "CITATION.cff").read_text())
     bib = parse_bib_entry((ROOT / "CITATION.bib").read_text())
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
     assert bib["title"] == cff["title"]
+    assert cff["title"].startswith(config["title"] + " "), "the book's title is the citation's, without its subtitle"
     assert bib["version"] == cff["version"]
     assert bib["year"] == str(cff["date-released"])[:4]
-    assert bib["url"] == cff["repository-code"]
+    assert bib["url"] == cff["url"], "the book's web address"
+    assert bib["repository"] == cff["repository-code"]
     assert bib["license"] == cff["license"]
+    assert bib_authors(bib) == [author["name"] for author in cff["authors"]] == config["author"].split(", ")
+
+
+def test_the_title_says_this_is_a_re_examination_and_is_not_the_2023_studys():
+    title = yaml.safe_load((ROOT / "CITATION.cff").read_text())["title"]
+    study = re.search(r"@misc\{keskivalkama2023eep,.*?title\s*=\s*\{(.*?)\},\n", (ROOT / "references.bib").read_text(),
+                      re.S).group(1).replace("{", "").replace("}", "")
+    assert "Re-examination" in title and "2023" in title
+    main_title = title.split("?")[0].split(":")[0]
+    assert "Embodied Emulated Personas" not in main_title, "a citation must not be mistaken for the 2023 study's"
+    assert difflib.SequenceMatcher(None, title.lower(), study.lower()).ratio() < 0.45, (title, study)
+
+
+def git_history_authors(root: Path) -> list[str]:
+    log = subprocess.run(["git", "log", "--reverse", "--format=%aN"], cwd=root, capture_output=True, text=True,
+                         check=True).stdout.splitlines()
+    return list(dict.fromkeys(name for name in log if name))
+
+
+def history_is_whole() -> bool:
+    found = subprocess.run(["git", "rev-parse", "--is-shallow-repository"], cwd=ROOT, capture_output=True, text=True)
+    return found.returncode == 0 and found.stdout.strip() == "false"
+
+
+@pytest.mark.skipif(not history_is_whole(), reason="not a git checkout with its whole history (a shallow clone)")
+def test_the_authors_are_the_repositorys_contributors():
+    bib = parse_bib_entry((ROOT / "CITATION.bib").read_text())
+    assert bib_authors(bib) == git_history_authors(ROOT), "run `python -m eep_utils.book.site --sync-authors`"
+
+
+def test_the_author_sync_writes_the_contributors_of_the_git_history(tmp_path):
+    for name in ("_config.yml", "CITATION.cff", "CITATION.bib"):
+        shutil.copy2(ROOT / name, tmp_path / name)
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    for author in ("Ada Lovelace", "Alan Turing", "Ada Lovelace"):
+        (tmp_path / "notes.txt").write_text(author)
+        subprocess.run(["git", "add", "-A"], cwd=tmp_path, check=True)
+        subprocess.run(["git", "-c", f"user.name={author}", "-c", "user.email=a@example.org", "-c", "commit.gpgsign=false",
+                        "commit", "-qm", f"a change by {author}"], cwd=tmp_path, check=True)
+    assert {p.name for p in sync_authors(tmp_path)} == {"_config.yml", "CITATION.cff", "CITATION.bib"}
+    cff = yaml.safe_load((tmp_path / "CITATION.cff").read_text())
+    assert [a["name"] for a in cff["authors"]] == ["Ada Lovelace", "Alan Turing"]
+    assert bib_authors(parse_bib_entry((tmp_path / "CITATION.bib").read_text())) == ["Ada Lovelace", "Alan Turing"]
+    assert yaml.safe_load((tmp_path / "_config.yml").read_text())["author"] == "Ada Lovelace, Alan Turing"
+    assert cff["references"] == yaml.safe_load((ROOT / "CITATION.cff").read_text())["references"]
+    assert sync_authors(tmp_path) == []
+    # A .mailmap gives a commit identity the name to cite.
+    (tmp_path / ".mailmap").write_text("Augusta Ada King <a@example.org> Ada Lovelace <a@example.org>\n")
+    sync_authors(tmp_path)
+    assert yaml.safe_load((tmp_path / "_config.yml").read_text())["author"].startswith("Augusta Ada King")
+
+
+def test_the_how_to_cite_page_shows_the_citation_files_themselves():
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    assert "citing" in [chapter["file"] for chapter in toc["chapters"]]
+    page = (ROOT / "citing.md").read_text()
+    for name in ("CITATION.bib", "CITATION.cff"):
+        assert f"```{{literalinclude}} {name}" in page, f"citing.md must include {name} itself, not a retyped copy"
+        assert name in BOOK_FILES, f"the build must copy {name} beside citing.md"
+    assert "citing.md" in BOOK_FILES
+
+
+@pytest.mark.slow
+def test_the_built_how_to_cite_page_gives_the_books_address_and_title(quick_book):
+    from bs4 import BeautifulSoup
+
+    text = BeautifulSoup((ROOT / "_build/quick/_build/html/citing.html").read_text(), "html.parser").article.get_text()
+    cff = yaml.safe_load((ROOT / "CITATION.cff").read_text())
+    assert text.count(cff["url"]) == 2 and text.count(cff["title"]) == 2, "both citation files, as they are"
 
 
 def test_the_2023_study_is_cited_at_its_pinned_commit_everywhere():
@@ -130,8 +208,9 @@ def cloned_addresses(notebook: Path) -> list[str]:
 def addresses(root: Path = ROOT) -> dict[str, str]:
     """Each copy of the book's address outside _config.yml, by where it is."""
     cff = yaml.safe_load((root / "CITATION.cff").read_text())
+    bib = parse_bib_entry((root / "CITATION.bib").read_text())
     found = {"CITATION.cff repository-code": cff["repository-code"], "CITATION.cff url": cff["url"],
-             "CITATION.bib url": parse_bib_entry((root / "CITATION.bib").read_text())["url"]}
+             "CITATION.bib url": bib["url"], "CITATION.bib repository": bib["repository"]}
     for chapter in COLAB_CHAPTERS:
         if (root / chapter).exists():
             cloned = cloned_addresses(root / chapter)
@@ -143,7 +222,8 @@ def addresses(root: Path = ROOT) -> dict[str, str]:
 def drifted(root: Path = ROOT) -> list[str]:
     repository = configured_address(root)
     owner, name = repository.removeprefix("https://github.com/").split("/")
-    expected = {"CITATION.cff url": f"https://{owner.lower()}.github.io/{name}/"}
+    pages = f"https://{owner.lower()}.github.io/{name}/"
+    expected = {"CITATION.cff url": pages, "CITATION.bib url": pages}
     return [f"{where} says {found}, not {expected.get(where, repository)}"
             for where, found in addresses(root).items() if found != expected.get(where, repository)]
 
@@ -170,7 +250,7 @@ def test_the_books_address_is_typed_nowhere_else():
 def test_the_sync_finds_the_copies_this_test_reads():
     texts = [chapter for chapter in COLAB_CHAPTERS if chapter.endswith(".md")]  # the .ipynb pairs follow them
     found = sorted(str(c.path.relative_to(ROOT)) for c in copies())
-    assert found == sorted(["CITATION.cff", "CITATION.cff", "CITATION.bib", *texts])
+    assert found == sorted(["CITATION.cff", "CITATION.cff", "CITATION.bib", "CITATION.bib", *texts])
 
 
 def test_changing_the_address_is_one_line_and_the_sync(tmp_path):
@@ -189,6 +269,7 @@ def test_changing_the_address_is_one_line_and_the_sync(tmp_path):
                                            "00_introduction.md", "02_teacher_rollouts.md"}
     assert not drifted(tmp_path)
     assert addresses(tmp_path)["CITATION.cff url"] == "https://another-owner.github.io/another-book/"
+    assert addresses(tmp_path)["CITATION.bib url"] == "https://another-owner.github.io/another-book/"
     study = yaml.safe_load((ROOT / "CITATION.cff").read_text())["references"]  # with the 2023 study's own address
     assert yaml.safe_load((tmp_path / "CITATION.cff").read_text())["references"] == study
     for chapter in chapters:

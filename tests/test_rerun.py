@@ -107,7 +107,9 @@ def test_busy_time_is_the_union_of_the_request_intervals():
 
 
 def test_every_recorded_experiment_belongs_to_a_chapter():
-    for manifest in sorted(TRANSCRIPTS_DIR.glob("*.manifest.json")):
+    manifests = sorted(TRANSCRIPTS_DIR.glob("*/*.manifest.json"))
+    assert manifests
+    for manifest in manifests:
         assert chapter_of(manifest.name.removesuffix(".manifest.json")) != "?", manifest.name
     assert chapter_of("something-new") == "?"
 

@@ -56,7 +56,8 @@ def test_key_is_used_but_never_written(tmp_path, monkeypatch):
         root.setLevel(old_level)
         handler.close()
     assert server.headers[0]["authorization"] == f"Bearer {DUMMY_KEY}"  # the key did reach the endpoint
-    assert (tmp_path / "transcripts" / "cartpole.jsonl").stat().st_size > 0 and log_file.stat().st_size > 0
+    assert (tmp_path / "transcripts" / "local-model" / "cartpole.jsonl").stat().st_size > 0
+    assert log_file.stat().st_size > 0
     assert find_secret([tmp_path], DUMMY_KEY) == []
 
 

@@ -3,7 +3,7 @@ import warnings
 
 import numpy as np
 import pytest
-from sklearn.base import clone
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.dummy import DummyClassifier
 from sklearn.utils.estimator_checks import check_estimator
 
@@ -78,7 +78,34 @@ def test_split_by_episode_keeps_episodes_whole():
     assert len(train) + len(validation) == len(groups)
 
 
-def test_tuning_uses_grouped_folds_and_returns_a_fitted_student():
+class EpisodeMemory(ClassifierMixin, BaseEstimator):
+    """Predicts 1 for rows of an episode it was trained on (the episode id is the first column), else 0:
+    its accuracy on labels that are all 0 is the share of test rows whose episode it never saw."""
+
+    def __init__(self, setting: int = 0):
+        self.setting = setting
+
+    def fit(self, X, y):
+        self.classes_ = np.array([0, 1])
+        self.seen_ = set(X[:, 0])
+        return self
+
+    def predict(self, X):
+        return np.isin(X[:, 0], list(self.seen_)).astype(np.int64)
+
+
+def test_tuning_folds_hold_out_whole_episodes():
+    # Episodes interleaved row by row, as the frames of several teachers' episodes can be; an episode split
+    # across folds (KFold, StratifiedKFold, cv=5) would be seen in training and score below 1 here.
+    episode = np.tile(np.arange(10), 7)
+    X = np.column_stack([episode, np.random.default_rng(0).normal(size=len(episode))])
+    search = tune_student(EpisodeMemory(), {"setting": [0, 1]}, X, np.zeros(len(episode), np.int64),
+                          groups=episode, n_splits=5)
+    folds = [search.cv_results_[f"split{i}_test_score"] for i in range(5)]
+    np.testing.assert_array_equal(folds, 1.0)
+
+
+def test_tuning_returns_a_fitted_student():
     X, y, episode = expert_demonstrations(10)
     search = tune_student(LogisticStudent(), {"C": [0.01, 1.0]}, X, y, groups=episode, n_splits=3)
     assert search.best_params_["C"] in (0.01, 1.0)

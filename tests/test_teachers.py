@@ -1,6 +1,9 @@
 """Parsers, run accounting, budget, the teacher settings and the offline persona judge."""
 import json
 import math
+import re
+import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,7 +12,7 @@ from hypothesis import given, strategies as st
 from eep_utils.chat.parsing import (agrees_with, choice_probabilities, Judgment, parse_choice, parse_judgment,
                                     within_length)
 from eep_utils.chat.running import complete
-from eep_utils.chat.teachers import make_teacher
+from eep_utils.chat.teachers import available_chatbots, make_teacher, settings_problem
 from eep_utils.chat.local import LocalChatbot, PACKAGED_ALIAS
 from eep_utils.chat.types import BudgetExhausted, ChatAnswer, ChatRequest, TeacherSettingError, TranscriptMiss
 from eep_utils.chat.usage import Budget, price_of, Usage
@@ -17,6 +20,9 @@ from eep_utils.personality.judge import PersonaJudgeStandIn
 from eep_utils.cartpole.stand_in import RuleStandIn
 from eep_utils.chat.recording import RecordingTeacher, ReplayTeacher
 from eep_utils.chat.transcripts import exchange_record, TranscriptStore
+from local_openai_server import LocalOpenAIServer
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -142,8 +148,8 @@ def test_an_unusable_answer_is_still_billed():
 
 # --- settings ----------------------------------------------------------------------------------------
 
-def _record(tmp_path, model=PACKAGED_ALIAS):
-    store = TranscriptStore(tmp_path / "cartpole.jsonl")
+def _record(tmp_path, model=PACKAGED_ALIAS, experiment="cartpole"):
+    store = TranscriptStore(tmp_path / model / f"{experiment}.jsonl")
     request = ChatRequest.from_messages([{"role": "user", "content": "state"}])
     store.append(exchange_record(model, request, ChatAnswer("left", model), "api.openai.com"))
     return request
@@ -212,6 +218,81 @@ def test_live_and_replay_need_what_they_need(tmp_path, no_endpoint):
                               transcripts_dir=tmp_path), ChatRequest.from_messages([{"role": "user", "content": "s"}]))
     with pytest.raises(TeacherSettingError, match="is_chatbot False"):
         make_teacher("stand-in", stand_in=object(), experiment="cartpole", transcripts_dir=tmp_path)
+
+
+# --- recordings per chatbot: the model ladder ---------------------------------------------------------
+
+def test_a_live_run_records_into_its_models_folder_and_never_touches_the_shipped_ones(tmp_path, monkeypatch,
+                                                                                         no_endpoint):
+    request = _record(tmp_path)
+    shipped = {path.name: path.read_bytes() for path in (tmp_path / PACKAGED_ALIAS).iterdir()}
+    with LocalOpenAIServer() as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        monkeypatch.setenv("EEP_CHATBOT_MODEL", "llama3.2:3b")
+        teacher = make_teacher("auto", stand_in=RuleStandIn("newton"), experiment="cartpole", transcripts_dir=tmp_path)
+        complete(teacher, request)  # the very question SmolLM2 answered: asked again, of this model
+    assert len(server.received) == 1
+    assert TranscriptStore(tmp_path / "llama3.2_3b" / "cartpole.jsonl").models() == ["llama3.2:3b"]
+    assert {path.name: path.read_bytes() for path in (tmp_path / PACKAGED_ALIAS).iterdir()} == shipped
+
+
+def test_a_readers_working_recordings_are_ignored_by_git():
+    ignored = subprocess.run(["git", "check-ignore", "-q", "data/transcripts/llama3.2_3b/cartpole-newton-bounded.jsonl"],
+                             cwd=ROOT)
+    assert ignored.returncode == 0
+
+
+def test_available_chatbots_are_every_recorded_one_then_the_endpoint(tmp_path, monkeypatch, no_endpoint):
+    monkeypatch.setattr("eep_utils.chat.teachers.server_installed", lambda: False)
+    request = _record(tmp_path)
+    _record(tmp_path, "gpt-3.5-turbo-0125")
+    assert [(bot.model, bot.source) for bot in available_chatbots(tmp_path)] == [
+        (PACKAGED_ALIAS, "recorded"), ("gpt-3.5-turbo-0125", "recorded")]
+    monkeypatch.setenv("EEP_CHATBOT_MODEL", "llama3.2")
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    chatbots = available_chatbots(tmp_path)
+    assert [(bot.model, bot.source) for bot in chatbots] == [
+        (PACKAGED_ALIAS, "recorded"), ("gpt-3.5-turbo-0125", "recorded"), ("llama3.2", "endpoint")]
+    teachers = [bot.teacher("cartpole", RuleStandIn("newton")) for bot in chatbots]
+    assert [teacher.model for teacher in teachers] == [PACKAGED_ALIAS, "gpt-3.5-turbo-0125", "llama3.2"]
+    assert all(teacher.is_chatbot for teacher in teachers) and teachers[0].label.endswith("(llama.cpp, local)")
+    assert [complete(teacher, request).text for teacher in teachers[:2]] == ["left", "left"]
+    assert isinstance(teachers[2], RecordingTeacher)
+    assert teachers[2].store.path == tmp_path / "llama3.2" / "cartpole.jsonl"
+    monkeypatch.setenv("EEP_CHATBOT_MODEL", "gpt-3.5-turbo-0125")  # recorded and configured: listed once, live
+    assert [(bot.model, bot.source) for bot in available_chatbots(tmp_path)] == [
+        (PACKAGED_ALIAS, "recorded"), ("gpt-3.5-turbo-0125", "endpoint")]
+    with pytest.raises(TeacherSettingError, match="is_chatbot False"):
+        chatbots[0].teacher("cartpole", object())
+
+
+def test_the_shipped_recordings_are_a_rung_of_the_ladder():
+    assert [bot.model for bot in available_chatbots()][:1] == [PACKAGED_ALIAS]
+
+
+@pytest.mark.parametrize("settings, problem", [
+    ({"OPENAI_BASE_URL": "http://127.0.0.1:11434/v1"}, "OPENAI_BASE_URL is set but EEP_CHATBOT_MODEL is not.*export "
+                                                       "EEP_CHATBOT_MODEL="),
+    ({"OPENAI_API_KEY": "sk-anything"}, "OPENAI_API_KEY is set but EEP_CHATBOT_MODEL is not"),
+    ({"EEP_CHATBOT_MODEL": "gpt-4o-mini"}, "EEP_CHATBOT_MODEL=gpt-4o-mini is set but no endpoint is: set OPENAI_BASE_URL"),
+    ({"EEP_TEACHER": "chatgpt"}, "EEP_TEACHER=chatgpt is not one of auto, local, live, replay, stand-in"),
+    ({"EEP_TEACHER": "live"}, "EEP_TEACHER=live asks your endpoint, and none is set"),
+    ({"EEP_LOCAL_MODEL": "/nowhere/model.gguf"}, "EEP_LOCAL_MODEL=/nowhere/model.gguf is not a file"),
+])
+def test_inconsistent_chatbot_settings_name_what_is_missing(settings, problem, monkeypatch, no_endpoint):
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+    assert re.search(problem, settings_problem())
+
+
+def test_consistent_chatbot_settings_have_no_problem(monkeypatch, no_endpoint):
+    assert settings_problem() is None
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-anything")
+    monkeypatch.setenv("EEP_TEACHER", "replay")  # the endpoint deliberately unused
+    assert settings_problem() is None
+    monkeypatch.setenv("EEP_TEACHER", "auto")
+    monkeypatch.setenv("EEP_CHATBOT_MODEL", "gpt-4o-mini")
+    assert settings_problem() is None
 
 
 # --- the offline persona judge --------------------------------------------------------------------

@@ -1,5 +1,7 @@
-"""Transcripts: record then replay, misses, damaged lines, kill -9 and resume, and the Batch API round trip."""
+"""Transcripts: record then replay, misses and their causes, damaged lines, integrity of sealed recordings
+(manifest hash, per-record digest), kill -9 and resume, and the Batch API round trip."""
 import collections
+import gzip
 import hashlib
 import json
 import logging
@@ -9,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import pytest
 
@@ -19,8 +22,9 @@ from eep_utils.chat.running import complete, complete_all
 from eep_utils.chat.types import ChatAnswer, ChatRequest, ContextLengthExceeded
 from eep_utils.chat.batch import export_batch, import_batch
 from eep_utils.chat.recording import RecordingTeacher, ReplayTeacher
-from eep_utils.chat.transcripts import exchange_record, request_key, TranscriptStore
-from eep_utils.chat.types import TranscriptError, TranscriptMiss
+from eep_utils.chat.transcripts import exchange_record, request_key, reseal, TranscriptStore
+from eep_utils.record import seal_all
+from eep_utils.chat.types import DAMAGED_RECORD, NEW_REQUEST, OTHER_MODEL, TranscriptError, TranscriptMiss
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -82,10 +86,37 @@ def test_identical_requests_in_flight_are_sent_once(server, tmp_path):
 def test_replay_miss_names_the_request_and_how_to_record_it(tmp_path):
     store = TranscriptStore(tmp_path / "t.jsonl")
     store.append(exchange_record("m", question(1), ChatAnswer("left", "m"), "x"))
-    with pytest.raises(TranscriptMiss, match=r"'state 2'.*python -m eep_utils.record.*EEP_CHATBOT_MODEL"):
+    with pytest.raises(TranscriptMiss, match=r"'state 2'.*never recorded.*python -m eep_utils.record.*EEP_CHATBOT_MODEL"
+                       ) as miss:
         complete(ReplayTeacher(store, "m"), question(2))
-    with pytest.raises(TranscriptMiss):
+    assert miss.value.cause == NEW_REQUEST
+    with pytest.raises(TranscriptMiss, match="recorded under another model: m ") as miss:
         complete(ReplayTeacher(store, "another-model"), question(1))
+    assert miss.value.cause == OTHER_MODEL
+
+
+def test_a_miss_says_which_other_models_folder_holds_the_request(tmp_path):
+    root = tmp_path / "transcripts"
+    TranscriptStore(root / "gpt-4o-mini" / "t.jsonl").append(
+        exchange_record("gpt-4o-mini", question(1), ChatAnswer("left", "gpt-4o-mini"), "x"))
+    mine = TranscriptStore(root / "SmolLM2" / "t.jsonl")
+    mine.append(exchange_record("SmolLM2", question(2), ChatAnswer("left", "SmolLM2"), "x"))
+    teacher = ReplayTeacher(TranscriptStore(root / "SmolLM2" / "t.jsonl"), "SmolLM2", transcripts_dir=root)
+    with pytest.raises(TranscriptMiss, match=r"recorded under another model: gpt-4o-mini \(in .*gpt-4o-mini\)") as miss:
+        complete(teacher, question(1))
+    assert miss.value.cause == OTHER_MODEL and teacher.usage.misses == 1
+    with pytest.raises(TranscriptMiss, match="never recorded") as miss:
+        complete(teacher, question(3))
+    assert miss.value.cause == NEW_REQUEST
+
+
+def test_a_miss_on_a_damaged_working_record_names_its_line(tmp_path):
+    path = tmp_path / "t.jsonl"
+    _write_three(path)
+    _damage_line(path, 2, lambda record: record["answer"].__setitem__("text", "answer X"))  # digest no longer fits
+    with pytest.raises(TranscriptMiss, match=r"recorded, but its record \(.*t.jsonl:2\) is damaged") as miss:
+        complete(ReplayTeacher(TranscriptStore(path), "m"), question(1))
+    assert miss.value.cause == DAMAGED_RECORD
 
 
 def test_failed_exchange_is_not_recorded(server, tmp_path):
@@ -274,3 +305,100 @@ def test_batch_export_and_import_round_trip(tmp_path):
     replay = ReplayTeacher(TranscriptStore(tmp_path / "t.jsonl"), "m")
     assert [complete(replay, question(i)).text for i in range(3)] == ["left", "right", "left"]
     assert export_batch(requests, "m", tmp_path / "again.jsonl", store=store) == 1  # only the failed one is left
+
+
+# --- integrity of sealed recordings ------------------------------------------------------------------
+
+def _sealed_three(tmp_path):
+    path = tmp_path / "t.jsonl"
+    _write_three(path)
+    TranscriptStore(path).seal()
+    return path, tmp_path / "t.jsonl.gz", tmp_path / "t.manifest.json"
+
+
+def test_every_record_carries_a_digest_of_its_request_and_answer(tmp_path):
+    path, sealed, _ = _sealed_three(tmp_path)
+    records = [json.loads(line) for line in gzip.decompress(sealed.read_bytes()).decode().splitlines()]
+    assert all(len(record["digest"]) == 64 and record["format"] == 3 for record in records)
+    assert len(TranscriptStore(path, strict=True)) == 3
+
+
+def test_a_zeroed_manifest_hash_stops_the_replay_naming_the_file_and_the_fix(tmp_path):
+    path, sealed, manifest_file = _sealed_three(tmp_path)
+    manifest = json.loads(manifest_file.read_text())
+    manifest_file.write_text(json.dumps({**manifest, "sha256": "0" * 64}))
+    with pytest.raises(TranscriptError, match=r"t.jsonl.gz does not match its manifest.*records 0000000000000000"
+                       r".*git checkout -- \S*t.jsonl.gz \S*t.manifest.json.*or record it again"):
+        TranscriptStore(path)
+    manifest_file.unlink()
+    with pytest.raises(TranscriptError, match=r"t.jsonl.gz has no manifest.*git checkout --"):
+        TranscriptStore(path)
+
+
+def _rewrite_sealed(sealed, change):
+    lines = gzip.decompress(sealed.read_bytes()).decode().splitlines()
+    lines = change(lines)
+    sealed.write_bytes(gzip.compress(("\n".join(lines) + "\n").encode(), mtime=0))
+
+
+def test_one_letter_changed_in_a_recorded_answer_stops_with_file_line_and_restore_command(tmp_path):
+    path, sealed, manifest_file = _sealed_three(tmp_path)
+    _rewrite_sealed(sealed, lambda lines: [line.replace('"text":"answer 1"', '"text":"answer l"') for line in lines])
+    number = next(i for i, line in enumerate(gzip.decompress(sealed.read_bytes()).decode().splitlines(), 1)
+                  if "answer l" in line)
+    expected = rf"t.jsonl.gz:{number} \(line {number} of the decompressed recording\) is damaged: its request or " \
+               r"answer was changed after it was recorded.*git checkout -- \S*t.jsonl.gz"
+    with pytest.raises(TranscriptError, match=expected):
+        TranscriptStore(path)
+    # Even with the manifest's hash made to fit, the record's own digest names the line.
+    manifest = json.loads(manifest_file.read_text())
+    manifest_file.write_text(json.dumps({**manifest, "sha256": hashlib.sha256(sealed.read_bytes()).hexdigest()}))
+    with pytest.raises(TranscriptError, match=expected):
+        TranscriptStore(path)
+
+
+def test_a_sealed_file_changed_without_a_damaged_line_is_caught_by_its_manifest(tmp_path):
+    path, sealed, _ = _sealed_three(tmp_path)
+    _rewrite_sealed(sealed, lambda lines: lines[:2])  # a record removed: every remaining line is sound
+    with pytest.raises(TranscriptError, match="does not match its manifest"):
+        TranscriptStore(path)
+
+
+def test_a_recording_sealed_before_digests_is_refused_until_resealed_and_keeps_its_answers(tmp_path):
+    path, sealed, manifest_file = _sealed_three(tmp_path)
+    def legacy(lines):
+        return [json.dumps({key: value for key, value in {**json.loads(line), "format": 2}.items() if key != "digest"},
+                           separators=(",", ":"), ensure_ascii=False) for line in lines]
+    _rewrite_sealed(sealed, legacy)
+    manifest = json.loads(manifest_file.read_text())
+    manifest_file.write_text(json.dumps({**manifest, "sha256": hashlib.sha256(sealed.read_bytes()).hexdigest()}))
+    before = {json.loads(line)["key"]: json.loads(line) for line in gzip.decompress(sealed.read_bytes()).decode().splitlines()}
+    with pytest.raises(TranscriptError, match=r"has no digest \(written in format 2.*python -m eep_utils.record --reseal"):
+        TranscriptStore(path)
+    assert reseal(path) == (3, 3)
+    store = TranscriptStore(path, strict=True)
+    assert {key: (record["request"], record["answer"], record["time"]) for key, record in before.items()} == \
+        {record["key"]: (record["request"], record["answer"], record["time"]) for record in store.records()}
+
+
+def test_the_committed_recordings_match_their_manifests_and_every_record_its_digest():
+    folders = sorted(path for path in (Path(ROOT) / "data" / "transcripts").iterdir() if path.is_dir())
+    assert [folder.name for folder in folders] == ["SmolLM2-135M-Instruct-Q4_1"]
+    sealed = sorted(folders[0].glob("*.jsonl.gz"))
+    assert len(sealed) >= 8
+    for path in sealed:
+        store = TranscriptStore(path.with_suffix("").with_suffix(".jsonl"), strict=True)
+        manifest = json.loads(path.with_suffix("").with_suffix(".manifest.json").read_text())
+        assert len(store) == manifest["exchanges"] and store.models() == ["SmolLM2-135M-Instruct-Q4_1"]
+
+
+def test_sealing_a_models_folder_seals_each_working_file_with_its_provenance(tmp_path):
+    folder = tmp_path / "SmolLM2"
+    _write_three(folder / "cartpole-newton-bounded.jsonl")
+    _write_three(folder / "ellm-goals.jsonl")
+    assert seal_all({"m": {"server": "llama.cpp (test)"}}, folder) == [("cartpole-newton-bounded", 3), ("ellm-goals", 3)]
+    assert sorted(path.name for path in folder.iterdir()) == [
+        "cartpole-newton-bounded.jsonl.gz", "cartpole-newton-bounded.manifest.json", "ellm-goals.jsonl.gz",
+        "ellm-goals.manifest.json"]
+    assert json.loads((folder / "ellm-goals.manifest.json").read_text())["models"] == {"m": {"server": "llama.cpp (test)"}}
+    assert len(TranscriptStore(folder / "ellm-goals.jsonl", strict=True)) == 3

@@ -6,10 +6,17 @@
 
 Each notebook runs with its parameters from notebooks/parameters.yaml, inside
 _build/<mode>/book/notebooks/, where Jupyter Book then renders it without executing it again.
-A notebook is skipped when its build key is unchanged: the key hashes its source, its
-parameters, the eep_utils code, the recorded transcripts, the settings read from the
-environment and the key of the notebook before it (so a changed chapter re-runs what follows).
-Any failing notebook, and any Sphinx warning, stops the build with a non-zero exit.
+A notebook is skipped when its build key is unchanged. The key hashes what that chapter reads, as
+`CHAPTER_READS` declares it: its source and parameters, the eep_utils code, the settings it reads from
+the environment, the recordings it replays (of every chatbot), whether the 2023 recordings are present
+and their SHA-256 (chapters 02-04), and the keys of the chapters whose artefacts it reads. So adding the
+2023 recordings re-runs exactly the chapters that read them and those that read their results, and a
+setting no chapter reads re-runs nothing.
+
+The chatbot settings are checked before the first notebook runs. A failing notebook stops the build
+with its chapter, the failing cell's first line, the exception's type and message, and where the
+executed notebook with its traceback is kept; any Sphinx warning stops it too. The summary at the end
+lists what each chatbot did per chapter: answers replayed and asked, retries by cause, failures, budget.
 """
 from __future__ import annotations
 
@@ -23,16 +30,23 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
+from fnmatch import fnmatch
 from pathlib import Path
 
 import jupytext
 import nbformat
+from jupyter_client.manager import AsyncKernelManager
 from traitlets.config import Config
 
 from eep_utils.book.config import MODES, ROOT, ConfigError, NotebookPlan, load_plan
 from eep_utils.book.site import repository_url
+from eep_utils.chat import runlog
+from eep_utils.chat.teachers import TRANSCRIPTS_DIR, settings_problem
+from eep_utils.chat.transcripts import display_path, experiment_of
+from eep_utils.study2023 import fetch as study2023_files
 
-BOOK_FILES = ("_config.yml", "_toc.yml", "references.bib", "references.md")
+BOOK_FILES = ("_config.yml", "_toc.yml", "references.bib", "references.md", "citing.md", "CITATION.cff", "CITATION.bib")
 # The book's own CSS: Jupyter Book links every .css file in the book folder's _static/ on every page.
 STATIC = "_static"
 KEY_METADATA = "eep_build_key"
@@ -43,9 +57,9 @@ ARTIFACTS_RELATIVE_TO_NOTEBOOK = "../../artifacts"
 # project's own settings, often held in a constant such as MODEL_VARIABLE).
 _READ = re.compile(r"""os\.(?:environ\.get|getenv)\(\s*['"](\w+)['"]|os\.environ\[\s*['"](\w+)['"]\s*\]"""
                    r"""|['"](EEP_[A-Z0-9_]+)['"]""")
-# Read, but only to put back what the code itself set: the build sets PYTHONPATH for the kernel, and the
-# Minari export points MINARI_DATASETS_PATH at its target folder.
-NOT_SETTINGS = {"PYTHONPATH", "MINARI_DATASETS_PATH"}
+# Read, but only to put back what the code itself set: the build sets PYTHONPATH and EEP_USAGE_DIR for the
+# kernel, and the Minari export points MINARI_DATASETS_PATH at its target folder.
+NOT_SETTINGS = {"PYTHONPATH", "MINARI_DATASETS_PATH", runlog.USAGE_DIR_VARIABLE}
 # A secret's value never enters the key (nor anything written from it): only whether it is set.
 SECRET = re.compile(r"KEY|TOKEN|SECRET|PASSWORD")
 
@@ -79,29 +93,100 @@ def environment_settings(root: Path = ROOT) -> list[str]:
     return sorted(found - NOT_SETTINGS)
 
 
-def code_and_data_fingerprint() -> str:
-    """What every notebook depends on besides its own source: the library, the recordings, the settings
-    and the book's address (chapter 02 writes it into its Minari datasets)."""
+CHATBOT_SETTINGS = ("EEP_TEACHER", "EEP_CHATBOT_MODEL", "OPENAI_BASE_URL", "OPENAI_API_KEY", "EEP_LOCAL_MODEL")
+STUDY_2023_SETTINGS = (study2023_files.LOCAL_FOLDER_VARIABLE,)
+EMBEDDING_SETTINGS = ("EEP_EMBEDDING_MODEL",)
+EVERY_CHAPTER_BEFORE = "*"
+
+
+@dataclass(frozen=True)
+class ChapterReads:
+    """What a chapter's results depend on besides its own source and parameters and the library's code."""
+
+    upstream: tuple[str, ...] = ()  # chapters whose artefacts it reads (EVERY_CHAPTER_BEFORE: all before it)
+    settings: tuple[str, ...] = ()  # environment settings it reads (through the library)
+    recordings: tuple[str, ...] = ()  # the recorded experiments it replays (name patterns), of every chatbot
+    study_2023: bool = False  # the 2023 recordings: which are present, and their SHA-256
+    book_address: bool = False  # the repository's address (chapter 02 writes it into its Minari datasets)
+    files: tuple[str, ...] = ()  # other files of the repository it reads
+
+
+# Every chapter's inputs, in one table. A chapter not listed (a new one) depends on everything.
+CHAPTER_READS = {
+    "01_embodiment": ChapterReads(),
+    "02_teacher_rollouts": ChapterReads(settings=CHATBOT_SETTINGS + STUDY_2023_SETTINGS,
+                                        recordings=("cartpole-*-bounded",), study_2023=True, book_address=True),
+    "03_baselines": ChapterReads(upstream=("01_embodiment",), settings=STUDY_2023_SETTINGS, study_2023=True),
+    "04_students": ChapterReads(upstream=("01_embodiment", "02_teacher_rollouts"),
+                                settings=CHATBOT_SETTINGS + STUDY_2023_SETTINGS, recordings=("cartpole-*-labels",),
+                                study_2023=True),
+    "05_ellm_rewards": ChapterReads(settings=CHATBOT_SETTINGS + EMBEDDING_SETTINGS,
+                                    recordings=("ellm-*",)),
+    "06_personality": ChapterReads(settings=CHATBOT_SETTINGS + EMBEDDING_SETTINGS, recordings=("06_personality*",)),
+    # The re-run page counts every recording and plans the full book's requests from the parameter file.
+    "07_rerun": ChapterReads(upstream=("02_teacher_rollouts", "04_students", "05_ellm_rewards", "06_personality"),
+                             recordings=("*",), files=("notebooks/parameters.yaml",)),
+    "08_appendix": ChapterReads(upstream=(EVERY_CHAPTER_BEFORE,)),
+    "00_introduction": ChapterReads(upstream=(EVERY_CHAPTER_BEFORE,)),
+}
+
+
+def reads_of(name: str) -> ChapterReads:
+    """A chapter's declared inputs; an undeclared chapter reads everything (never wrongly skipped)."""
+    everything = ChapterReads(upstream=(EVERY_CHAPTER_BEFORE,), settings=tuple(environment_settings()),
+                              recordings=("*",), study_2023=True, book_address=True)
+    return CHAPTER_READS.get(name) or everything
+
+
+def library_fingerprint() -> str:
+    """The eep_utils code, which every chapter runs."""
     digest = hashlib.sha256()
     _hash_files(digest, (ROOT / "eep_utils").rglob("*.py"))
-    digest.update(repository_url().encode())
-    transcripts = ROOT / "data" / "transcripts"
-    if transcripts.exists():
-        _hash_files(digest, (p for p in transcripts.rglob("*") if p.is_file()))
-    for name in environment_settings():
-        value = os.environ.get(name, "")
-        digest.update(f"{name}={bool(value) if SECRET.search(name) else value}".encode())
     return digest.hexdigest()
 
 
-def build_key(plan: NotebookPlan, mode: str, upstream_key: str, fingerprint: str) -> str:
+def settings_fingerprint(names) -> str:
+    """The values of these settings (of a secret, only whether it is set)."""
+    return "\n".join(f"{name}={bool(value) if SECRET.search(name) else value}"
+                     for name in sorted(set(names)) for value in [os.environ.get(name, "")])
+
+
+def recording_files(patterns) -> list[Path]:
+    """Every chatbot's recording files (sealed, manifest and working) of the experiments matching `patterns`."""
+    files = (p for p in Path(TRANSCRIPTS_DIR).rglob("*") if p.is_file() and p.name != "README.md")
+    return sorted(p for p in files if any(fnmatch(experiment_of(p), pattern) for pattern in patterns))
+
+
+def study_2023_fingerprint() -> str:
+    """Which of the 2023 files are present where the chapters look for them, and their SHA-256."""
+    folder = Path(os.environ.get(study2023_files.LOCAL_FOLDER_VARIABLE) or study2023_files.DEFAULT_CACHE)
+    found = {name: study2023_files.sha256_of(folder / name) if (folder / name).is_file() else "missing"
+             for name in study2023_files.FILES}
+    return json.dumps(found, sort_keys=True)
+
+
+def chapter_key(plan: NotebookPlan, mode: str, reads: ChapterReads, upstream_keys: list[str], library: str) -> str:
+    """The build key: a hash of everything the chapter's results depend on (see `ChapterReads`)."""
     digest = hashlib.sha256()
-    digest.update(plan.source.read_bytes())
-    digest.update(json.dumps(plan.parameters, sort_keys=True).encode())
-    digest.update(mode.encode())
-    digest.update(upstream_key.encode())
-    digest.update(fingerprint.encode())
+    for part in (plan.source.read_bytes(), json.dumps(plan.parameters, sort_keys=True).encode(), mode.encode(),
+                 library.encode(), settings_fingerprint(reads.settings).encode(), *map(str.encode, upstream_keys)):
+        digest.update(hashlib.sha256(part).digest())
+    # Named relative to data/transcripts, so that a moved checkout re-runs nothing.
+    for path in recording_files(reads.recordings):
+        digest.update(str(path.relative_to(TRANSCRIPTS_DIR)).encode())
+        digest.update(path.read_bytes())
+    _hash_files(digest, (ROOT / name for name in reads.files))
+    if reads.study_2023:
+        digest.update(study_2023_fingerprint().encode())
+    if reads.book_address:
+        digest.update(repository_url().encode())
     return digest.hexdigest()
+
+
+def upstream_of(name: str, reads: ChapterReads, before: dict[str, str]) -> list[str]:
+    """The keys of the chapters whose artefacts this one reads (`before`: the keys of the chapters before it)."""
+    names = list(before) if EVERY_CHAPTER_BEFORE in reads.upstream else list(reads.upstream)
+    return [f"{upstream}={before.get(upstream, 'not in this build')}" for upstream in names]
 
 
 def recorded_key(executed: Path) -> str | None:
@@ -151,17 +236,37 @@ def executed_path(plan: NotebookPlan, out_dir: Path) -> Path:
     return out_dir / "book" / "notebooks" / f"{plan.name}.ipynb"
 
 
+class QuietShutdownKernelManager(AsyncKernelManager):
+    """The kernel manager papermill uses, without the interrupt (SIGINT) jupyter_client sends before every
+    shutdown to stop a busy kernel: papermill shuts a kernel down only after its last cell, and the signal
+    then reaches ipykernel while it handles its last message, which it logs as "[IPKernelApp] ERROR |
+    KeyboardInterrupt caught in kernel." A kernel that does not exit on the shutdown request is still killed."""
+
+    async def _async_interrupt_kernel(self) -> None:
+        if not self.shutting_down:
+            await super()._async_interrupt_kernel()
+
+
+def first_line(source: str) -> str:
+    return next((line.strip() for line in source.splitlines() if line.strip()), "(empty cell)")
+
+
 def execute(plan: NotebookPlan, out_dir: Path, key: str) -> Path:
-    import papermill
+    import papermill  # a second of import time, needed only when a notebook runs
 
     executed = executed_path(plan, out_dir)
     executed.parent.mkdir(parents=True, exist_ok=True)
     (out_dir / "artifacts").mkdir(parents=True, exist_ok=True)
     parameters = {**plan.parameters, "artifacts_dir": ARTIFACTS_RELATIVE_TO_NOTEBOOK}
-    # The kernel imports eep_utils from this checkout, whatever folder the notebook runs in.
+    # The kernel imports eep_utils from this checkout, whatever folder the notebook runs in, and logs what
+    # its chatbots did under this chapter's name.
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    os.environ[runlog.USAGE_DIR_VARIABLE] = str(out_dir / "artifacts" / runlog.USAGE_FOLDER / plan.name)
     failed = executed.with_suffix(".failed.ipynb")
     failed.unlink(missing_ok=True)
+    # The kernel's own report of a failing cell (its execute_reply), which holds the exception even when its
+    # error output was lost on the way (papermill then knows only "CellExecutionError").
+    replies: list[dict] = []
     try:
         # The kernel talks to papermill over Unix sockets in a private folder, not TCP ports on
         # 127.0.0.1 (ipykernel >= 7.3 warns at every start of an unencrypted TCP kernel).
@@ -174,20 +279,27 @@ def execute(plan: NotebookPlan, out_dir: Path, key: str) -> Path:
                 kernel_name="python3",
                 progress_bar=False,
                 log_output=False,
+                kernel_manager_class=QuietShutdownKernelManager,
+                on_cell_error=lambda cell, cell_index, execute_reply: replies.append(
+                    {"source": cell.source, **execute_reply["content"]}),
                 config=Config({"KernelManager": {"transport": "ipc",
                                                  "ip": os.path.join(sockets, "kernel")}}),
             )
     except papermill.PapermillExecutionError as error:
         executed.replace(failed)
+        reply = replies[-1] if replies else {}
+        ename, evalue = (reply["ename"], reply["evalue"]) if reply.get("ename") else (error.ename, error.evalue)
         raise BuildError(
-            f"notebook {plan.name} failed in cell {error.cell_index} (execution count {error.exec_count}): "
-            f"{error.ename}: {error.evalue}\n"
-            f"The executed notebook, with the traceback, is {failed}"
+            f"notebook {plan.name} failed in cell {error.cell_index} (execution count {error.exec_count}), "
+            f"which starts `{first_line(reply.get('source') or error.source)}`:\n"
+            f"{ename}: {evalue}\n"
+            f"The executed notebook, with the traceback, is {display_path(failed)}"
         ) from None
     except Exception as error:
         if executed.exists():
             executed.replace(failed)
-        raise BuildError(f"notebook {plan.name} could not be executed: {type(error).__name__}: {error}") from None
+        kept = f"; what ran is kept in {display_path(failed)}" if failed.exists() else ""
+        raise BuildError(f"notebook {plan.name} could not be executed: {type(error).__name__}: {error}{kept}") from None
     notebook = nbformat.read(executed, as_version=4)
     notebook.metadata[KEY_METADATA] = key
     for cell in notebook.cells:
@@ -197,23 +309,28 @@ def execute(plan: NotebookPlan, out_dir: Path, key: str) -> Path:
     return executed
 
 
-def run_notebooks(plans: list[NotebookPlan], mode: str, out_dir: Path, force: bool = False) -> dict[str, str]:
-    """Execute what changed, in order; returns each notebook's fate ("executed" or "skipped")."""
-    fingerprint = code_and_data_fingerprint()
-    fates = {}
-    upstream = ""
+def run_notebooks(plans: list[NotebookPlan], mode: str, out_dir: Path, force: bool = False,
+                  fates: dict[str, str] | None = None) -> dict[str, str]:
+    """Execute what changed, in order; returns each notebook's fate ("executed" or "skipped"), also kept
+    in `fates` as it goes (a notebook that fails stays "running")."""
+    library = library_fingerprint()
+    fates = {} if fates is None else fates
+    keys: dict[str, str] = {}
     for plan in plans:
-        key = build_key(plan, mode, upstream, fingerprint)
+        reads = reads_of(plan.name)
+        key = chapter_key(plan, mode, reads, upstream_of(plan.name, reads, keys), library)
+        keys[plan.name] = key
         if not force and recorded_key(executed_path(plan, out_dir)) == key:
             print(f"[{plan.name}] unchanged, skipped", flush=True)
             fates[plan.name] = "skipped"
         else:
             print(f"[{plan.name}] running ({mode} mode) ...", flush=True)
+            fates[plan.name] = "running"
             started = time.perf_counter()
+            shutil.rmtree(out_dir / "artifacts" / runlog.USAGE_FOLDER / plan.name, ignore_errors=True)
             execute(plan, out_dir, key)
             print(f"[{plan.name}] done in {time.perf_counter() - started:.1f} s", flush=True)
             fates[plan.name] = "executed"
-        upstream = key
     return fates
 
 
@@ -255,8 +372,13 @@ def main(argv: list[str] | None = None) -> int:
     mode = "quick" if args.quick else "full"
     assert mode in MODES
     started = time.perf_counter()
+    problem = settings_problem()
+    if problem:
+        print(f"BUILD NOT STARTED: {problem}", file=sys.stderr)
+        return 2
+    fates: dict[str, str] = {}
     try:
-        run_notebooks(load_plan(mode), mode, build_dir(mode), force=args.force)
+        run_notebooks(load_plan(mode), mode, build_dir(mode), force=args.force, fates=fates)
         if not args.no_html:
             render_html(mode)
         if args.linkcheck:
@@ -264,6 +386,10 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, BuildError) as error:
         print(f"BUILD FAILED: {error}", file=sys.stderr)
         return 1
+    finally:
+        ran = [name for name, fate in fates.items() if fate != "skipped"]
+        for line in runlog.summary_lines(build_dir(mode) / "artifacts", chapters=ran):
+            print(line, flush=True)
     print(f"book built in {time.perf_counter() - started:.1f} s ({mode} mode)")
     return 0
 

@@ -1,7 +1,7 @@
 """What re-running the book with another chatbot asks of it, and what that takes in time and money.
 
 - `recorded_requests`: per experiment, the exchanges the book's recordings hold (data/transcripts/
-  *.jsonl.gz), with the tokens and latency the local chatbot reported, and the time its server was busy;
+  <model>/*.jsonl.gz), with the tokens and latency the local chatbot reported, and the time its server was busy;
 - `with_costs`: those tokens priced at a price per million tokens (the reader's, and `EXAMPLE_PRICES`,
   dated assumptions);
 - `request_plan`: the requests a build sends, counted from the build's parameters: each row builds the
@@ -18,7 +18,7 @@ import pandas as pd
 from eep_utils.cartpole.embodiment import STUDY_2023
 from eep_utils.cartpole.episodes import EpisodeSet
 from eep_utils.cartpole.teaching import BoundedHistoryProtocol
-from eep_utils.chat.transcripts import SEALED_SUFFIX, TranscriptStore
+from eep_utils.chat.transcripts import TranscriptStore, experiments_in
 from eep_utils.chat.types import ChatRequest
 from eep_utils.chat.usage import approximate_tokens
 from eep_utils.ellm.goals import goal_request
@@ -123,11 +123,12 @@ def recorded_requests(transcripts_dir: Path) -> pd.DataFrame:
     chatbot reported them, the sum of the latencies (one request at a time) and the time the server was
     busy while recording (requests in flight together counted once)."""
     rows = []
-    # Sealed recordings, and working ones a run with your endpoint is still appending to.
-    files = Path(transcripts_dir).glob("*.jsonl*")
-    experiments = {path.name.removesuffix(SEALED_SUFFIX).removesuffix(".jsonl") for path in files}
-    for experiment in sorted(experiments):
-        records = TranscriptStore(Path(transcripts_dir) / f"{experiment}.jsonl").records()
+    # Sealed recordings, and working ones a run with your endpoint is still appending to, in each
+    # chatbot's folder (data/transcripts/<model>/) or in the folder itself.
+    root = Path(transcripts_dir)
+    folders = [root, *sorted(path for path in root.iterdir() if path.is_dir())] if root.is_dir() else []
+    for folder, experiment in ((folder, experiment) for folder in folders for experiment in experiments_in(folder)):
+        records = TranscriptStore(folder / f"{experiment}.jsonl").records()
         answers = [record["answer"] for record in records]
         # A record's time is when its answer was written; the request went out `latency_s` earlier.
         ends = [datetime.fromisoformat(record["time"]).timestamp() for record in records]

@@ -144,14 +144,15 @@ def minari_dataset_id(teacher: str, version: int = 0) -> str:
 
 
 def dataset_name(episodes: EpisodeSet) -> str:
-    """Who played: the teacher, and the persona it played where its label does not say (one chatbot plays
-    several personas, and each persona's episodes are a dataset of their own)."""
+    """Who played: the teacher, the persona it played where its label does not say (one chatbot plays
+    several personas, and each persona's episodes are a dataset of their own), and the persona's wording
+    where it is not the first (a stand-in's label names its persona, but not the wording it was asked in)."""
     persona = str(episodes.metadata.get("persona") or "")
     wording = episodes.metadata.get("persona_wording")
+    worded = f" wording {wording}" if wording not in (None, 1) else ""
     if persona and persona.replace("_", " ").lower() not in episodes.teacher.replace("_", " ").lower():
-        persona += f" wording {wording}" if wording not in (None, 1) else ""
-        return f"{episodes.teacher} as {persona}"
-    return episodes.teacher
+        return f"{episodes.teacher} as {persona}{worded}"
+    return episodes.teacher + worded
 
 
 def to_minari(episodes: EpisodeSet, folder: Path, code_permalink: str, dataset_id: str | None = None):

@@ -24,7 +24,7 @@ from eep_utils.chat.parsing import answer_from_completion
 from eep_utils.chat.running import run_with
 from eep_utils.chat.types import (ChatAnswer, ChatbotError, ChatRequest, ContextLengthExceeded, MalformedCompletion,
                                   TeacherSettingError)
-from eep_utils.chat.usage import Budget, Usage
+from eep_utils.chat.usage import CONNECTION, MALFORMED, OTHER, RATE_LIMITED, SERVER_ERROR, Budget, Faults, Usage
 
 # The SDK's generic `post` (its documented way to send a body as is) keeps its retries, timeouts and
 # authentication but skips `chat.completions.create`'s typed transform of the messages, which costs
@@ -33,7 +33,6 @@ from eep_utils.chat.usage import Budget, Usage
 # The response is taken as plain JSON (`cast_to=object`) and converted once, by `answer_from_completion`.
 COMPLETIONS_PATH = "/chat/completions"
 LOCAL_SERVER_KEY = "no-key"  # local OpenAI-compatible servers accept any key; the SDK insists on one
-
 
 
 class Pace:
@@ -75,6 +74,7 @@ class OpenAIChatbot:
         self.budget = budget or Budget()
         self.pace = Pace(requests_per_minute)
         self.usage = Usage()
+        self.faults = Faults()
         self._loop = None  # the async client and its gate belong to one event loop
         self._async_client = None
         self._gate = None
@@ -86,13 +86,19 @@ class OpenAIChatbot:
 
     async def _count_http_request(self, _request) -> None:
         self.budget.http_requests += 1
+        self.faults.sent += 1
+
+    async def _count_http_response(self, response) -> None:
+        self.faults.record_response(response.status_code)
 
     def _async_parts(self):
         loop = asyncio.get_running_loop()
         if loop is not self._loop:
             self._loop = loop
-            # The SDK's default HTTP client with a hook that sees every request it sends, its retries included.
-            http_client = openai.DefaultAsyncHttpxClient(event_hooks={"request": [self._count_http_request]})
+            # The SDK's default HTTP client with hooks that see every request it sends and every response it
+            # gets, its retries included: the SDK retries, these hooks only count.
+            http_client = openai.DefaultAsyncHttpxClient(event_hooks={"request": [self._count_http_request],
+                                                                      "response": [self._count_http_response]})
             self._async_client = openai.AsyncOpenAI(**self._client_options(), http_client=http_client)
             self._gate = asyncio.Semaphore(self.max_in_flight)
         return self._async_client, self._gate
@@ -113,6 +119,7 @@ class OpenAIChatbot:
                     break
                 except (MalformedCompletion, openai.APIResponseValidationError, ValueError) as error:
                     answered = True
+                    self.faults.malformed += 1
                     if attempt == self.malformed_retries:
                         raise self._error(error) from None
                     await asyncio.sleep(0.5 * 2 ** attempt)
@@ -138,11 +145,25 @@ class OpenAIChatbot:
         return {"model": self.model, "messages": request.openai_messages(), **request.settings()}
 
     def _error(self, error: Exception) -> ChatbotError:
-        kind = ContextLengthExceeded if getattr(error, "code", None) == "context_length_exceeded" else (
-            MalformedCompletion if isinstance(error, (MalformedCompletion, openai.APIResponseValidationError, ValueError))
-            else ChatbotError)
+        cause = failure_cause(error)
+        self.faults.record_failure(cause)
+        kind = (ContextLengthExceeded if getattr(error, "code", None) == "context_length_exceeded"
+                else MalformedCompletion if cause == MALFORMED else ChatbotError)
         return kind(scrub(f"{self.label}: {type(error).__name__} after retries: {error}. Exchanges recorded "
                           "before this one are kept; re-running resumes after them."))
+
+
+def failure_cause(error: Exception) -> str:
+    """Why an exchange was given up, in the causes `Faults` counts retries by."""
+    if isinstance(error, (MalformedCompletion, openai.APIResponseValidationError, ValueError)):
+        return MALFORMED
+    if isinstance(error, openai.RateLimitError):
+        return RATE_LIMITED
+    if isinstance(error, openai.APIStatusError) and error.status_code >= 500:
+        return SERVER_ERROR
+    if isinstance(error, openai.APIConnectionError):  # timeouts included (APITimeoutError is one)
+        return CONNECTION
+    return OTHER
 
 
 def endpoint_name(base_url: str | None) -> str:

@@ -91,8 +91,11 @@ class MiniLMEncoder(CachedEncoder):
         super().__init__()
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
 
         self.batch_size = batch_size
+        # The weights load from disk in a second; their progress bar would only be stray output in a chapter.
+        transformers_logging.disable_progress_bar()
         self.model = SentenceTransformer(str(minilm_directory()), device="cpu")
 
     def _encode_batch(self, texts: list[str]) -> np.ndarray:

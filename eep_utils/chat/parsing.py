@@ -14,20 +14,38 @@ from eep_utils.chat.types import ChatAnswer, ChatRequest, MalformedCompletion
 
 
 _NEGATION = re.compile(r"\b(not|no|never|cannot|can't|won't|don't|refuse|sorry|unable)\b|n't\b")
+# After a word that stands alone as an answer: the end, a line break or punctuation ("Left.", "No —",
+# "Yes, it is cute", "**right**"), not another word ("left or right", "no idea").
+_STANDS_ALONE = r"(?=[ \t]*(?:$|\n|[.,!?;:)\]}*\"'`—–-]))"
+_OPENING_WORD = re.compile(r"[\W_]*?(\w+)" + _STANDS_ALONE)
 
 
 def parse_choice(text: str | None, choices: Sequence[str] = ("left", "right")) -> str | None:
-    """The one choice an answer names, as a whole word in any case ("I push the cart right" → "right").
+    """The one choice an answer makes, read the way chatbots answer, in any case.
 
-    None for an empty answer, one naming no choice or several ("left or right"), or one that negates
-    or declines ("I cannot push left"): such an answer is not the teacher's decision."""
+    An answer that opens with a choice standing alone makes it, whatever follows ("Left.", " RIGHT",
+    "No —", "Yes, it is cute", "**left**, because ..."): hosted models explain after their answer.
+    Otherwise the one choice named as a whole word ("I push the cart right" → "right"); a choice that is
+    itself a negation ("no") counts only standing alone, so "I have no idea" names none. None for an
+    empty answer, one naming no choice or several ("left or right"), or one that negates or declines
+    ("I cannot push left"): such an answer is not the teacher's decision."""
     if not text:
         return None
     lowered = text.lower()
-    named = {choice for choice in choices if re.search(rf"\b{re.escape(choice.lower())}\b", lowered)}
-    if len(named) != 1 or _NEGATION.search(lowered):
+    wanted = {choice.lower(): choice for choice in choices}
+    opening = _OPENING_WORD.match(lowered)
+    if opening and opening.group(1) in wanted:
+        return wanted[opening.group(1)]
+
+    def named(word: str) -> bool:
+        alone = _STANDS_ALONE if _NEGATION.fullmatch(word) else ""
+        return re.search(rf"\b{re.escape(word)}\b{alone}", lowered) is not None
+
+    choices_named = {wanted[word] for word in wanted if named(word)}
+    negations = [match.group(0) for match in _NEGATION.finditer(lowered) if match.group(0) not in wanted]
+    if len(choices_named) != 1 or negations:
         return None
-    return named.pop()
+    return choices_named.pop()
 
 
 # No tokenizer spells a word in more than this many characters a token: an answer longer than
@@ -49,27 +67,35 @@ def _spells(token: str) -> str:
 
 
 def choice_probabilities(answer: ChatAnswer, chosen: str, choices: Sequence[str] = ("left", "right"),
-                         exact: bool = False) -> dict[str, float] | None:
+                         exact: bool = False, synonyms: dict[str, Sequence[str]] | None = None
+                         ) -> dict[str, float] | None:
     """The teacher's probability of each choice, read where it made the choice it made.
 
     The position is the first answer token that spells `chosen` (any case, surrounding spaces or
-    punctuation); there, the alternatives that spell a choice pool their probability, renormalised
-    over the choices (a choice absent from the top alternatives counts as 0). None when the answer has
-    no log-probabilities or no token spells `chosen` (e.g. a word split over several tokens): never a
-    probability read at a position where no choice was made. At temperature 0 the chosen token is the
-    most probable one there, so the result favours `chosen`; `agrees_with` checks that.
+    punctuation: "Left", " left", "LEFT."); there, the alternatives that spell a choice pool their
+    probability, renormalised over the choices (a choice absent from the top alternatives counts as 0).
+    None when the answer has no log-probabilities, when the endpoint gave the chosen token without its
+    alternatives (nothing to compare it with), or when no token spells `chosen` (e.g. a word split over
+    several tokens): never a probability read at a position where no choice was made. At temperature 0
+    the chosen token is the most probable one there, so the result favours `chosen`; `agrees_with`
+    checks that.
 
+    `synonyms` adds words that spell a choice ({"yes": ["true"], "no": ["false"]} for a JSON verdict).
     `exact` (for an answer a grammar constrained to the choice words): only the tokens the grammar
     admits, spelled exactly, count; a variant it forbids ("Yes", " no") is no vote for its choice."""
     if not answer.logprobs:
         return None
     spelled = (lambda token: token) if exact else _spells
     wanted = {(choice if exact else choice.lower()): choice for choice in choices}
+    for choice, words in (synonyms or {}).items():
+        wanted.update({(word if exact else word.lower()): choice for word in words})
     for position in answer.logprobs:
-        if spelled(position["token"]) != (chosen if exact else chosen.lower()):
+        if wanted.get(spelled(position["token"])) != chosen:
             continue
+        if not position.get("top_logprobs"):
+            return None
         mass = dict.fromkeys(choices, 0.0)
-        alternatives = {alt["token"]: alt["logprob"] for alt in position.get("top_logprobs") or []}
+        alternatives = {alt["token"]: alt["logprob"] for alt in position["top_logprobs"]}
         alternatives.setdefault(position["token"], position["logprob"])
         for token, logprob in alternatives.items():
             choice = wanted.get(spelled(token))
@@ -95,7 +121,6 @@ class Judgment:
         return self.cute is not None or self.score is not None
 
 
-_BARE_VERDICT = re.compile(r"^\W*(yes|no)\b(?!\s*\w)", re.IGNORECASE)  # "yes", "No.", " no,"; not "no idea"
 _JSON_OBJECT = re.compile(r"\{.*?\}", re.DOTALL)
 _CUTE_WORD = re.compile(r"\bcute\b\W{0,3}\s*(yes|no|true|false)\b", re.IGNORECASE)
 _SCORE = re.compile(r"\bscore\b\W{0,3}\s*(-?\d+(?:\.\d+)?)(?:\s*/\s*10)?", re.IGNORECASE)
@@ -103,16 +128,17 @@ _OUT_OF_TEN = re.compile(r"(-?\d+(?:\.\d+)?)\s*(?:/|out of)\s*10\b", re.IGNORECA
 
 
 def parse_judgment(text: str | None) -> Judgment:
-    """A judgment: a bare "yes"/"no", or a `{"cute": true, "score": 7}` answer, read tolerantly.
+    """A judgment: a yes or no, or a `{"cute": true, "score": 7}` answer, read tolerantly.
 
-    Accepts code fences, single quotes, Python literals, "Cute: yes, score 7/10" and prose with a
-    score out of 10. A missing part is None; a score outside 0–10 is not a score. With only a score,
-    cute is left None rather than guessed."""
+    Accepts an answer opening with its verdict ("yes", "No.", " YES", "Yes, it is cute", "No —"), code
+    fences, single quotes, Python literals, "Cute: yes, score 7/10", prose with a score out of 10, and
+    a verdict named once in prose ("I would say yes"). A missing part is None; a score outside 0–10 is
+    not a score. With only a score, cute is left None rather than guessed."""
     if not text:
         return Judgment(None, None)
-    bare = _BARE_VERDICT.match(text)
-    if bare:
-        return Judgment(bare.group(1).lower() == "yes", None)
+    opening = _OPENING_WORD.match(text.lower())
+    if opening and opening.group(1) in ("yes", "no"):
+        return Judgment(opening.group(1) == "yes", None)
     for candidate in _JSON_OBJECT.findall(text):
         fields = _loads_lenient(candidate)
         if isinstance(fields, dict):
@@ -123,6 +149,9 @@ def parse_judgment(text: str | None) -> Judgment:
     score_match = _SCORE.search(text) or _OUT_OF_TEN.search(text)
     cute = _as_bool(cute_match.group(1)) if cute_match else None
     score = _as_score(score_match.group(1)) if score_match else None
+    if cute is None and score is None:
+        verdict = parse_choice(text, ("yes", "no"))
+        cute = None if verdict is None else verdict == "yes"
     return Judgment(cute, score)
 
 
@@ -179,5 +208,6 @@ def token_logprobs(logprobs: dict | None) -> list[dict] | None:
     if not content:
         return None
     return [{"token": item["token"], "logprob": item["logprob"],
-             "top_logprobs": [{"token": alt["token"], "logprob": alt["logprob"]} for alt in item.get("top_logprobs") or []]}
+             "top_logprobs": [{"token": alt["token"], "logprob": alt["logprob"]}
+                              for alt in item.get("top_logprobs") or []]}
             for item in content]

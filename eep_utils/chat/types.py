@@ -7,10 +7,7 @@ teacher by a setting (`teachers`). Each module imports only from those before it
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol, Sequence
-
-if TYPE_CHECKING:  # for the annotation only: usage imports this module
-    from eep_utils.chat.usage import Usage
+from typing import Protocol, Sequence
 
 
 @dataclass(frozen=True)
@@ -84,12 +81,24 @@ class ChatAnswer:
         return alternatives
 
 
+class UsageCounter(Protocol):
+    """What a teacher counts of its exchanges (`eep_utils.chat.usage.Usage` is the one implementation;
+    declared here so that this bottom module imports nothing of the chat layer)."""
+
+    requests: int
+    replayed: int
+
+    def add_answer(self, answer: ChatAnswer) -> None: ...
+
+    def report(self, model: str | None = None) -> dict: ...
+
+
 class Teacher(Protocol):
     label: str
     is_chatbot: bool
     model: str
     accepts_grammar: bool  # whether a request's `grammar` is honoured (llama.cpp's server); see `accepts_grammar`
-    usage: Usage
+    usage: UsageCounter
 
     async def acomplete(self, request: ChatRequest) -> ChatAnswer: ...
 
@@ -125,5 +134,16 @@ class TranscriptError(RuntimeError):
     """A transcript cannot answer or cannot be read; the message names the request or line and the fix."""
 
 
+# Why a replay has no answer: the request was never recorded (a parameter or prompt changed, or the
+# chapter asks something new); it was recorded, but of another model; or its record is damaged.
+NEW_REQUEST, OTHER_MODEL, DAMAGED_RECORD = "new request", "recorded under another model", "damaged record"
+MISS_CAUSES = (NEW_REQUEST, OTHER_MODEL, DAMAGED_RECORD)
+
+
 class TranscriptMiss(TranscriptError):
-    """Replay was asked a question that was never recorded."""
+    """Replay was asked a question it has no answer to; `cause` says why (one of `MISS_CAUSES`)."""
+
+    def __init__(self, message: str, cause: str = NEW_REQUEST):
+        super().__init__(message)
+        self.cause = cause
+

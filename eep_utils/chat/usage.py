@@ -1,9 +1,10 @@
-"""What a run used and may use: token counts, list prices, the run report, and the request/token budget."""
+"""What a run used and may use: token counts, list prices, the run report, faults on the way, and the
+request/token budget."""
 from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from eep_utils.chat.types import BudgetExhausted, ChatAnswer, ChatRequest
 
@@ -43,6 +44,7 @@ class Usage:
 
     requests: int = 0  # exchanges answered (live, replayed or by a stand-in)
     replayed: int = 0  # of which read from a transcript
+    misses: int = 0  # questions a replay had no recorded answer to
     prompt_tokens: int = 0
     completion_tokens: int = 0
     latency_s: float = 0.0
@@ -87,6 +89,47 @@ class Usage:
             "retried": self.retried,
             "fallbacks": self.fallbacks,
         }
+
+
+# Why an attempt was retried: the SDK retries 429 and 5xx responses, timeouts and dropped connections
+# (with backoff, honouring Retry-After); the client retries a 200 whose body is not a usable completion.
+RATE_LIMITED, SERVER_ERROR, CONNECTION, MALFORMED, OTHER = "429", "5xx", "timeout/connection", "malformed", "other"
+RETRY_CAUSES = (RATE_LIMITED, SERVER_ERROR, CONNECTION, MALFORMED)
+
+
+@dataclass
+class Faults:
+    """What went wrong on the way to the answers, counted as it happens: every HTTP request sent and
+    every response (seen by the HTTP client's event hooks, so the SDK's own retries are counted), the
+    malformed bodies, and the exchanges given up after retries, each by cause."""
+
+    sent: int = 0  # HTTP requests sent, retries included
+    responses: int = 0  # of which an HTTP response came back (the rest timed out or lost their connection)
+    rate_limited: int = 0  # 429 responses
+    server_errors: int = 0  # 5xx responses
+    malformed: int = 0  # 200 responses whose body was not a usable chat completion
+    failed: dict[str, int] = field(default_factory=dict)  # cause -> exchanges given up for it
+
+    def record_response(self, status: int) -> None:
+        self.responses += 1
+        self.rate_limited += status == 429
+        self.server_errors += status >= 500
+
+    def record_failure(self, cause: str) -> None:
+        self.failed[cause] = self.failed.get(cause, 0) + 1
+
+    def failed_attempts(self) -> dict[str, int]:
+        return {RATE_LIMITED: self.rate_limited, SERVER_ERROR: self.server_errors,
+                CONNECTION: self.sent - self.responses, MALFORMED: self.malformed}
+
+    def retries(self) -> dict[str, int]:
+        """Attempts that failed and were tried again, by cause: each failed attempt but the last of an
+        exchange given up for that cause."""
+        return {cause: max(0, count - self.failed.get(cause, 0)) for cause, count in self.failed_attempts().items()}
+
+    def report(self) -> dict:
+        return {"http_requests": self.sent, "retries": self.retries(), "failures": sum(self.failed.values()),
+                "failures_by_cause": dict(sorted(self.failed.items()))}
 
 
 @dataclass

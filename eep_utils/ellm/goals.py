@@ -30,6 +30,7 @@ from eep_utils.cartpole.embodiment import (
 )
 from eep_utils.chat.running import acomplete_all, run_with
 from eep_utils.chat.types import ChatAnswer, ChatRequest, Teacher
+from eep_utils.chat.usage import Usage
 from eep_utils.personas import Persona, persona_in, persona_named
 
 # ---------------------------------------------------------------------------------------------
@@ -213,6 +214,7 @@ class GoalTemplateStandIn:
 
     def __init__(self, projection: Projection = STUDY_2023):
         self.projection = projection
+        self.usage = Usage()  # a Teacher counts its answers; chapter 05 says how many were replayed (none here)
 
     def persona_of(self, system_message: str) -> str:
         """The key of the persona whose sentence (in any wording) opens the prompt; "no_persona" if none does."""
@@ -231,7 +233,9 @@ class GoalTemplateStandIn:
         words = self.projection.words_of_state(self.projection.parse_description(seen.group(1)))
         valid_actions = tuple(a.strip() for a in valid.group(1).split(","))
         goals = stand_in_goals(persona, self.projection, words, valid_actions)[:int(wanted.group(1))]
-        return ChatAnswer(_write_answer(goals, ANSWER_STYLES[persona]), self.model)
+        answer = ChatAnswer(_write_answer(goals, ANSWER_STYLES[persona]), self.model)
+        self.usage.add_answer(answer)
+        return answer
 
 
 # ---------------------------------------------------------------------------------------------

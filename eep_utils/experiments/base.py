@@ -16,6 +16,7 @@ import json
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -77,6 +78,18 @@ class Claim:
     @classmethod
     def not_testable(cls, statement: str, why: str, teacher: str) -> "Claim":
         return cls(statement, NOT_TESTABLE, why, teacher)
+
+
+def made_if_missing(artefacts, chapter: str, make: Callable[[], object], quick: bool) -> list[str]:
+    """An earlier chapter's artefacts (paths), made by `make()` (that chapter's experiment at this mode's
+    sizes) if any is missing, as when a reader opens a chapter alone; the one-line note that says so, or none."""
+    missing = [Path(path) for path in artefacts if not Path(path).exists()]
+    if not missing:
+        return []
+    make()
+    names = " and ".join(path.name for path in missing)
+    return [f"{names} {'was' if len(missing) == 1 else 'were'} missing from {missing[0].parent}: made here by "
+            f"chapter {chapter[:2]}'s experiment at the {'quick' if quick else 'full'} book's sizes"]
 
 
 def headline_row(measure: str, estimate: Estimate, teacher: str, is_chatbot: bool) -> dict:

@@ -22,7 +22,7 @@ from eep_utils.cartpole.evaluation import (RANDOM_WALK_FILE, RandomPolicy, compa
                                            play_episodes)
 from eep_utils.cartpole.policies import LookupTablePolicy, LQRController, constant_table, literal_rule_table
 from eep_utils.experiments import embodiment
-from eep_utils.experiments.base import ChapterResult, Claim, TeacherFactory, headline_row
+from eep_utils.experiments.base import ChapterResult, Claim, TeacherFactory, headline_row, made_if_missing
 from eep_utils.experiments.params import BaselinesParams, params_for
 from eep_utils.stats import Estimate, mean_ci, welch_test
 from eep_utils.study2023.fetch import OriginalStudyUnavailable
@@ -91,14 +91,10 @@ def run(params: BaselinesParams, artifacts_dir: str | Path, teachers: TeacherFac
 
 
 def made_upstream(params: BaselinesParams, artifacts_dir: str | Path) -> list[str]:
-    """Chapter 01's artefacts, made by running its experiment at this mode's sizes if any is missing
-    (a reader opened this chapter alone); the note that says so, or none."""
-    missing = [name for name in UPSTREAM if not (Path(artifacts_dir) / name).exists()]
-    if not missing:
-        return []
-    embodiment.run(params_for(embodiment.CHAPTER, params.quick), artifacts_dir)
-    return [f"{' and '.join(missing)} {'was' if len(missing) == 1 else 'were'} missing from {artifacts_dir}: "
-            f"made here by chapter 01's experiment at the {'quick' if params.quick else 'full'} book's sizes"]
+    """Chapter 01's artefacts, made by its experiment at this mode's sizes if any is missing."""
+    return made_if_missing([Path(artifacts_dir) / name for name in UPSTREAM], embodiment.CHAPTER,
+                           lambda: embodiment.run(params_for(embodiment.CHAPTER, params.quick), artifacts_dir),
+                           params.quick)
 
 
 def random_walk_of_2023(params: BaselinesParams, ours: Estimate):

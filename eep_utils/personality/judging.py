@@ -6,11 +6,11 @@ the neutral control has none) and the template's instruction. The user message a
 one caption. Every judge has a system message, the control included, so no chat template slips in a
 default one of its own.
 
-Reading the answer: a small model answers "No" or " yes" as readily as "no"; a verdict read in one
-casing measures casing, not taste. So the grammar (for a server that honours one, such as llama.cpp)
-admits every casing of yes and no with or without a leading space, and the soft label P(cute) pools the
-probability of every token that spells yes against every token that spells no, at the position where the
-answer is given. The probability those tokens hold together, the *answer mass*, says whether the judge
+Reading the answer: a small model answers "No" or " yes" as readily as "no", and a hosted one "Yes.",
+"No —" or a JSON object; a verdict read in one casing or form measures that, not taste. So the grammar
+(for a server that honours one, such as llama.cpp) admits every casing of yes and no with or without a
+leading space, every form is read (`read_verdict`), and the soft label P(cute) pools the probability of
+every token that spells yes against every token that spells no, at the position where the answer is given. The probability those tokens hold together, the *answer mass*, says whether the judge
 is answering the question at all: a judge whose mass is small is mostly saying something else.
 """
 from __future__ import annotations
@@ -83,9 +83,12 @@ def judgment_request(voice: Voice, caption: str, constrained: bool = True) -> Ch
                                      top_logprobs=TOP_LOGPROBS, grammar=VERDICT_GRAMMAR if constrained else None)
 
 
-def spelled(token: str) -> str | None:
-    """"yes" or "no" when the token spells one (any casing, surrounding spaces or punctuation), else None."""
+def spelled(token: str, json_verdict: bool = False) -> str | None:
+    """"yes" or "no" when the token spells one (any casing, surrounding spaces or punctuation), else None;
+    with `json_verdict`, "true" and "false" too (the value of a JSON answer's "cute")."""
     word = token.strip().strip(".,!:;\"'`*()[]{}").lower()
+    if json_verdict:
+        word = {"true": YES, "false": NO}.get(word, word)
     return word if word in (YES, NO) else None
 
 
@@ -103,21 +106,28 @@ class Verdict:
 
 
 def read_verdict(answer: ChatAnswer) -> Verdict:
-    """The verdict of an answer, read the way the model answers (see the module docstring).
+    """The verdict of an answer, read the way the model answers (see the module docstring), whether a
+    small model under a grammar or a hosted one that answers freely.
 
-    The verdict is the first word of the text when it spells yes or no; P(cute) and the mass are read at
-    the first answer token that spells yes or no, from its alternatives (the chosen token included)."""
-    words = (answer.text or "").split()
-    first = spelled(words[0]) if words else None
-    cute = math.nan if first is None else float(first == YES)
+    The verdict: an answer opening with yes or no ("yes", " No", "YES", "Yes.", "Yes, it is cute",
+    "No —"), a JSON object's `cute` (`{"cute": true, "score": 8}`), "Cute: yes", or one yes or no named
+    in prose (`chat.parsing.parse_judgment`). P(cute) and the mass are read at the first answer token
+    that spells yes or no (in a JSON answer, true or false), from its alternatives, the chosen token
+    included; NaN when the endpoint gave no log-probabilities, or gave the chosen token without its
+    alternatives (nothing to weigh it against)."""
+    judgment = parse_judgment(answer.text)
+    cute = math.nan if judgment.cute is None else float(judgment.cute)
+    json_verdict = "{" in (answer.text or "")
     for position in answer.logprobs or []:
-        if spelled(position["token"]) is None:
+        if spelled(position["token"], json_verdict) is None:
             continue
-        alternatives = {alt["token"]: alt["logprob"] for alt in position.get("top_logprobs") or []}
+        if not position.get("top_logprobs"):
+            break
+        alternatives = {alt["token"]: alt["logprob"] for alt in position["top_logprobs"]}
         alternatives.setdefault(position["token"], position["logprob"])
         mass = {YES: 0.0, NO: 0.0}
         for token, logprob in alternatives.items():
-            word = spelled(token)
+            word = spelled(token, json_verdict)
             if word is not None:
                 mass[word] += math.exp(logprob)
         total = mass[YES] + mass[NO]
@@ -151,8 +161,8 @@ def judge_captions(judge: Teacher, voice: Voice, captions: Sequence[str], max_in
 
     Columns: cute (1.0 yes, 0.0 no, NaN when the answer gives neither), p_cute (`read_verdict`), mass
     (the answer mass, NaN without log-probabilities), answer (the text as received). An answer without
-    log-probabilities that is not a bare yes or no (the offline stand-in's `{"cute": true, "score": 7}`) is
-    read by `chat.parsing.parse_judgment`, its 0–10 score / 10 standing in for P(cute)."""
+    log-probabilities that gives a 0–10 score (the offline stand-in's `{"cute": true, "score": 7}`) has its
+    score / 10 stand in for P(cute)."""
     requests = [request_for(judge, voice, caption, constrained) for caption in captions]
     # The stand-in embeds each caption on its own request; embedding them all in one batch first fills its
     # cache (the same vectors) and makes judging about a hundred times faster.
@@ -162,12 +172,9 @@ def judge_captions(judge: Teacher, voice: Voice, captions: Sequence[str], max_in
     rows = []
     for answer in complete_all(judge, requests, max_in_flight):
         verdict = read_verdict(answer)
-        cute, p_cute = verdict.cute, verdict.p_cute
-        if not answer.logprobs:
-            judgment = parse_judgment(answer.text)
-            if math.isnan(cute) and judgment.cute is not None:
-                cute = float(judgment.cute)
-            if judgment.score is not None:
-                p_cute = judgment.score / 10
-        rows.append({"cute": cute, "p_cute": p_cute, "mass": verdict.mass, "answer": answer.text})
+        p_cute = verdict.p_cute
+        if math.isnan(p_cute):  # no log-probabilities: a 0–10 score (the stand-in's) stands in, if there is one
+            score = parse_judgment(answer.text).score
+            p_cute = math.nan if score is None else score / 10
+        rows.append({"cute": verdict.cute, "p_cute": p_cute, "mass": verdict.mass, "answer": answer.text})
     return pd.DataFrame(rows, columns=["cute", "p_cute", "mass", "answer"])

@@ -1,0 +1,457 @@
+"""Chapter 05: ELLM-style intrinsic rewards from the chatbot's goals, on CartPole.
+
+ELLM (Du et al. 2023) asks an LLM what would be worth doing and rewards the body whenever a caption of
+what it did looks like one of those suggestions. `run` reads as the method:
+
+1. the teacher suggests k goals per text state and persona (ELLM's per-step query, cached per state);
+2. every transition caption is embedded beside every goal; T is calibrated on a random walk's decisions
+   so that `reward_share` of them would be rewarded (never from CartPole's reward);
+3. R_int is measured along four agents' trajectories (the teacher acting on its own advice, its
+   imitation student, a random walk, the full-state controller), correlated with survival, and swept
+   over T and k;
+4. a tabular Q-learner trained on R_int alone is judged on CartPole's return against those baselines,
+   episode by episode on the same starts; the claims and the key result follow from those differences.
+
+The chapter reads no earlier chapter's artefact. Its tables are also written as CSV files under
+`<artifacts_dir>/05_ellm/` for readers who want the raw numbers.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from eep_utils.book.report import teacher_name
+from eep_utils.cartpole.embodiment import STEPS_PER_DECISION_2023, STUDY_2023
+from eep_utils.cartpole.evaluation import RandomPolicy, play_episodes
+from eep_utils.cartpole.policies import LookupTablePolicy, LQRController
+from eep_utils.cartpole.students import STUDENTS, imitate
+from eep_utils.chat.embeddings import make_encoder
+from eep_utils.ellm.captions import TransitionCaptioner
+from eep_utils.ellm.goals import GoalTemplateStandIn, advised_actions, goal_request, suggest_goals
+from eep_utils.ellm.rewards import (
+    ELLMReward,
+    Transitions,
+    episode_rank_correlation,
+    intrinsic_rewards,
+    play_transitions,
+    push_direction_contrast,
+    reward_by_state,
+    similarity_matrix,
+    threshold_for_share,
+    threshold_sweep,
+    train_intrinsic_q_learner,
+)
+from eep_utils.ellm.verdicts import (
+    LARGE_EFFECT,
+    SMALL_EFFECT,
+    compared,
+    copied_example_share,
+    direction_sentence,
+    paired_difference,
+    push_effect,
+    same_goals_share,
+    sign_word,
+    verdict,
+)
+from eep_utils.experiments.base import ChapterResult, Claim, TeacherFactory, headline_row, teachers_by_setting
+from eep_utils.experiments.params import EllmParams, ParameterError
+from eep_utils.stats import Estimate, mean_ci, proportion_ci
+
+CHAPTER = "05_ellm_rewards"
+GOALS_EXPERIMENT = "ellm-goals"  # the transcript the goal requests are recorded in and replayed from
+HOLD = STEPS_PER_DECISION_2023
+EXAMPLE_STATE = STUDY_2023.state_of_words(("center", "stopped", "rightwards", "right"))
+MAIN_PERSONA = "newton"  # the claims are about the chatbot's goals as Newton
+MIN_DECISIONS_PER_STATE = 20  # a state's mean R_int is listed only when met this often
+STUDENT = "imitation student of the Newton teacher (XGBoost)"
+CONTROLLER = "full-state controller (LQR)"
+RANDOM_WALK = "random walk"
+TEACHER_OWN_ADVICE = f"teacher acting on its advice · {MAIN_PERSONA}"
+# The baselines the R_int agent is compared with, as the claims name them.
+BASELINES = {
+    "a random walk": RANDOM_WALK,
+    "the imitation student of the same chatbot": STUDENT,
+    "the chatbot acting on its own goals": TEACHER_OWN_ADVICE,
+}
+CLAIM_AGAINST = ("An agent trained on ELLM's intrinsic reward alone (a chatbot's goals as Newton) plays CartPole "
+                 "better than {}")
+CLAIM_RATE = "ELLM's intrinsic reward per frame rises with survival on CartPole"
+
+
+def run(params: EllmParams, artifacts_dir: str | Path, teachers: TeacherFactory | None = None) -> ChapterResult:
+    """Chapter 05's experiment at `params`' sizes; writes its raw tables under `<artifacts_dir>/05_ellm/`."""
+    if MAIN_PERSONA not in params.personas:
+        raise ParameterError(f"the personas setting of 05_ellm_rewards (notebooks/parameters.yaml) is "
+                             f"{params.personas}; add {MAIN_PERSONA!r}, whose goals the chapter's claims are about")
+    teachers = teachers or teachers_by_setting(params.teacher)
+    personas = params.personas
+    # Separate seed streams: calibration, analysis trajectories, training and evaluation never share episodes.
+    calibration_seed, trajectory_seed = params.seed, params.seed + 10_000
+    train_seed, eval_seed = params.seed + 20_000, params.seed + 30_000
+    output_dir = Path(artifacts_dir) / "05_ellm"
+    output_dir.mkdir(parents=True, exist_ok=True)
+
+    # --- The pieces: who suggests goals, the sentence model, the transition captions
+    goal_teacher = teachers(GOALS_EXPERIMENT, GoalTemplateStandIn())
+    encoder = make_encoder(params.embeddings)
+    captioner = TransitionCaptioner()
+    teacher_label = teacher_name(goal_teacher.label, goal_teacher.is_chatbot)
+    chatbot = goal_teacher.is_chatbot
+
+    # --- Goals, asked once per text state and persona
+    suggestions = {persona: suggest_goals(goal_teacher, persona, params.k) for persona in personas}
+    shown = play_transitions(RandomPolicy(calibration_seed), 1, seed=calibration_seed, steps_per_decision=HOLD)
+    goal_counts = pd.concat(
+        {p: pd.Series([g for goals in suggestions[p].goals for g in goals]).value_counts() for p in personas},
+        names=["persona", "goal"]).rename("states").reset_index()
+    goal_counts.insert(0, "teacher", teacher_label)
+    goal_counts.to_csv(output_dir / "goals_per_persona.csv", index=False)
+    alike = min(same_goals_share(suggestions[a], suggestions[b]) for a in personas for b in personas if a < b)
+    copied = min(copied_example_share(suggestions[p]) for p in personas)
+
+    # --- Similarities, and T calibrated on a random walk's decisions
+    similarities = {p: similarity_matrix(encoder, captioner.vocabulary, suggestions[p].vocabulary) for p in personas}
+    calibration = play_transitions(RandomPolicy(calibration_seed), max(params.trajectory_episodes, 100),
+                                   calibration_seed, HOLD)
+    thresholds = {p: threshold_for_share(params.reward_share, similarities[p], suggestions[p].goal_ids(),
+                                         calibration, STUDY_2023, captioner) for p in personas}
+    newton, newton_similarity = suggestions[MAIN_PERSONA], similarities[MAIN_PERSONA]
+    contrast = push_direction_contrast(newton_similarity, captioner.vocabulary, newton.vocabulary)
+    effect = push_effect(contrast, newton_similarity, newton.vocabulary)
+
+    # --- Four agents' trajectories: the teacher on its own advice, its imitation student, two baselines
+    teacher_policy = LookupTablePolicy(STUDY_2023, advised_actions(newton))
+    teacher_rollouts = play_transitions(teacher_policy, max(params.trajectory_episodes, 100), train_seed, HOLD)
+    # The imitation student senses the four numbers, never text, and is trained on the teacher's decisions only.
+    student = imitate(STUDENTS["xgboost"](), teacher_rollouts.before, teacher_rollouts.actions)
+    teacher_is_constant = bool(np.unique(teacher_rollouts.actions).size == 1)
+    agents = {
+        "teacher (Newton, its own advice)": teacher_policy,
+        "imitation student": student.predict,
+        "random walk": RandomPolicy(trajectory_seed),
+        "full-state controller": LQRController(),
+    }
+    trajectories = {name: play_transitions(policy, params.trajectory_episodes, trajectory_seed, HOLD)
+                    for name, policy in agents.items()}
+
+    def rewards_for(persona, threshold, transitions, return_goals=False):
+        reward = ELLMReward(similarities[persona], suggestions[persona].goal_ids(params.k), threshold)
+        return intrinsic_rewards(reward, transitions, STUDY_2023, captioner, return_goals=return_goals)
+
+    # --- R_int along the trajectories, per agent and persona
+    by_agent = []
+    for persona in personas:
+        for agent, transitions in trajectories.items():
+            rewards = rewards_for(persona, thresholds[persona], transitions)
+            per_episode = np.bincount(transitions.episode, weights=rewards, minlength=transitions.n_episodes)
+            by_agent.append({"agent": agent, "persona": persona, "R_int": mean_ci(per_episode),
+                             "rewarded": proportion_ci(int(np.sum(rewards > 0)), len(rewards)),
+                             "return": transitions.returns.mean()})
+    _save_reward_by_agent(by_agent, teacher_label, output_dir / "intrinsic_reward_by_agent.csv")
+    cumulative = _cumulative_reward(
+        {agent: (transitions, rewards_for(MAIN_PERSONA, thresholds[MAIN_PERSONA], transitions))
+         for agent, transitions in trajectories.items()})
+
+    # --- Does R_int track survival? (intervals resample whole episodes)
+    everyone = Transitions.concatenate(list(trajectories.values()))
+    newton_rewards, newton_goals = rewards_for(MAIN_PERSONA, thresholds[MAIN_PERSONA], everyone, return_goals=True)
+    episode_rewards = np.bincount(everyone.episode, weights=newton_rewards, minlength=everyone.n_episodes)
+    episodes = np.arange(everyone.n_episodes)
+    rank = dict(n_resamples=params.bootstrap_resamples, seed=params.seed)
+    rho_remaining = episode_rank_correlation(newton_rewards, everyone.remaining, everyone.episode, **rank)
+    rho_return = episode_rank_correlation(episode_rewards, everyone.returns, episodes, **rank)
+    rho_rate = episode_rank_correlation(episode_rewards / everyone.returns, everyone.returns, episodes, **rank)
+
+    # --- The threshold T and the number of goals k; the states with the highest and lowest R_int
+    sweep = threshold_sweep(newton_similarity, newton, trajectories, params.sweep_thresholds, params.sweep_ks,
+                            STUDY_2023, captioner)
+    sweep.assign(teacher=teacher_label, persona=MAIN_PERSONA).to_csv(output_dir / "threshold_sweep.csv", index=False)
+    at_top = sweep[(sweep["threshold"] == max(params.sweep_thresholds)) & (sweep["agent"] == "all")]
+    by_state = reward_by_state(newton_rewards, newton_goals, everyone, newton, STUDY_2023,
+                               min_decisions=MIN_DECISIONS_PER_STATE)
+    by_state.assign(teacher=teacher_label).to_csv(output_dir / "reward_by_state.csv")
+
+    # --- Agents trained on R_int alone: one per persona at its calibrated T, one with Newton's goals at ELLM's T
+    learners = {}
+    for persona in personas:
+        reward = ELLMReward(similarities[persona], suggestions[persona].goal_ids(), thresholds[persona])
+        learners[f"R_int agent · {persona} (T = {thresholds[persona]:.3f})"] = train_intrinsic_q_learner(
+            reward, captioner, params.train_episodes, train_seed, steps_per_decision=HOLD)
+    newton_agent = f"R_int agent · {MAIN_PERSONA} (T = {thresholds[MAIN_PERSONA]:.3f})"
+    ellm_agent = f"R_int agent · {MAIN_PERSONA} (T = {params.ellm_threshold}, ELLM's)"
+    reward = ELLMReward(newton_similarity, newton.goal_ids(), params.ellm_threshold)
+    learners[ellm_agent] = train_intrinsic_q_learner(reward, captioner, params.train_episodes, train_seed,
+                                                     steps_per_decision=HOLD)
+    earned_at_ellm_t = float(learners[ellm_agent].history["intrinsic_return"].sum())
+
+    # --- Judged on CartPole's return, every policy on the same seeded starts
+    policies = {
+        CONTROLLER: agents["full-state controller"],
+        RANDOM_WALK: RandomPolicy(eval_seed),
+        **{f"teacher acting on its advice · {p}": LookupTablePolicy(STUDY_2023, advised_actions(suggestions[p]))
+           for p in personas},
+        STUDENT: student.predict,
+        **{name: LookupTablePolicy(STUDY_2023, learned.table) for name, learned in learners.items()},
+    }
+    runs = {name: play_episodes(policy, params.eval_episodes, eval_seed, HOLD) for name, policy in policies.items()}
+    returns = {name: played.summary() for name, played in runs.items()}
+    pd.DataFrame([{"policy": name, "teacher": teacher_label, **e.as_dict()} for name, e in returns.items()]
+                 ).to_csv(output_dir / "comparison.csv", index=False)
+    differences = {label: paired_difference(runs[newton_agent].returns, runs[name].returns)
+                   for label, name in BASELINES.items()}
+
+    # --- Claims, decided by the differences' intervals (not tested unless a chatbot suggested the goals)
+    claims = _claims(differences, rho_rate, teacher_label, chatbot, teacher_is_constant)
+    summary = _key_result(teacher_label, returns[newton_agent], returns[RANDOM_WALK], returns[STUDENT],
+                          differences, alike, copied)
+
+    answered = {p: len(suggestions[p].answers) for p in personas}
+    highest = max(float(s.max()) for s in similarities.values())
+    return ChapterResult(
+        chapter=CHAPTER,
+        key_result=summary,
+        caveat=_caveat(chatbot, copied),
+        numbers={
+            "teacher_label": teacher_label, "encoder_name": encoder.name, "n_captions": len(captioner.vocabulary),
+            "k": params.k, "ellm_threshold": params.ellm_threshold, "n_personas": len(personas),
+            "n_states": STUDY_2023.n_states, "hold": HOLD,
+            "unparsed_total": sum(len(suggestions[p].unparsed_states) for p in personas),
+            "most_goals": max(len(goals) for p in personas for goals in suggestions[p].goals),
+            "max_similarity": highest, "reward_share_pct": 100 * params.reward_share,
+            "threshold_newton": thresholds[MAIN_PERSONA], "trajectory_episodes": params.trajectory_episodes,
+            "rho_remaining": rho_remaining, "rho_return": rho_return, "rho_rate": rho_rate,
+            "sweep_top_threshold": max(params.sweep_thresholds),
+            "sweep_top_share": 100 * float(at_top["share_rewarded"].max()),
+            "train_episodes": params.train_episodes, "eval_episodes": params.eval_episodes,
+            **{name: returns[policy] for name, policy in (
+                ("agent_newton", newton_agent), ("agent_ellm_t", ellm_agent), ("student", STUDENT),
+                ("random", RANDOM_WALK), ("teacher_newton", TEACHER_OWN_ADVICE), ("controller", CONTROLLER))},
+            "versus_random": differences["a random walk"],
+            "versus_student": differences["the imitation student of the same chatbot"],
+            "versus_teacher": differences["the chatbot acting on its own goals"],
+        },
+        sentences={
+            "example_question": _example_question(params.k),
+            "provenance": _provenance(answered, goal_teacher, teacher_label),
+            "persona_note": _persona_note(alike, copied, len(personas)),
+            "ellm_t_effect": ("at that T, R_int is zero everywhere" if highest <= params.ellm_threshold
+                              else "only the closest few caption–goal pairs pass that T"),
+            "contrast_sentence": _contrast_sentence(contrast, effect),
+            "teacher_advice": _teacher_advice(teacher_is_constant),
+            **{f"{name}_sign": sign_word(estimate) for name, estimate in (
+                ("rho_remaining", rho_remaining), ("rho_return", rho_return), ("rho_rate", rho_rate))},
+            "ellm_t_training": ("earned no reward in training, so its table kept the default push (right)"
+                                if earned_at_ellm_t == 0 else f"earned {earned_at_ellm_t:.2f} R_int in all training"),
+            "agent_vs_random": compared(differences["a random walk"]),
+            "agent_vs_student": compared(differences["the imitation student of the same chatbot"]),
+            "agent_vs_teacher": compared(differences["the chatbot acting on its own goals"]),
+        },
+        tables={
+            "answers": pd.DataFrame({
+                "persona": personas,
+                "answer, as received": [suggestions[p].answers[EXAMPLE_STATE] for p in personas],
+                "goals parsed": ["; ".join(suggestions[p].goals[EXAMPLE_STATE]) for p in personas],
+            }).set_index("persona"),
+            "captions": pd.DataFrame({
+                "text state before": [", ".join(STUDY_2023.words_of_state(s))
+                                      for s in STUDY_2023.state_index(shown.before)],
+                "transition caption": captioner.captions(shown.before, shown.actions, shown.after),
+            }).head(8),
+            "top goals": goal_counts.groupby("persona", sort=False).head(8).set_index(["persona", "goal"])[["states"]],
+            "thresholds": pd.DataFrame({
+                "calibrated T": {p: f"{thresholds[p]:.3f}" for p in personas},
+                "highest similarity": {p: f"{float(s.max()):.3f}" for p, s in similarities.items()},
+                "distinct goals": {p: len(suggestions[p].vocabulary) for p in personas},
+            }).rename_axis("persona"),
+            "push contrast": contrast.map(lambda value: f"{value:.3f}"),
+            "R_int by agent": _reward_by_agent_table(by_agent),
+            "correlations": pd.DataFrame([
+                {"measure": measure, "Spearman ρ": _interval(estimate), "episodes resampled": estimate.n}
+                for measure, estimate in (("R_int per decision vs frames remaining", rho_remaining),
+                                          ("R_int per episode vs return", rho_return),
+                                          ("R_int per frame vs return", rho_rate))]).set_index("measure"),
+            "states": _states_table(by_state),
+            "returns": pd.DataFrame([
+                {"policy": name, "learns from": _learns_from(name), "return (frames)": _interval(e, 1),
+                 "episodes": e.n} for name, e in returns.items()]).set_index("policy"),
+            "differences": pd.DataFrame([
+                {"comparison": f"R_int agent − {label}", "difference in return (frames)": _interval(d),
+                 "paired episodes": d.n} for label, d in differences.items()]).set_index("comparison"),
+            "claims": pd.DataFrame([c.as_row() for c in claims]).set_index("claim")[["status", "evidence"]],
+        },
+        figures={
+            "trajectories": {"cumulative": cumulative, "threshold": thresholds[MAIN_PERSONA],
+                             "teacher": teacher_label, "hold": HOLD},
+            "sweep": {"sweep": sweep, "k": max(params.sweep_ks), "teacher": teacher_label},
+            "training": {"histories": {name: learned.history for name, learned in learners.items()},
+                         "teacher": teacher_label},
+        },
+        claims=claims,
+        headline=[headline_row(f"CartPole return: {name}", returns[name], teacher_label, chatbot)
+                  for name in (newton_agent, STUDENT)],
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Steps named by what they decide
+
+
+def _claims(differences: dict[str, Estimate], rho_rate: Estimate, teacher_label: str, chatbot: bool,
+            teacher_is_constant: bool) -> list[Claim]:
+    """The R_int agent against each baseline (shown when the paired difference's 95% CI lies above zero),
+    then whether R_int per frame rises with survival; all not tested when no chatbot suggested the goals."""
+
+    def decided(statement: str, estimate: Estimate, evidence: str) -> Claim:
+        if not chatbot:
+            return Claim.not_tested(statement, evidence, teacher_label)
+        shown, decidable = verdict(estimate)
+        return Claim.decided(statement, shown if decidable else None, evidence, teacher_label)
+
+    # A constant teacher's student is that constant: one claim for both, not the same one twice.
+    same_policy = ("; the teacher's advice names one push everywhere, so its imitation student is the same policy"
+                   if teacher_is_constant else "")
+    claims = []
+    for label, difference in differences.items():
+        if teacher_is_constant and label == "the imitation student of the same chatbot":
+            continue
+        claims.append(decided(
+            CLAIM_AGAINST.format(label), difference,
+            f"difference in return, R_int agent − {label}: {difference} (95% CI, {difference.n} paired episodes)"
+            + (same_policy if label == "the chatbot acting on its own goals" else "")))
+    claims.append(decided(CLAIM_RATE, rho_rate, f"Spearman ρ of R_int per frame with return {rho_rate}"))
+    return claims
+
+
+def _key_result(teacher_label: str, agent: Estimate, random_walk: Estimate, student: Estimate,
+                differences: dict[str, Estimate], alike: float, copied: float) -> str:
+    summary = (
+        f"With goals from {teacher_label}, the agent trained on ELLM's intrinsic reward alone survives "
+        f"{agent.value:.1f} frames (95% CI {agent.low:.1f}–{agent.high:.1f}), "
+        f"{compared(differences['a random walk'], explain=False)} a random walk ({random_walk.value:.1f}), and "
+        f"{compared(differences['the imitation student of the same chatbot'], explain=False)} the imitation "
+        f"student of the same chatbot ({student.value:.1f}).")
+    if alike == 1 and copied > 0.5:
+        summary += (" The chatbot's goals carry neither common sense nor persona: "
+                    f"{100 * copied:.0f}% of its answers repeat the prompt's worked example, for every persona, "
+                    "so whatever R_int rewards comes from the sentence model's reading of those goals.")
+    elif alike == 1:
+        summary += " Every persona got the same goals, so no persona reached the agent."
+    return summary
+
+
+def _caveat(chatbot: bool, copied: float) -> str:
+    """What this build's teacher can and cannot show."""
+    if not chatbot:
+        return ("This build's teacher is not a chatbot: nothing here is about a chatbot's goals; the claims stay "
+                "not tested until a chatbot answers.")
+    if copied > 0.5:
+        return ("It shows that the whole pipeline runs on a real chatbot's answers, every one recorded and "
+                "replayed. It cannot show ELLM's premise, that an LLM's common sense shapes the reward: "
+                f"{100 * copied:.0f}% of its answers copy the prompt's worked example, whatever the state and "
+                "persona. Testing that needs a larger chatbot (chapter 07).")
+    return ("It shows that the whole pipeline runs on a real chatbot's answers, every one recorded and replayed. "
+            "Its goals vary with the state; whether they carry common sense is what the comparisons above measure.")
+
+
+def _provenance(answered: dict[str, int], goal_teacher, teacher_label: str) -> str:
+    """Where the goals came from, and whether every state got an answer."""
+    if not all(n == STUDY_2023.n_states for n in answered.values()):
+        return f"Only {answered} answers per persona came back from {teacher_label}."
+    replayed = goal_teacher.usage.replayed
+    return (f"All {sum(answered.values())} answers ({len(answered)} personas × {STUDY_2023.n_states} text states) "
+            f"came from {teacher_label}"
+            + (f", {replayed} of them replayed from its recordings." if replayed else ", asked in this build."))
+
+
+def _persona_note(alike: float, copied: float, n_personas: int) -> str:
+    if alike == 1:
+        note = (f"All {n_personas} personas were given the same goals in every state: in this build the persona "
+                "does not reach the goals at all.")
+    else:
+        note = ("The personas' goals differ: any two personas were given the same goals in at most "
+                f"{100 * alike:.0f}% of the states.")
+    if copied > 0.5:
+        note += (f" For every persona, {100 * copied:.0f}% of the answers repeat the prompt's worked example word "
+                 "for word, whatever the state.")
+    return note
+
+
+def _contrast_sentence(contrast: pd.DataFrame, effect: float) -> str:
+    """Whether the sentence model tells a push goal's own push from the opposite one."""
+    if contrast.empty:
+        return f"None of Newton's goals names a push: {direction_sentence(effect)}."
+    return ("On average a push goal's similarity to captions of the push it names, minus its similarity to "
+            f"captions of the opposite push, is {contrast['difference'].mean():+.3f}: {effect:+.2f} times the "
+            "spread (standard deviation) of its similarities over all captions; below "
+            f"{SMALL_EFFECT} of the spread a contrast counts as negligible, from {LARGE_EFFECT} on as large "
+            f"(Cohen's conventions). Here {direction_sentence(effect)}.")
+
+
+def _teacher_advice(teacher_is_constant: bool) -> str:
+    if teacher_is_constant:
+        return ("**The teacher's advice names one push in every state.** Its goals, read as actions, give the "
+                "same action everywhere, so the teacher acting on its advice is a constant policy, and its "
+                "imitation student is that constant (scikit-learn's `DummyClassifier`): no classifier learns a "
+                "boundary from a single action. The comparison below still runs, but the student adds nothing "
+                "the teacher does not already do.")
+    return ("The teacher's advice names different pushes in different states, so its imitation student has two "
+            "actions to learn from.")
+
+
+def _example_question(k: int) -> str:
+    """The question the teacher is asked in the example state, as a Markdown code block."""
+    question = goal_request(MAIN_PERSONA, STUDY_2023.describe_state(EXAMPLE_STATE), k).messages[-1][1]
+    return f"```text\n{question}\n```"
+
+
+def _cumulative_reward(rewarded: dict[str, tuple[Transitions, np.ndarray]], decisions: int = 60) -> pd.DataFrame:
+    """Per agent, the cumulative R_int per episode started, over the first `decisions` decisions."""
+    rows = []
+    for agent, (transitions, rewards) in rewarded.items():
+        steps = np.arange(min(decisions, transitions.decision.max() + 1))
+        mean = np.array([rewards[transitions.decision == d].sum() for d in steps]) / transitions.n_episodes
+        rows.append(pd.DataFrame({"agent": agent, "frame": steps * HOLD, "cumulative R_int": np.cumsum(mean)}))
+    return pd.concat(rows, ignore_index=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Tables
+
+
+def _interval(estimate: Estimate, digits: int = 2) -> str:
+    """An estimate as "value [low, high]" at `digits` decimals ("undefined" where it is NaN)."""
+    if not np.isfinite(estimate.value):
+        return "undefined"
+    return f"{estimate.value:.{digits}f} [{estimate.low:.{digits}f}, {estimate.high:.{digits}f}]"
+
+
+def _learns_from(policy: str) -> str:
+    return "R_int" if policy.startswith("R_int") else "teacher's actions" if policy.startswith("imitation") else "—"
+
+
+def _save_reward_by_agent(rows: list[dict], teacher_label: str, path: Path) -> None:
+    pd.DataFrame([{"": f"{row['agent']} · {row['persona']}", "persona": row["persona"],
+                   "rewarded decisions": f"{100 * row['rewarded'].value:.1f}%", "return (frames)": row["return"],
+                   "mean": row["R_int"].value, "95% CI": f"[{row['R_int'].low:.2f}, {row['R_int'].high:.2f}]",
+                   "n": row["R_int"].n} for row in rows]).set_index("").assign(teacher=teacher_label).to_csv(path)
+
+
+def _reward_by_agent_table(rows: list[dict]) -> pd.DataFrame:
+    return pd.DataFrame([{"goals of": row["persona"], "agent": row["agent"],
+                          "R_int per episode": _interval(row["R_int"]), "episodes": row["R_int"].n,
+                          "decisions rewarded": f"{100 * row['rewarded'].value:.1f}%",
+                          "return (frames)": f"{row['return']:.1f}"} for row in rows]).set_index(["goals of", "agent"])
+
+
+def _states_table(by_state: pd.DataFrame) -> pd.DataFrame:
+    """The five text states with the highest and the five with the lowest mean R_int."""
+    table = pd.concat({"highest": by_state.head(5), "lowest": by_state.tail(5)}, names=["R_int", "state"])
+    return pd.DataFrame({
+        "decisions": table["decisions"],
+        "mean R_int": table["mean_reward"].map(lambda value: f"{value:.3f}"),
+        "decisions rewarded": table["rewarded_share"].map(lambda share: f"{100 * share:.1f}%"),
+        "goal most often achieved": table["most_achieved_goal"],
+    }).set_axis(pd.MultiIndex.from_arrays([table.index.get_level_values("R_int"), table["description"]],
+                                          names=["R_int", "text state"]))

@@ -1,0 +1,426 @@
+"""Chapter 04 · Embodied students: imitation carries a teacher's CartPole behaviour into a body.
+
+A student senses CartPole's four numbers directly (never the text, never the reward) and learns only to
+imitate a teacher's recorded decisions. The experiment, top to bottom:
+
+1. The 2023 student re-examined (needs the 2023 recordings; without them its claims are not made): its
+   training pairs checked against CartPole's dynamics, and its published table reproduced.
+2. Students of this build's teachers (chapter 02's rollouts, and the 2023 chat run): four kinds of
+   student (five when tuned) trained on whole episodes, validation episodes held out, each played for
+   `eval_episodes` episodes against its teacher and the book's random walk (chapter 01's).
+3. Newton's and the control's students compared on the same text states: do they differ where their
+   teachers differ?
+4. DAgger, where the teacher can still be asked (its labels, like the fidelity labels, are the
+   `cartpole-<persona>-labels` experiments), and soft labels where the teacher gave log-probabilities.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from eep_utils.cartpole.behaviour import (DisagreementPatterns, disagreement_patterns, disagreement_statement,
+                                          follows_teachers, record_episode)
+from eep_utils.cartpole.embodiment import STEPS_PER_DECISION_2023
+from eep_utils.cartpole.episodes import EpisodeSet, push_consistency
+from eep_utils.cartpole.evaluation import RANDOM_WALK_FILE, RandomWalkBaseline, Rollouts, compared, load_random_walk
+from eep_utils.cartpole.stand_in import RuleStandIn
+from eep_utils.cartpole.students import (STUDENTS, TUNING_GRIDS, Labeller, agreement, assess_student,
+                                         closed_loop_return, constant_agreement, dagger, split_by_episode,
+                                         tune_student)
+from eep_utils.cartpole.teaching import label_observations
+from eep_utils.chat.types import Teacher, TranscriptMiss, accepts_grammar
+from eep_utils.experiments import embodiment
+from eep_utils.experiments import teachers as teacher_rollouts
+from eep_utils.experiments.base import (ChapterResult, Claim, TeacherFactory, headline_row, made_if_missing,
+                                       teachers_by_setting)
+from eep_utils.experiments.params import StudentsParams, params_for
+from eep_utils.stats import Estimate, mean_ci, proportion_ci
+from eep_utils.study2023.fetch import OriginalStudyUnavailable
+from eep_utils.study2023.recordings import ORIGINAL_TRAINING_ROWS, OriginalStudy, locate
+from eep_utils.study2023.replay import zipped_pair_alignment
+from eep_utils.study2023.reproduction import aligned_statement, pairing_statement, reproduction_table
+
+CHAPTER = "04_students"
+NEWTON, CONTROL = "newton", "no_persona"  # the pair whose students are compared
+CHATGPT_2023 = "chatgpt_2023"  # the 2023 chat run's demonstrations
+STUDENT_KINDS = ("original_xgboost", "xgboost", "logistic", "mlp")
+TUNED = "xgboost (tuned)"
+EVAL_SEED_OFFSET = 40_000  # students play episodes no teacher and no baseline chapter played
+SHOWN_EPISODES = 20  # episodes the animated student plays; the longest is shown
+PUBLISHED, HERE = "XGBoost student, published model", "played here"
+
+CAVEAT = ("The comparison rests on the text states that both teachers visited and where all four have a "
+          "majority; with few episodes these are few, and a teacher's majority in a rarely visited state is "
+          "itself uncertain. A chatbot with a two-turn history may also act differently in one text state at "
+          "different times; the majority summarises that.")
+
+
+def run(params: StudentsParams, artifacts_dir: str | Path, teachers: TeacherFactory | None = None) -> ChapterResult:
+    """Chapter 04's experiment (see the module docstring): students trained, played, compared and claimed."""
+    if not {NEWTON, CONTROL} <= set(params.personas):
+        raise ValueError(f"04_students: personas {params.personas} must include {NEWTON!r} and {CONTROL!r}, whose "
+                         "students the chapter compares; add them in notebooks/parameters.yaml")
+    teachers = teachers or teachers_by_setting(params.teacher)
+    eval_seed = params.seed + EVAL_SEED_OFFSET
+    notes: list[str] = []
+    result = ChapterResult(CHAPTER, key_result="", caveat=CAVEAT, notes=notes)
+    random_walk = _random_walk(params, artifacts_dir, notes)
+
+    # 1. The 2023 student, re-examined: its pairs against CartPole's dynamics, its table reproduced.
+    study, chat, study_problem = _study_2023()
+    if study is not None:
+        pairs = check_2023_pairs(study, chat)
+        reproduction = reproduction_table(study, random_walk, params.reproduction_episodes, eval_seed,
+                                          replay_frames=params.replay_frames)
+        result.tables["push_check"] = pairs.table
+        result.tables["reproduction"] = _reproduction_display(reproduction)
+        result.sentences["pairing"] = pairs.paragraph
+        result.sentences["why_numbers_differ"] = why_numbers_differ(reproduction, params.replay_frames)
+    else:
+        result.sentences["pairing"] = f"**The reproduction was skipped in this build:** {study_problem}"
+        result.sentences["why_numbers_differ"] = ("Without the 2023 recordings this build reproduces no part of "
+                                                  "the published table.")
+
+    # 2. Students of this build's teachers, each played against its teacher and the random walk.
+    demonstrations = _rollouts(params, artifacts_dir, notes, teachers)
+    if chat is not None:
+        demonstrations[CHATGPT_2023] = chat
+    asked = {persona: teachers(f"cartpole-{persona}-labels", RuleStandIn(persona)) for persona in params.personas}
+    labellers = {persona: _labeller(teacher, persona) for persona, teacher in asked.items()}
+    trained = {name: train_students(episodes, labellers.get(name), random_walk.returns, params, eval_seed)
+               for name, episodes in demonstrations.items()}
+    result.tables["demonstrations"] = pd.DataFrame([
+        {"demonstrations of": name, "teacher": d.teacher, "chatbot": d.is_chatbot, "episodes": d.n_episodes,
+         "decisions": len(d.decisions)} for name, d in demonstrations.items()]).set_index("demonstrations of")
+    result.tables["students"] = _students_display(trained)
+    result.figures["returns"] = _returns_figure_data(demonstrations, trained)
+    result.numbers.update(eval_episodes=params.eval_episodes, walk_episodes=len(random_walk.returns))
+
+    # 3. Do Newton's and the control's students differ where their teachers do?
+    patterns = {kind: disagreement_patterns(demonstrations[NEWTON], demonstrations[CONTROL],
+                                            trained[NEWTON].students[kind].predict,
+                                            trained[CONTROL].students[kind].predict, seed=params.seed)
+                for kind in trained[NEWTON].students}
+    result.tables["disagreement"] = _disagreement_display(patterns)
+    pattern = patterns["xgboost"]
+    same_way = disagreement_statement(pattern, "Newton", "the control", "XGBoost students")
+    result.sentences["same_way"] = same_way
+
+    # 4. DAgger where the teacher can be asked again; soft labels where it gave log-probabilities.
+    histories = {}
+    for persona in params.personas:
+        X, y, _ = demonstrations[persona].training_pairs(dynamics_checked=True)
+        try:
+            histories[persona] = dagger(STUDENTS["xgboost"], labellers[persona], X, y,
+                                        iterations=params.dagger_iterations,
+                                        rollout_episodes=params.dagger_rollout_episodes,
+                                        max_new_labels=params.dagger_max_labels, eval_episodes=params.eval_episodes,
+                                        seed=eval_seed, progress=False).history
+        except TranscriptMiss as error:
+            notes.append(f"DAgger for {persona} skipped: the replayed transcripts lack its labels ({error}).")
+    result.figures["dagger"] = {"histories": histories, "teachers": {p: asked[p].label for p in histories}}
+    with_probabilities = {name: d for name, d in demonstrations.items() if np.isfinite(d.soft_labels()).any()}
+    result.sentences["soft_labels"] = _soft_labels_sentence(with_probabilities)
+    if with_probabilities:
+        result.tables["soft_labels"] = soft_label_students(with_probabilities, params.eval_episodes, eval_seed)
+    result.figures["student_episode"] = longest_student_episode(demonstrations[params.personas[0]],
+                                                                params.personas[0], eval_seed)
+
+    # Claims, the key result and what the chapter concludes.
+    newton = trained[NEWTON]
+    agrees = agreement(newton.students["xgboost"].predict, *newton.held_out)
+    constant = constant_agreement(newton.held_out[1])
+    newton_return = newton.rollouts["xgboost"].summary()
+    newton_teacher = mean_ci(demonstrations[NEWTON].returns())
+    teacher_a, teacher_b = demonstrations[NEWTON], demonstrations[CONTROL]
+    above_constant = compared(agrees, Estimate(constant, constant, constant, len(newton.held_out[1])))
+    result.claims.append(_claim(
+        f"A student of {teacher_a.teacher} as Newton agrees with its teacher on held-out episodes more often "
+        "than always pushing the teacher's more common way",
+        tested=teacher_a.is_chatbot, verdict=_above(above_constant),
+        evidence=f"agreement {agrees} (Wilson 95% CI); the constant {constant:.2f}", teacher=teacher_a.teacher))
+    follows = follows_teachers(pattern)
+    # Teachers that never (or always) differ leave no pattern for students to follow: the chatbot
+    # answered, but this build's statistic is undefined, so the claim is inconclusive.
+    testable = 0 < pattern.teachers.value < 1
+    result.claims.append(_claim(
+        "The XGBoost student of Newton differs from the control's where the teachers do",
+        tested=teacher_a.is_chatbot and teacher_b.is_chatbot, verdict=follows if testable else None,
+        evidence=same_way, teacher=teacher_a.teacher))
+    if study is not None:  # the 2023 part's claims are made only with its recordings
+        chatgpt, walk = trained[CHATGPT_2023].rollouts["original_xgboost"].summary(), random_walk.summary()
+        result.claims.append(Claim.decided(
+            "A student trained on correctly paired 2023 ChatGPT decisions beats a random walk",
+            _above(compared(chatgpt, walk)), f"return {chatgpt} vs random walk {walk} (95% CIs)", chat.teacher))
+        aligned, aligned_better = aligned_statement(reproduction)
+        result.claims.append(Claim.decided(
+            "The 2023 recipe does better on correctly paired frames than on the published arrays",
+            aligned_better, aligned, chat.teacher))
+        result.sentences["study_statement"] = f"{pairs.unrelated_sentence} {aligned}."
+    else:
+        result.sentences["study_statement"] = "The 2023 recordings were not available to this build."
+    result.headline = best_students(demonstrations, trained)
+    result.sentences["stand_in_note"] = _stand_in_note(demonstrations)
+    result.numbers.update(agree_newton=Estimate(100 * agrees.value, 100 * agrees.low, 100 * agrees.high, agrees.n),
+                          constant_newton=100 * constant)
+    result.key_result = (
+        f"The XGBoost student of {teacher_a.teacher} as Newton agrees with it on **{100 * agrees.value:.0f}%** of "
+        f"held-out decisions (95% CI {100 * agrees.low:.0f}–{100 * agrees.high:.0f}%; always pushing its more "
+        f"common way: {100 * constant:.0f}%) and survives {newton_return.value:.1f} frames against the teacher's "
+        f"{newton_teacher.value:.1f}. For Newton's and the control's students, {same_way}.")
+    return result
+
+
+# --- Earlier chapters' artefacts --------------------------------------------------------------------------
+
+
+def _random_walk(params: StudentsParams, artifacts_dir, notes: list[str]) -> RandomWalkBaseline:
+    """Chapter 01's random walk, the book's one baseline (played with the 2023 decision hold)."""
+    notes += made_if_missing([Path(artifacts_dir) / RANDOM_WALK_FILE], embodiment.CHAPTER,
+                             lambda: embodiment.run(params_for(embodiment.CHAPTER, params.quick), artifacts_dir),
+                             params.quick)
+    return load_random_walk(artifacts_dir, STEPS_PER_DECISION_2023)
+
+
+def _rollouts(params: StudentsParams, artifacts_dir, notes: list[str], teachers: TeacherFactory) -> dict:
+    """Chapter 02's rollouts of every persona (artifacts_dir/rollouts/<persona>), asked of the same teachers."""
+    folders = [Path(artifacts_dir) / "rollouts" / persona for persona in params.personas]
+    notes += made_if_missing(folders, teacher_rollouts.CHAPTER,
+                             lambda: teacher_rollouts.run(params_for(teacher_rollouts.CHAPTER, params.quick),
+                                                          artifacts_dir, teachers), params.quick)
+    return {folder.name: EpisodeSet.load(folder) for folder in folders}
+
+
+def _study_2023() -> tuple[OriginalStudy | None, EpisodeSet | None, str]:
+    """The 2023 recordings and their chat run, or None and why they are not available to this build."""
+    try:
+        study = locate()
+        return study, study.chat_run(), ""
+    except OriginalStudyUnavailable as error:
+        return None, None, str(error)
+
+
+# --- 1. The 2023 student ------------------------------------------------------------------------------------
+
+
+@dataclass
+class PairCheck:
+    table: pd.DataFrame  # the push check on the zipped arrays and on the replayed run
+    paragraph: str  # what the check and the pairs' alignment show, in words
+    unrelated_sentence: str  # how related the published student's training pairs are
+
+
+def check_2023_pairs(study: OriginalStudy, chat: EpisodeSet) -> PairCheck:
+    """Do the 2023 training pairs obey CartPole's dynamics (a push changes the cart's velocity its way)?
+
+    Checked on the arrays the 2023 student trained on (zipped from the state records and the actions)
+    and on the same run rebuilt by replaying its actions."""
+    observations, actions = study.original_training_arrays()
+    zipped_ok = push_consistency(observations[:-1], actions[:-1], observations[1:])
+    replayed_ok = chat.dynamics_consistency().dropna().astype(bool).to_numpy()
+    alignment = zipped_pair_alignment(study.replayed_run("2023-03-03"), len(observations))
+    rows = []
+    for pairs, passed in {"2023 training arrays (zipped)": zipped_ok,
+                          "the same run, replayed and aligned": replayed_ok}.items():
+        e = proportion_ci(int(passed.sum()), len(passed))
+        rows.append({"pairs": pairs, "pass the push check (%)": f"{100 * e.value:.1f}",
+                     "95% CI (%)": f"[{100 * e.low:.1f}, {100 * e.high:.1f}]", "pairs checked": e.n})
+    own_action = int((alignment["lag"] == 0).sum())
+    trained_on = alignment["same_episode"].iloc[:ORIGINAL_TRAINING_ROWS]
+    push_sentence, unrelated_sentence, _ = pairing_statement(zipped_ok, replayed_ok, trained_on)
+    paragraph = (f"Only {own_action} of the {len(observations)} rows of the 2023 arrays pair an observation with "
+                 "its own action. The cause: the recording script appended an extra state record at every reset, "
+                 "so each finished episode shifted the states one row against the actions. "
+                 f"{push_sentence} **{unrelated_sentence}** Below, students are trained only on replayed, "
+                 "dynamics-checked pairs.")
+    return PairCheck(pd.DataFrame(rows).set_index("pairs"), paragraph, unrelated_sentence)
+
+
+def why_numbers_differ(reproduction: pd.DataFrame, replay_frames: int) -> str:
+    """Why the reproduced means differ from the published ones, with every number from the table."""
+    def row_of(agent, origin):
+        return reproduction[(reproduction.agent == agent) & (reproduction.origin == origin)].iloc[0]
+
+    def mean_of(agent, origin):
+        return float(row_of(agent, origin)["mean"])
+
+    chatbot_2023 = row_of("Newton chatbot", "2023 score file")
+    as_in_2023 = ""
+    if replay_frames:  # the published model replayed frame by frame as in 2023
+        as_in_2023 = f", and replayed the 2023 way it scores {mean_of(PUBLISHED, 'replayed as in 2023'):.2f}"
+    return ("**Why the numbers differ.** (1) *Decision rhythm:* the 2023 scripts decided on every second frame of "
+            "the whole run, so an episode following an odd-length one began by holding the previous push; played "
+            f"here with a fresh rhythm per episode, the published model scores {mean_of(PUBLISHED, HERE):.2f} rather "
+            f"than its recorded {mean_of('XGBoost student', '2023 score file'):.2f}{as_in_2023}. "
+            "(2) *Misaligned pairs:* the 2023 recipe retrained on the same arrays scores "
+            f"{mean_of('XGBoost student retrained as in 2023', HERE):.2f}; on the same {ORIGINAL_TRAINING_ROWS} "
+            f"frames correctly paired it scores {mean_of('XGBoost student, aligned pairs', HERE):.2f}, and on every "
+            f"checked decision of the run {mean_of('XGBoost student, checked decisions', HERE):.2f}. "
+            f"(3) *Sampling:* the chatbot's mean rests on {int(chatbot_2023['n'])} episodes: its 95% CI is "
+            f"{chatbot_2023['ci_low']:.2f}–{chatbot_2023['ci_high']:.2f}.")
+
+
+def _reproduction_display(reproduction: pd.DataFrame) -> pd.DataFrame:
+    return _formatted(reproduction.drop(columns=["teacher"]),
+                      {"mean": "{:.3f}", "ci_low": "{:.2f}", "ci_high": "{:.2f}", "published": "{:.6f}",
+                       "p_vs_random": "{:.2g}"}).set_index(["agent", "origin"])
+
+
+# --- 2. Students of this build's teachers ---------------------------------------------------------------------
+
+
+@dataclass
+class TrainedStudents:
+    """One teacher's students: fitted, their table rows, their games, and the teacher's held-out episodes."""
+
+    students: dict  # kind -> fitted student
+    rows: dict  # kind -> the students table's row
+    rollouts: dict[str, Rollouts]  # kind -> the student's own episodes
+    held_out: tuple[np.ndarray, np.ndarray]  # the validation episodes' (observations, actions)
+    training_pairs: int
+
+
+def _labeller(teacher: Teacher, persona: str) -> Labeller:
+    """The teacher asked about states it never saw (DAgger, fidelity), one independent question each."""
+    constrained = accepts_grammar(teacher)
+    return lambda observations: label_observations(teacher, persona, observations, constrained=constrained)[:2]
+
+
+def train_students(episodes: EpisodeSet, label_fn: Labeller | None, random_returns, params: StudentsParams,
+                   eval_seed: int) -> TrainedStudents:
+    """Every kind of student trained on the teacher's dynamics-checked decisions (whole episodes held out
+    for validation), then played and assessed (`assess_student`); fidelity only where `label_fn` can ask."""
+    X, y, groups = episodes.training_pairs(dynamics_checked=True)
+    train, validation = split_by_episode(groups, params.validation_fraction, params.seed)
+    held_out = X[validation], y[validation]
+    students = {kind: STUDENTS[kind]() for kind in STUDENT_KINDS}
+    if params.tune:
+        students[TUNED] = tune_student(STUDENTS["xgboost"](), TUNING_GRIDS["xgboost"], X[train], y[train],
+                                       groups[train]).best_estimator_
+    rows, rollouts = {}, {}
+    for kind, student in students.items():
+        if not hasattr(student, "classes_"):  # the tuned one is already refitted on the training episodes
+            student.fit(X[train], y[train])
+        rows[kind], rollouts[kind] = assess_student(student, held_out, episodes.returns(), random_returns,
+                                                    eval_episodes=params.eval_episodes, seed=eval_seed,
+                                                    label_fn=label_fn, max_labels=params.dagger_max_labels)
+    return TrainedStudents(students, rows, rollouts, held_out, len(train))
+
+
+def _students_display(trained: dict[str, TrainedStudents]) -> pd.DataFrame:
+    table = pd.DataFrame([{"teacher": name, "student": kind, "training pairs": t.training_pairs, **row}
+                          for name, t in trained.items() for kind, row in t.rows.items()])
+    return _formatted(table, {"return": "{:.1f}", "share of teacher's return (%)": "{:.0f}",
+                              "agreement on held-out teacher states (%)": "{:.1f}",
+                              "fidelity on own states (%)": "{:.1f}", "p vs random walk": "{:.2g}",
+                              "p vs teacher": "{:.2g}"}).set_index(["teacher", "student"])
+
+
+def _returns_figure_data(demonstrations: dict[str, EpisodeSet], trained: dict[str, TrainedStudents]) -> pd.DataFrame:
+    """Per teacher: its return, then each student's (mean and 95% CI over episodes)."""
+    rows = []
+    for name, episodes in demonstrations.items():
+        entries = [("teacher", mean_ci(episodes.returns()))]
+        entries += [(kind, played.summary()) for kind, played in trained[name].rollouts.items()]
+        rows += [{"teacher": name, "who": who, "label": f"{name}: {who}", **e.as_dict()} for who, e in entries]
+    return pd.DataFrame(rows)
+
+
+def best_students(demonstrations: dict[str, EpisodeSet], trained: dict[str, TrainedStudents]) -> list[dict]:
+    """Headline rows: each teacher's student with the highest mean return."""
+    returns = pd.DataFrame([{"teacher": name, "student": kind, "return": row["return"]}
+                            for name, t in trained.items() for kind, row in t.rows.items()])
+    best = returns.sort_values("return").groupby("teacher").tail(1).set_index("teacher")
+    return [headline_row(f"CartPole return: best student of {name} ({row['student']})",
+                         trained[name].rollouts[row["student"]].summary(), demonstrations[name].teacher,
+                         demonstrations[name].is_chatbot)
+            for name, row in best.iterrows()]
+
+
+def _stand_in_note(demonstrations: dict[str, EpisodeSet]) -> str:
+    stand_ins = [name for name, d in demonstrations.items() if not d.is_chatbot]
+    if not stand_ins:
+        return "Every teacher here is a chatbot; no stand-in's students are shown."
+    return (f"Students of the stand-in teachers ({', '.join(stand_ins)}) show that the imitation machinery works "
+            "and how much of a rule's behaviour survives the change of senses (text words to continuous numbers); "
+            "they show nothing about a chatbot persona.")
+
+
+# --- 3. Newton's and the control's students ---------------------------------------------------------------
+
+
+def _disagreement_display(patterns: dict[str, DisagreementPatterns]) -> pd.DataFrame:
+    def percent(e):
+        return f"{100 * e.value:.0f} [{100 * e.low:.0f}, {100 * e.high:.0f}]"
+
+    def kappa(e):
+        if not np.isfinite(e.value):  # a pattern that is constant has no kappa
+            return "undefined"
+        return f"{e.value:.2f} [{e.low:.2f}, {e.high:.2f}]"
+
+    return pd.DataFrame([{"student": kind, "text states compared": r.teachers.n,
+                          "teachers differ (%, 95% CI)": percent(r.teachers),
+                          "students differ (%, 95% CI)": percent(r.students),
+                          "kappa between the patterns (95% CI)": kappa(r.pattern)}
+                         for kind, r in patterns.items()]).set_index("student")
+
+
+# --- 4. Soft labels and one student's episode -------------------------------------------------------------
+
+
+def _soft_labels_sentence(with_probabilities: dict[str, EpisodeSet]) -> str:
+    if with_probabilities:
+        return "Teachers with log-probabilities in this build: " + ", ".join(with_probabilities)
+    return ("No teacher in this build gave token log-probabilities (stand-ins have none; the 2023 recordings kept "
+            "none), so students here learn from hard labels only. With a live chatbot whose endpoint returns "
+            "log-probabilities, the rollouts record the teacher's p(right) and students train on it.")
+
+
+def soft_label_students(with_probabilities: dict[str, EpisodeSet], eval_episodes: int, eval_seed: int) -> pd.DataFrame:
+    """An XGBoost student per teacher trained on hard labels and on the teacher's p(right), both played."""
+    rows = []
+    for name, episodes in with_probabilities.items():
+        X, y, _ = episodes.training_pairs(include_fallbacks=True)
+        p_right = episodes.soft_labels()
+        for kind, labels in (("hard labels", None), ("soft labels", p_right)):
+            student = STUDENTS["xgboost"]().fit(X, y, p_right=labels)
+            e = closed_loop_return(student.predict, eval_episodes, eval_seed).summary()
+            rows.append({"teacher": name, "labels": kind, "return": f"{e.value:.1f}",
+                         "95% CI": f"[{e.low:.1f}, {e.high:.1f}]"})
+    return pd.DataFrame(rows).set_index(["teacher", "labels"])
+
+
+def longest_student_episode(episodes: EpisodeSet, teacher: str, eval_seed: int) -> dict:
+    """The longest of a few episodes played by an XGBoost student of `teacher`, every frame recorded."""
+    X, y, _ = episodes.training_pairs(dynamics_checked=True)
+    student = STUDENTS["xgboost"]().fit(X, y)
+    played = closed_loop_return(student.predict, SHOWN_EPISODES, eval_seed)
+    title = f"XGBoost student of {teacher}"
+    return {"episode": record_episode(student.predict, played.initial_states[np.argmax(played.returns)], title),
+            "title": title}
+
+
+# --- Helpers ----------------------------------------------------------------------------------------------
+
+
+def _above(order: int) -> bool | None:
+    """A `compared` order as a claim's verdict: above (True), below (False), intervals overlap (None)."""
+    return None if order == 0 else order == 1
+
+
+def _claim(statement: str, tested: bool, verdict: bool | None, evidence: str, teacher: str) -> Claim:
+    """A claim about a chatbot's students: not tested where the teacher is a stand-in."""
+    if not tested:
+        return Claim.not_tested(statement, evidence, teacher)
+    return Claim.decided(statement, verdict, evidence, teacher)
+
+
+def _formatted(table: pd.DataFrame, formats: dict[str, str], missing: str = "—") -> pd.DataFrame:
+    """`table` with the named columns as text at their precision, missing values as `missing`."""
+    shown = table.copy()
+    for column, pattern in formats.items():
+        shown[column] = [missing if pd.isna(v) else pattern.format(v) for v in table[column]]
+    return shown.fillna(missing) if shown.isna().any().any() else shown

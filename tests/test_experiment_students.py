@@ -1,0 +1,179 @@
+"""Chapter 04's experiment at tiny sizes: claims chosen by the evidence, stand-ins never called chatbots,
+the 2023 part made only with the recordings, equal summaries from equal runs, clear upstream errors."""
+import os
+import time
+from pathlib import Path
+
+import matplotlib
+import matplotlib.pyplot as plt
+import pytest
+
+from eep_utils.book.figures import students as figures
+from eep_utils.cartpole.evaluation import RandomPolicy, RandomWalkBaseline, play_episodes, save_random_walk
+from eep_utils.cartpole.stand_in import AGAINST, TOWARD, RuleStandIn, StandInRule
+from eep_utils.cartpole.teaching import BoundedHistoryProtocol, run_cartpole_teacher
+from eep_utils.experiments import students
+from eep_utils.experiments.base import INCONCLUSIVE, NOT_TESTED, SHOWN
+from eep_utils.experiments.params import StudentsParams
+from eep_utils.study2023.fetch import LOCAL_FOLDER_VARIABLE, local_copy_problem
+
+matplotlib.use("Agg")
+
+ANGLE, SWING = "pole-angle", "pole-angular-velocity"
+# Rules over the text state whose episodes are short (a few dozen frames), so that students play quickly.
+# "lean" and "against the swing" choose differently wherever the pole swings the way it leans.
+LEAN = ((ANGLE, TOWARD), (SWING, TOWARD))
+AGAINST_THE_SWING = ((SWING, AGAINST), (ANGLE, TOWARD))
+TINY = dict(quick=True, seed=1, teacher="auto", personas=["newton", "no_persona"], validation_fraction=0.25,
+            eval_episodes=4, reproduction_episodes=4, replay_frames=200, dagger_iterations=1,
+            dagger_rollout_episodes=2, dagger_max_labels=20, tune=False)
+N_EPISODES = 10
+MAIN, FOLLOWS = "A student of", "The XGBoost student of Newton differs"
+RECORDINGS = os.environ.get(LOCAL_FOLDER_VARIABLE)  # the local copy conftest found, before any test hides it
+
+
+class RuleTeacher(RuleStandIn):
+    """A test double: a rule over the text state that says whether the chapter may take it for a chatbot."""
+
+    def __init__(self, checks, is_chatbot: bool):
+        super().__init__("newton")
+        self.rule = StandInRule("a test rule", checks, "right")
+        self.is_chatbot = is_chatbot
+        self.label = f"test rule {checks} ({'taken for a chatbot' if is_chatbot else 'not a chatbot'})"
+
+
+def prepared_artifacts(folder: Path, rules: dict, is_chatbot: bool) -> Path:
+    """Chapter 01's random walk and chapter 02's rollouts, as those chapters save them, at tiny sizes."""
+    walk = play_episodes(RandomPolicy(1), 20, 2, steps_per_decision=2)
+    save_random_walk(folder, RandomWalkBaseline(walk.returns, 1, 2, 2))
+    for persona, checks in rules.items():
+        played = run_cartpole_teacher(RuleTeacher(checks, is_chatbot), persona, BoundedHistoryProtocol(turns=2),
+                                      N_EPISODES, seed=2023)
+        played.save(folder / "rollouts" / persona)
+    return folder
+
+
+def factory(rules: dict, is_chatbot: bool):
+    """The chapter's teachers for the labels experiments (cartpole-<persona>-labels): the same rules."""
+    return lambda experiment, stand_in: RuleTeacher(rules[experiment.split("-")[1]], is_chatbot)
+
+
+def run(folder: Path, rules: dict, is_chatbot: bool, **changes):
+    return students.run(StudentsParams.check({**TINY, **changes}), folder, factory(rules, is_chatbot))
+
+
+@pytest.fixture(scope="module")
+def without_recordings(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(LOCAL_FOLDER_VARIABLE, str(tmp_path_factory.mktemp("no-recordings")))
+        yield
+
+
+@pytest.fixture(scope="module")
+def differing(tmp_path_factory):
+    """Newton and the control taken for chatbots whose rules differ in some text states; with the 2023
+    recordings where this machine has them."""
+    rules = {"newton": LEAN, "no_persona": AGAINST_THE_SWING}
+    folder = prepared_artifacts(tmp_path_factory.mktemp("differing"), rules, is_chatbot=True)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(LOCAL_FOLDER_VARIABLE, RECORDINGS or str(tmp_path_factory.mktemp("no-recordings")))
+        yield run(folder, rules, is_chatbot=True)
+
+
+def test_a_persona_difference_the_students_inherit_is_shown(differing):
+    assert differing.claim(MAIN).status == SHOWN
+    assert differing.claim(FOLLOWS).status == SHOWN, differing.claim(FOLLOWS).evidence
+    assert "the students differ where the teachers differ" in differing.sentences["same_way"]
+    assert differing.sentences["same_way"] in differing.key_result
+    assert all(row["is_chatbot"] for row in differing.headline)
+    assert differing.sentences["stand_in_note"].startswith("Every teacher here is a chatbot")
+    # Every kind of student of every teacher is in the table, each played its episodes.
+    table = differing.tables["students"]
+    assert {(t, k) for t in TINY["personas"] for k in students.STUDENT_KINDS} <= set(table.index)
+    assert {h["n"] for h in differing.headline} == {TINY["eval_episodes"]}
+    assert set(differing.figures["dagger"]["histories"]) == set(TINY["personas"])
+
+
+def test_without_a_persona_difference_the_claim_is_not_shown(tmp_path, without_recordings):
+    rules = {"newton": LEAN, "no_persona": LEAN}
+    result = run(prepared_artifacts(tmp_path, rules, is_chatbot=True), rules, is_chatbot=True)
+    follows = result.claim(FOLLOWS)
+    assert follows.status == INCONCLUSIVE
+    assert "the teachers never differ there" in follows.evidence
+
+
+@pytest.fixture(scope="module")
+def stand_ins(tmp_path_factory, without_recordings):
+    """Teachers that are not chatbots, from the chapter's own `teacher: stand-in` setting; timed."""
+    rules = {"newton": LEAN, "no_persona": AGAINST_THE_SWING}
+    folder = prepared_artifacts(tmp_path_factory.mktemp("stand-ins"), rules, is_chatbot=False)
+    started = time.perf_counter()
+    result = students.run(StudentsParams.check({**TINY, "teacher": "stand-in"}), folder)
+    return folder, result, time.perf_counter() - started
+
+
+def test_stand_in_teachers_are_never_reported_as_chatbots(stand_ins):
+    _, result, seconds = stand_ins
+    assert seconds < 60, f"the chapter took {seconds:.0f} s at test size"
+    assert {c.status for c in result.claims} == {NOT_TESTED}
+    assert not any(row["is_chatbot"] for row in result.headline)
+    assert result.sentences["stand_in_note"].startswith("Students of the stand-in teachers (newton, no_persona)")
+    # The fidelity labels came from the chapter's stand-ins (RuleStandIn), which have no log-probabilities.
+    assert "No teacher in this build gave token log-probabilities" in result.sentences["soft_labels"]
+    assert "soft_labels" not in result.tables
+
+
+def test_without_the_recordings_the_2023_claims_are_not_made(stand_ins):
+    _, result, _ = stand_ins
+    assert len(result.claims) == 2
+    assert result.claims[0].statement.startswith(MAIN) and result.claims[1].statement.startswith(FOLLOWS)
+    assert result.sentences["pairing"].startswith("**The reproduction was skipped in this build:**")
+    assert result.sentences["study_statement"] == "The 2023 recordings were not available to this build."
+    assert "push_check" not in result.tables and "reproduction" not in result.tables
+    assert "chatgpt_2023" not in result.tables["demonstrations"].index
+
+
+def test_two_runs_give_equal_summaries(stand_ins):
+    folder, first, _ = stand_ins
+    again = students.run(StudentsParams.check({**TINY, "teacher": "stand-in"}), folder)
+    assert again.summary() == first.summary()
+
+
+def test_the_figures_draw_from_the_result(stand_ins):
+    _, result, _ = stand_ins
+    for draw in (figures.returns, figures.dagger):
+        figure = draw(result)
+        assert isinstance(figure, plt.Figure) and figure.axes[0].get_xlabel()
+        plt.close(figure)
+    assert figures.student_episode(result).data[:6] == b"GIF89a"
+
+
+@pytest.mark.skipif(bool(local_copy_problem()), reason="no local copy of the 2023 recordings")
+def test_with_the_recordings_the_2023_student_is_reexamined_and_claimed(differing):
+    assert len(differing.claims) == 4
+    study_claims = differing.claims[2:]
+    assert all(c.teacher.startswith("gpt-3.5-turbo as Newton (2023") for c in study_claims)
+    assert all(c.status != NOT_TESTED for c in study_claims)
+    # The arrays' misalignment is a property of the recordings, not of the sizes.
+    assert differing.sentences["pairing"].startswith("Only 29 of the 4000 rows of the 2023 arrays")
+    assert differing.tables["push_check"]["pairs checked"].tolist() == [3999, 3834]
+    assert ("XGBoost student, published model", "replayed as in 2023") in differing.tables["reproduction"].index
+    assert "Why the numbers differ" in differing.sentences["why_numbers_differ"]
+    assert "chatgpt_2023" in differing.tables["demonstrations"].index
+    assert any("chatgpt_2023" in row["measure"] for row in differing.headline)
+
+
+@pytest.mark.slow
+def test_opened_alone_it_makes_chapters_01_and_02s_artefacts_and_says_so(tmp_path, without_recordings):
+    rules = {"newton": LEAN, "no_persona": AGAINST_THE_SWING, "aristotle": LEAN}
+    result = run(tmp_path, rules, is_chatbot=False)
+    assert len(result.notes) == 2
+    assert "random_walk.parquet was missing" in result.notes[0] and "chapter 01's experiment" in result.notes[0]
+    assert "chapter 02's experiment at the quick book's sizes" in result.notes[1]
+    assert (tmp_path / "rollouts" / "newton" / "frames.parquet").exists()
+    assert run(tmp_path, rules, is_chatbot=False).notes == []  # made once, then read
+
+
+def test_personas_without_newton_and_the_control_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="must include 'newton' and 'no_persona'"):
+        students.run(StudentsParams.check({**TINY, "personas": ["newton", "aristotle"]}), tmp_path)
