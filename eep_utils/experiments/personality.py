@@ -634,9 +634,9 @@ def bound_evidence(power: dict, judges: Estimate) -> str:
     if not np.isfinite(power["min_detectable"].value):
         return (f"no synthetic persona strength tried reached {POWER:.0%} power "
                 f"({SYNTHETIC}, {power['replicates']} replicates per strength)")
-    return (f"{SYNTHETIC} are detected with {POWER:.0%} power from s = {strength(power['min_detectable'])} "
-            f"(95% CI over {power['replicates']} replicates per strength), where their judges' persona effect is "
-            f"{power['effect_at_min'].value:.2f}; the chatbot's judges' persona effect is {judges}")
+    return (f"{SYNTHETIC} are detected with {POWER:.0%} power from s = {strength(power['min_detectable'])}, "
+            f"where their judges' persona effect is {power['effect_at_min'].value:.2f}; the chatbot's judges' "
+            f"persona effect is {judges}")
 
 
 def power_statement(power: dict, judges: Estimate, bound: bool | None, judge: Teacher) -> str:
@@ -647,8 +647,8 @@ def power_statement(power: dict, judges: Estimate, bound: bool | None, judge: Te
         return (f"Power: even the strongest synthetic persona tried (s = {power['curve'][-1]['strength']:g}) was not "
                 f"detected with {POWER:.0%} power at these sizes, so a null result here says little about {who}")
     text = (f"Power: the pipeline detects a synthetic persona with {POWER:.0%} power from strength "
-            f"s = {strength(power['min_detectable'])} (the synthetic judges' persona effect there: "
-            f"{power['effect_at_min'].value:.2f})")
+            f"s = {strength(power['min_detectable'])}, where the synthetic judges' persona effect is "
+            f"{power['effect_at_min'].value:.2f}")
     if bound is True:
         return (f"{text}; {who}'s judges show {judges}, so its personas, if any, are weaker than the smallest persona "
                 "this pipeline detects with 80% power")
@@ -692,7 +692,7 @@ def judges_statement(judges: JudgeContrast, judges_differ: bool | None) -> str:
 def strength(estimate: Estimate) -> str:
     """A minimum detectable strength with its interval; an end beyond the strengths tried says so."""
     high = f"{estimate.high:g}" if np.isfinite(estimate.high) else "beyond the strengths tried"
-    return f"{estimate.value:g} (95% CI {estimate.low:g} to {high})"
+    return f"{estimate.value:g} (95% CI {estimate.low:g} to {high}, over {estimate.n} replicates per strength)"
 
 
 def ci(estimate: Estimate, digits: int = 2) -> str:
@@ -709,7 +709,7 @@ def caveat(judge: Teacher, bound: bool | None, power: dict, carried: bool | None
         return text
     if bound is True:
         return (f"{text}. {judge.model}'s personas, if any, are weaker than the smallest synthetic persona the "
-                f"students detect with {POWER:.0%} power (s = {strength(power['min_detectable'])}); a model that "
+                f"students detect with {POWER:.0%} power, s = {strength(power['min_detectable'])}; a model that "
                 "holds a stronger persona may carry it, and asking one is one setting (`EEP_LOCAL_MODEL` or an "
                 "endpoint)")
     if power["available"] and not np.isfinite(power["min_detectable"].value):

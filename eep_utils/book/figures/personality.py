@@ -90,7 +90,7 @@ def agreement(result: ChapterResult) -> Figure:
     """The persona × persona matrices (ROC-AUC), averaged over templates and splits: the judges' own, then
     each kind of student's."""
     data = result.figures["matrix"]
-    fig, axes = plt.subplots(1, len(data["panels"]), figsize=(16, 5.8), sharey=True, layout="constrained")
+    fig, axes = plt.subplots(1, len(data["panels"]), figsize=(16, 6.6), sharey=True, layout="constrained")
     for axis, (title, values) in zip(axes, data["panels"].items()):
         image = _matrix(axis, values, title)
     axes[0].set_ylabel("persona i (a judge, or the student trained on it)")
