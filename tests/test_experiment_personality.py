@@ -24,7 +24,7 @@ from eep_utils.chat.types import ChatAnswer
 from eep_utils.chat.usage import Usage
 from eep_utils.experiments import personality
 from eep_utils.experiments.base import NOT_TESTED, SHOWN
-from eep_utils.experiments.params import PersonalityParams, params_for
+from eep_utils.experiments.params import ParameterError, PersonalityParams, params_for
 from eep_utils.personality.contrasts import judge_contrast
 from eep_utils.personality.creatures import generate_creatures, sample_traits, write_caption
 from eep_utils.personality.judging import CAPTION_LABEL, judgment_request, one_line, system_message
@@ -219,3 +219,12 @@ def test_every_figure_draws_from_the_result_and_nothing_is_printed(own_tastes, c
     assert all(isinstance(figure, Figure) for figure in drawn)
     plt.close("all")
     assert capsys.readouterr().out == ""
+
+
+def test_the_judges_must_include_the_neutral_control_and_two_personas_with_a_taste():
+    with pytest.raises(ParameterError, match="no_persona"):
+        TINY.replace(personas=["newton", "aquarist"])
+    with pytest.raises(ParameterError, match="no_persona"):
+        TINY.replace(personas=["newton", "no_persona"])
+    with pytest.raises(ParameterError, match="aristotle.* is not allowed"):
+        TINY.replace(personas=["aristotle", "newton", "aquarist", "no_persona"])

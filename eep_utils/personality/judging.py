@@ -16,7 +16,7 @@ is answering the question at all: a judge whose mass is small is mostly saying s
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 import pandas as pd
@@ -149,10 +149,9 @@ def request_for(judge: Teacher, voice: Voice, caption: str, constrained: bool = 
     if judge.is_chatbot or voice.of().has_taste:
         return request
     anchors = f"{LIKES_LABEL} {', '.join(GENERIC_LIKES)}\n{DISLIKES_LABEL} {', '.join(GENERIC_DISLIKES)}"
-    (role, system), *rest = request.messages
-    first, _, instruction = system.rpartition("\n")
-    return ChatRequest((("system", f"{first}\n{anchors}\n{instruction}"), *rest), request.temperature,
-                       request.max_tokens, request.logprobs, request.top_logprobs, request.grammar)
+    (_, system), *rest = request.messages
+    introduction, _, instruction = system.rpartition("\n")
+    return replace(request, messages=(("system", f"{introduction}\n{anchors}\n{instruction}"), *rest))
 
 
 def judge_captions(judge: Teacher, voice: Voice, captions: Sequence[str], max_in_flight: int = 8,
