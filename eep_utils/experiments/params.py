@@ -48,6 +48,13 @@ def personas_field() -> Any:
     return field(metadata={"choices": persona_keys, "non_empty": True})
 
 
+def judge_persona_keys() -> tuple[str, ...]:
+    """The personas that can judge creatures: those with a taste, and the neutral control."""
+    from eep_utils.personas_new import PERSONAS  # the registry is data only: cheap to read here
+
+    return tuple(key for key, persona in PERSONAS.items() if persona.has_taste or persona.is_control)
+
+
 Teacher = Literal[TEACHER_SETTINGS]  # type: ignore[valid-type]
 
 
@@ -199,14 +206,27 @@ class EllmParams(ChapterParams):
 class PersonalityParams(ChapterParams):
     seed: int = at_least(0)
     teacher: Teacher = one_of(*TEACHER_SETTINGS)
+    # The judges: these personas (each with a taste) and the neutral control, in every main template and wording.
+    personas: list[str] = field(metadata={"choices": judge_persona_keys, "non_empty": True})
     test_fraction: float = between(0, 1, open_low=True, open_high=True)
     gallery_size: int = at_least(0)
     max_in_flight: int = at_least(1)
     image_folder: str = field(default=MISSING)
     n_creatures: int = at_least(10)
+    n_search: int = at_least(5)  # pictures judged in the search templates (the first ones)
     n_unconstrained: int = at_least(0)
+    n_splits: int = at_least(1)  # train/test splits, each with its own seed for the split and its students
     n_resamples: int = at_least(1)
     n_shuffles: int = at_least(1)
+    power_strengths: list[float] = between(0, 1)  # the synthetic taste's strengths s tried
+    power_replicates: int = at_least(1)  # synthetic experiments per strength, each with its own seed
+
+    def __post_init__(self):
+        tasteful = [key for key in self.personas if key != "no_persona"]
+        if "no_persona" not in self.personas or len(tasteful) < 2 or len(set(self.personas)) < len(self.personas):
+            raise ParameterError(f"PersonalityParams: personas {self.personas} must name the control no_persona and "
+                                 "at least two personas with a taste, each once (e.g. [five_year_old, herpetologist, "
+                                 "no_persona])")
 
 
 @dataclass(frozen=True)
