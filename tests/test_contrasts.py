@@ -125,13 +125,16 @@ def test_the_returns_wording_control_is_clustered_and_subtracts_the_larger_rewor
     returns = {key: means[key[1:]] + rng.normal(0, 3, 10) for key in keys}
     clusters = {key: np.arange(10) for key in keys}
     effect = returns_contrast(returns, clusters, "newton", "no_persona", ("you-are", "imagine"), 500, seed=0)
-    assert effect.value == pytest.approx(np.mean([abs((returns[t, "newton", 1].mean() + returns[t, "newton", 2].mean()) / 2
-                                                      - (returns[t, "no_persona", 1].mean()
-                                                         + returns[t, "no_persona", 2].mean()) / 2)
-                                                  - max(abs(returns[t, "newton", 1].mean() - returns[t, "newton", 2].mean()),
-                                                        abs(returns[t, "no_persona", 1].mean()
-                                                            - returns[t, "no_persona", 2].mean()))
-                                                  for t in ("you-are", "imagine")]))
+    mean = {key: sample.mean() for key, sample in returns.items()}
+    def over_wordings(t, persona):
+        return (mean[t, persona, 1] + mean[t, persona, 2]) / 2
+
+    def rewording(t, persona):
+        return abs(mean[t, persona, 1] - mean[t, persona, 2])
+
+    by_hand = [abs(over_wordings(t, "newton") - over_wordings(t, "no_persona"))
+               - max(rewording(t, "newton"), rewording(t, "no_persona")) for t in ("you-are", "imagine")]
+    assert effect.value == pytest.approx(np.mean(by_hand))
     assert effect.n == 80 and effect.low > 0  # 24 frames apart, 10 of rewording
     repeated = returns_contrast({k: np.tile(v, 5) for k, v in returns.items()},
                                 {k: np.tile(v, 5) for k, v in clusters.items()},

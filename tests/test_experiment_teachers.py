@@ -191,8 +191,9 @@ def test_probes_read_every_spelling_of_left_and_right_and_report_the_answer_mass
     class Spelling(ChatbotDouble):
         async def acomplete(self, request):
             alternatives = {" Right": 0.5, "right": 0.2, " left": 0.1, "Left": 0.05, "The": 0.15}
-            return ChatAnswer(" Right", self.model, logprobs=[{"token": " Right", "logprob": math.log(0.5), "top_logprobs": [
-                {"token": token, "logprob": math.log(p)} for token, p in alternatives.items()]}])
+            top = [{"token": token, "logprob": math.log(p)} for token, p in alternatives.items()]
+            return ChatAnswer(" Right", self.model,
+                              logprobs=[{"token": " Right", "logprob": math.log(0.5), "top_logprobs": top}])
 
     decision = ask_once(Spelling(RuleStandIn("newton")), voices(["newton"])[0], ["a state"],
                         teachers.answer_protocol(0, True))[0]

@@ -164,7 +164,7 @@ def run(params: TeacherRolloutsParams, artifacts_dir: str | Path,
     returns = {name: return_ci(episodes.returns(), clusters[name], params.n_resamples, params.seed)
                for name, episodes in played.items()}
     result.tables["teacher summary"] = summary_table(played, clusters, returns)
-    shown_in_tables = [voice.label for voice in cast if (voice.template, voice.wording) == (MAIN_TEMPLATE, MAIN_WORDING)]
+    shown_in_tables = [voice.label for voice in cast if rollout_folder(voice) == voice.persona]  # the main voices
     result.figures["action tables"] = {name: action_grid(action_table(played[name]))
                                        for name in [*shown_in_tables, *recorded]}
     by_key = {(voice.template, voice.persona, voice.wording): voice.label for voice in cast}
@@ -342,8 +342,9 @@ def distance_table(probes: Probes) -> pd.DataFrame:
     rows = {}
     for t, template in enumerate(probes.templates):
         for a, persona in enumerate(probes.personas):
-            rows[f"{persona} · {template} · w1"] = {f"{other} · w2": f"{np.mean(np.abs(p_right[t, a, 0] - p_right[t, b, 1])):.3f}"
-                                                    for b, other in enumerate(probes.personas)}
+            rows[f"{persona} · {template} · w1"] = {
+                f"{other} · w2": f"{np.mean(np.abs(p_right[t, a, 0] - p_right[t, b, 1])):.3f}"
+                for b, other in enumerate(probes.personas)}
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
@@ -353,7 +354,8 @@ def contrast_table(contrasts: dict[str, PersonaContrast], templates: list[str]) 
                              for template in templates},
                           f"pooled, {UNIT_STATES}": interval(contrast.pooled, 3),
                           "permutation p (one-sided)": f"{contrast.p_value:.3f}",
-                          "text states": contrast.pooled.n} for name, contrast in contrasts.items()]).set_index("comparison")
+                          "text states": contrast.pooled.n}
+                         for name, contrast in contrasts.items()]).set_index("comparison")
 
 
 def excess_statement(newton: PersonaContrast, everyone: PersonaContrast, chatbot: bool) -> str:
@@ -363,8 +365,8 @@ def excess_statement(newton: PersonaContrast, everyone: PersonaContrast, chatbot
              None: "cannot be told apart, in this build, from a rewording of itself or of the control"}[newton.verdict]
     return (f"{moves}: the persona-and-wording distance minus the wording-only distance (mean |ΔP(right)|, within "
             f"template, pooled) is {in_words(newton.pooled, 3, 'text states')}, stratified permutation "
-            f"p = {newton.p_value:.3f}; over every pair of personas it is {in_words(everyone.pooled, 3, 'text states')}, "
-            f"p = {everyone.p_value:.3f}")
+            f"p = {newton.p_value:.3f}; over every pair of personas it is "
+            f"{in_words(everyone.pooled, 3, 'text states')}, p = {everyone.p_value:.3f}")
 
 
 def bound_verdict(effect: Estimate, power: BehaviourPower) -> bool | None:
@@ -403,7 +405,8 @@ def power_statement(power: BehaviourPower, newton: Estimate, newton_share: Estim
                    None: ", and Newton's interval reaches that threshold, so this build cannot place it below"}[bound]
 
 
-def pooled_return(episode_sets: list[EpisodeSet], clusters: list[np.ndarray], params: TeacherRolloutsParams) -> Estimate:
+def pooled_return(episode_sets: list[EpisodeSet], clusters: list[np.ndarray],
+                  params: TeacherRolloutsParams) -> Estimate:
     """A persona's mean return over its voices (the mean of their means), each voice's episodes resampled by cluster."""
     return cluster_bootstrap_ci(lambda *returns: float(np.mean([r.mean() for r in returns])),
                                 *(episodes.returns() for episodes in episode_sets), clusters=clusters,
