@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 
 from eep_utils.book.figures import teachers as figures
 from eep_utils.book.rerun import decisions_per_episode
+from eep_utils.book.style import figure_problems
 from eep_utils.cartpole.embodiment import STUDY_2023
 from eep_utils.cartpole.episodes import EpisodeSet
 from eep_utils.cartpole.stand_in import RuleStandIn
@@ -238,7 +239,7 @@ def test_the_figures_draw_from_the_result(with_stand_ins):
     result, _ = with_stand_ins
     for draw in (figures.probes, figures.action_tables, figures.contrasts, figures.power, figures.habits):
         figure = draw(result)
-        assert isinstance(figure, Figure)
+        assert isinstance(figure, Figure) and figure_problems(figure) == [], draw.__name__
         plt.close(figure)
     animation = figures.episode_animation(result)
     assert isinstance(animation, Image) and animation.data[:3] == b"GIF"
