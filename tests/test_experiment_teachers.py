@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 from eep_utils.book.figures import teachers as figures
 from eep_utils.book.rerun import decisions_per_episode
 from eep_utils.book.style import figure_problems
+from eep_utils.cartpole.contrasts import PersonaContrast
 from eep_utils.cartpole.embodiment import STUDY_2023
 from eep_utils.cartpole.episodes import EpisodeSet
 from eep_utils.cartpole.stand_in import RuleStandIn
@@ -28,6 +29,7 @@ from eep_utils.experiments.base import INCONCLUSIVE, NOT_SHOWN, NOT_TESTED, SHOW
 from eep_utils.experiments.params import ParameterError, TeacherRolloutsParams, params_for
 from eep_utils.personas import Persona as OldPersona
 from eep_utils.personas_new import PERSONAS, template_named, voices
+from eep_utils.stats import Estimate
 from eep_utils.study2023.fetch import LOCAL_FOLDER_VARIABLE, local_copy_problem
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -269,3 +271,11 @@ def test_the_notebooks_defaults_are_the_quick_values():
     assert "artifacts_dir" in defaults
     assert TeacherRolloutsParams.from_notebook(defaults) == params_for("02_teacher_rollouts", quick=True)
     assert set(defaults) - {"artifacts_dir"} == set(asdict(params_for("02_teacher_rollouts", quick=True)))
+
+
+def test_the_caveat_says_when_the_templates_disagree():
+    above, below = Estimate(0.004, 0.001, 0.007, 81), Estimate(-0.024, -0.029, -0.019, 81)
+    split = PersonaContrast(Estimate(-0.010, -0.013, -0.007, 81), {"you-are": above, "imagine": below}, 1.0, 200)
+    sentence = teachers.templates_disagree(split)
+    assert "you-are, 0.004 (95% CI 0.001 to 0.007 over 81 text states)" in sentence and "imagine, -0.024" in sentence
+    assert teachers.templates_disagree(PersonaContrast(above, {"you-are": above, "imagine": above}, 0.01, 200)) == ""

@@ -199,12 +199,13 @@ def run(params: TeacherRolloutsParams, artifacts_dir: str | Path,
     # Claims, headline, key result and caveat: chosen by the numbers.
     returns_verdict = above_zero(returns_effect)
     effect_evidence = (f"Newton vs the neutral control, d(persona·w1, other·w2) − d(persona·w1, persona·w2), "
-                       f"within template, pooled: {newton.pooled} ({UNIT_STATES}, {newton.pooled.n} states), "
+                       f"within template, pooled: {interval(newton.pooled, 3)} ({UNIT_STATES}, {newton.pooled.n} states), "
                        f"stratified permutation p = {newton.p_value:.3f}")
     returns_evidence = (f"|R(Newton) − R(control)| minus the larger rewording gap, within template, pooled: "
-                        f"{returns_effect} frames ({UNIT_CLUSTERS}, {returns_effect.n} clusters)")
-    bound_evidence = (f"Newton's effect {newton.pooled} against the {SYNTHETIC}'s {power.effect_at_min:.3f} at the "
-                      f"smallest share detected with {POWER:.0%} power, s = {power.min_detectable:g}"
+                        f"{interval(returns_effect, 1)} frames ({UNIT_CLUSTERS}, {returns_effect.n} clusters)")
+    bound_evidence = (f"Newton's effect {interval(newton.pooled, 3)} ({UNIT_STATES}) against the {SYNTHETIC}'s "
+                      f"{power.effect_at_min:.3f} at the smallest share detected with {POWER:.0%} power, "
+                      f"s = {power.min_detectable:g}"
                       if np.isfinite(power.min_detectable) else
                       f"no share of deviating states tried ({result.numbers['shares_tried']}) was detected with "
                       f"{POWER:.0%} power")
@@ -238,7 +239,7 @@ def run(params: TeacherRolloutsParams, artifacts_dir: str | Path,
         f"**{teacher_name(asked[NEWTON].label, asked[NEWTON].is_chatbot)}** as Newton "
         f"{result.sentences['excess_statement']}. {result.sentences['power_statement']}. "
         f"In the rollouts, {result.sentences['returns_statement']}.")
-    result.caveat = caveat(chatbot, who, newton.verdict, bound, power, newton_share,
+    result.caveat = caveat(chatbot, who, newton.verdict, bound, power, newton, newton_share,
                            float(np.mean(masses)) if masses else math.nan, distinct, params)
     return result
 
@@ -392,17 +393,31 @@ def power_statement(power: BehaviourPower, newton: Estimate, newton_share: Estim
         return (f"A {SYNTHETIC} that turns the control's answer in a known share of the states is not detected with "
                 f"{POWER:.0%} power at any share tried (up to {power.curve[-1]['strength']:g}), so the test cannot "
                 "bound a persona effect in this build")
-    pessimistic = (f"{power.min_detectable_high:g}" if np.isfinite(power.min_detectable_high)
-                   else "beyond the shares tried")
+    if power.min_detectable_low == power.min_detectable_high == power.min_detectable:
+        spread = f"either end of the power's 95% CIs over {power.replicates} synthetic teachers a share gives the same"
+    else:
+        pessimistic = (f"{power.min_detectable_high:g}" if np.isfinite(power.min_detectable_high)
+                       else "beyond the shares tried")
+        spread = (f"from {power.min_detectable_low:g} to {pessimistic} by the power's 95% CIs over "
+                  f"{power.replicates} synthetic teachers a share")
     text = (f"The same test finds a {SYNTHETIC} that turns the control's answer in a share s of the states with "
-            f"{POWER:.0%} power from s = {power.min_detectable:g} (from {power.min_detectable_low:g} to {pessimistic} "
-            f"by the power's 95% CIs over {power.replicates} synthetic teachers a share; its mean contrast there "
+            f"{POWER:.0%} power from s = {power.min_detectable:g}, {round(power.min_detectable * newton.n)} of the "
+            f"{newton.n} states ({spread}; its mean contrast there "
             f"{power.effect_at_min:.3f})")
-    if np.isfinite(newton_share.value):
-        text += f"; Newton's measured contrast is that of a synthetic teacher turning s ≈ {newton_share.value:.2f}"
-    return text + {True: ", so Newton's effect, if any, is below what the test detects with 80% power",
-                   False: ", within what the test detects",
-                   None: ", and Newton's interval reaches that threshold, so this build cannot place it below"}[bound]
+    return text + f"; Newton's measured contrast {where_on_the_scale(newton, newton_share)}" + {
+        True: ", so Newton's effect, if any, is below what the test detects with 80% power",
+        False: ", within what the test detects",
+        None: ", and Newton's interval reaches that threshold, so this build cannot place it below"}[bound]
+
+
+def where_on_the_scale(newton: Estimate, newton_share: Estimate) -> str:
+    """Newton's contrast in the synthetic teacher's units, in words (a share at the scale's end is clipped)."""
+    if not np.isfinite(newton_share.value):
+        return f"({newton.value:.3f}) cannot be placed on it: the synthetic contrast does not rise with the share"
+    if newton_share.value == 0:
+        return (f"({newton.value:.3f}) is no larger than that of a synthetic teacher identical to the control "
+                "(s = 0)")
+    return f"({newton.value:.3f}) is that of a synthetic teacher turning s ≈ {newton_share.value:.2f}"
 
 
 def pooled_return(episode_sets: list[EpisodeSet], clusters: list[np.ndarray],
@@ -468,7 +483,8 @@ def literal_rule_agreement(chat: EpisodeSet | None) -> str:
 
 
 def caveat(chatbot: bool, who: str, verdict: bool | None, bound: bool | None, power: BehaviourPower,
-           newton_share: Estimate, mean_mass: float, distinct: float, params: TeacherRolloutsParams) -> str:
+           newton: PersonaContrast, newton_share: Estimate, mean_mass: float, distinct: float,
+           params: TeacherRolloutsParams) -> str:
     if not chatbot:
         return ("The teachers here are stand-ins: differences between them are differences between rules we wrote. "
                 "Only a chatbot teacher can show that a *persona prompt* changes behaviour, so the introduction marks "
@@ -482,13 +498,16 @@ def caveat(chatbot: bool, who: str, verdict: bool | None, bound: bool | None, po
     elif bound is True:
         parts.append(f"{sample}, a persona effect beyond wording is not shown, and it is bounded: the test finds a "
                      f"persona that turns the control's answer in {power.min_detectable:.0%} of the states 80% of the "
-                     f"time, and Newton's measured effect is that of one turning about {newton_share.value:.0%}")
+                     f"time, and Newton's measured contrast {where_on_the_scale(newton.pooled, newton_share)}")
     else:
         bound_text = (f"the test needs a persona that turns the control's answer in {power.min_detectable:.0%} of "
                       "the states for 80% power, and Newton's interval reaches that far, so this build neither shows "
                       "an effect nor bounds it below that" if np.isfinite(power.min_detectable) else
                       "the test did not reach 80% power at any share tried, so the null bounds nothing")
         parts.append(f"{sample}, a persona effect beyond wording is not shown; {bound_text}")
+    disagreement = templates_disagree(newton)
+    if disagreement:
+        parts.append(disagreement)
     if np.isfinite(mean_mass) and mean_mass < 0.5:
         parts.append(f"The chatbot put on average only {mean_mass:.2f} of its probability on any spelling of left "
                      "or right where it chose: mostly it was about to say something else")
@@ -499,6 +518,19 @@ def caveat(chatbot: bool, who: str, verdict: bool | None, bound: bool | None, po
                  "or `OPENAI_BASE_URL`, `OPENAI_API_KEY` and `EEP_CHATBOT_MODEL` for an endpoint; *Re-run with your "
                  "own chatbot* estimates the time and cost)")
     return ". ".join(parts) + "."
+
+
+def templates_disagree(contrast: PersonaContrast) -> str:
+    """A sentence when one template's contrast lies above 0 and another's below (the pooled value averages a
+    template effect away); "" otherwise."""
+    verdicts = {template: above_zero(estimate) for template, estimate in contrast.per_template.items()}
+    if not (True in verdicts.values() and False in verdicts.values()):
+        return ""
+    listed = "; ".join(f"in {template}, {in_words(contrast.per_template[template], 3, 'text states')}"
+                       for template in verdicts)
+    return ("The templates disagree about Newton: " + listed + ". The claim rests on the pooled contrast, as the "
+            "design fixes in advance; one template alone is one wording of the frame, and a reader who prefers it "
+            "finds its effect in the table above")
 
 
 def in_words(estimate: Estimate, digits: int, unit: str) -> str:
