@@ -199,8 +199,8 @@ def run(params: TeacherRolloutsParams, artifacts_dir: str | Path,
     # Claims, headline, key result and caveat: chosen by the numbers.
     returns_verdict = above_zero(returns_effect)
     effect_evidence = (f"Newton vs the neutral control, d(persona·w1, other·w2) − d(persona·w1, persona·w2), "
-                       f"within template, pooled: {interval(newton.pooled, 3)} ({UNIT_STATES}, {newton.pooled.n} states), "
-                       f"stratified permutation p = {newton.p_value:.3f}")
+                       f"within template, pooled: {interval(newton.pooled, 3)} ({UNIT_STATES}, {newton.pooled.n} "
+                       f"states), stratified permutation p = {newton.p_value:.3f}")
     returns_evidence = (f"|R(Newton) − R(control)| minus the larger rewording gap, within template, pooled: "
                         f"{interval(returns_effect, 1)} frames ({UNIT_CLUSTERS}, {returns_effect.n} clusters)")
     bound_evidence = (f"Newton's effect {interval(newton.pooled, 3)} ({UNIT_STATES}) against the {SYNTHETIC}'s "
@@ -224,11 +224,11 @@ def run(params: TeacherRolloutsParams, artifacts_dir: str | Path,
         headline_row("behaviour: persona effect beyond wording over every pair of personas (within template, pooled)",
                      everyone.pooled, who, chatbot),
         headline_row(f"behaviour test: smallest share of deviating text states detected with {POWER:.0%} power "
-                     f"({SYNTHETIC})", Estimate(power.min_detectable, power.min_detectable_low,
-                                                power.min_detectable_high, params.power_replicates),
-                     synthetic_on, False),
-        headline_row(f"behaviour: Newton's effect as a share of deviating text states on the {SYNTHETIC}'s scale",
-                     newton_share, who, chatbot),
+                     f"(range from the power's 95% CIs; {SYNTHETIC})",
+                     Estimate(power.min_detectable, power.min_detectable_low, power.min_detectable_high,
+                              params.power_replicates), synthetic_on, False),
+        headline_row(f"behaviour: Newton's effect as a share of deviating text states on the {SYNTHETIC}'s scale "
+                     "(0: no larger than a teacher identical to the control)", newton_share, who, chatbot),
         headline_row("CartPole returns: Newton's gap to the control beyond rewording, frames (within template, pooled)",
                      returns_effect, who, chatbot),
         *[headline_row(f"CartPole return: teacher {name}", returns[name],
