@@ -226,6 +226,14 @@ def test_alone_in_an_empty_folder_it_leaves_the_rollouts_and_datasets_other_chap
     assert (folder / "minari").is_dir()
 
 
+def test_return_intervals_resample_distinct_prompt_sequences_not_episodes(with_chatbots):
+    result = with_chatbots[0]
+    summary = result.tables["teacher summary"]
+    for row in (row for row in result.headline if row["measure"].startswith("CartPole return: teacher")):
+        name = row["measure"].removeprefix("CartPole return: teacher ")
+        assert row["n"] == summary.loc[name, "distinct prompt sequences"] <= summary.loc[name, "episodes"]
+
+
 def test_every_interval_names_its_unit(with_chatbots):
     result = with_chatbots[0]
     for name, table in result.tables.items():
