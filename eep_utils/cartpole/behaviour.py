@@ -1,5 +1,6 @@
-"""What a teacher did, in numbers and pictures: its action table over text states, agreement with a rule, whether two teachers' students differ where the teachers do, and an animation of
-one episode. Works on any `EpisodeSet`."""
+"""What a teacher did, in numbers and pictures: its action table over text states, agreement with a rule,
+whether two teachers' students differ where the teachers do, and an animation of one episode. Works on any
+`EpisodeSet`."""
 from __future__ import annotations
 
 import io
