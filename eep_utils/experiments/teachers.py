@@ -219,7 +219,7 @@ def run(params: TeacherRolloutsParams, artifacts_dir: str | Path,
                          Claim.decided(BOUND_CLAIM, bound, bound_evidence, who)]
     synthetic_on = f"{SYNTHETIC}, built on the answers of {who}"
     result.headline = [
-        headline_row("behaviour: Newton's persona effect beyond wording, mean |ΔP(right)| over text states "
+        headline_row("behaviour: Newton's persona effect beyond wording, mean gap in P(right) over text states "
                      "(within template, pooled)", newton.pooled, who, chatbot),
         headline_row("behaviour: persona effect beyond wording over every pair of personas (within template, pooled)",
                      everyone.pooled, who, chatbot),
@@ -364,7 +364,7 @@ def excess_statement(newton: PersonaContrast, everyone: PersonaContrast, chatbot
     moves = {True: "differs from the neutral control by more than rewording moves either of them",
              False: "differs from the neutral control no more than rewording moves either of them",
              None: "cannot be told apart, in this build, from a rewording of itself or of the control"}[newton.verdict]
-    return (f"{moves}: the persona-and-wording distance minus the wording-only distance (mean |ΔP(right)|, within "
+    return (f"{moves}: the persona-and-wording distance minus the wording-only distance (mean gap in P(right), within "
             f"template, pooled) is {in_words(newton.pooled, 3, 'text states')}, stratified permutation "
             f"p = {newton.p_value:.3f}; over every pair of personas it is "
             f"{in_words(everyone.pooled, 3, 'text states')}, p = {everyone.p_value:.3f}")
@@ -440,15 +440,15 @@ def returns_statement(effect: Estimate, pooled: dict[str, Estimate], distinct: f
 
 def summary_table(played: dict[str, EpisodeSet], clusters: dict[str, np.ndarray],
                   returns: dict[str, Estimate]) -> pd.DataFrame:
-    """One row per teacher: episodes, distinct prompt sequences, its return with a 95% CI over them, its
-    action balance, parse trouble and tokens per decision."""
+    """One row per teacher (who answered is said above the table): episodes, distinct prompt sequences, its
+    return with a 95% CI over them, its action balance, parse trouble and tokens per decision."""
     rows = []
     for name, episodes in played.items():
         decided = episodes.frames[episodes.frames["decided"]]
         statuses = episodes.decisions["status"].value_counts()
         n_decisions = max(1, len(episodes.decisions))
         tokens = episodes.decisions["prompt_tokens"].sum() + episodes.decisions["completion_tokens"].sum()
-        rows.append({"teacher": name, "answered by": teacher_label(episodes), "episodes": episodes.n_episodes,
+        rows.append({"teacher": name, "episodes": episodes.n_episodes,
                      "distinct prompt sequences": len(np.unique(clusters[name])),
                      f"return, {UNIT_CLUSTERS}": interval(returns[name], 1),
                      "pushes right (%)": f"{100 * decided['action'].mean():.1f}",
