@@ -51,8 +51,10 @@ def proportion_ci(successes: int, n: int, level: float = 0.95) -> Estimate:
     return Estimate(successes / n, float(interval.low), float(interval.high), n, level)
 
 
-def bootstrap_ci(statistic, *samples, n_resamples: int = 2000, level: float = 0.95, seed: int = 0) -> Estimate:
-    """Percentile bootstrap of `statistic(*samples)`, resampling the items (rows) jointly.
+def bootstrap_ci(statistic, *samples, n_resamples: int = 2000, level: float = 0.95, seed: int = 0,
+                 vectorized: bool = False) -> Estimate:
+    """Percentile bootstrap of `statistic(*samples)`, resampling the items (rows) jointly (`vectorized`: the
+    statistic takes an `axis` argument, as np.mean does, and scipy resamples all at once).
 
     Percentile, not BCa: BCa's acceleration comes from a jackknife, which is undefined wherever the
     statistic is undefined on a leave-one-out sample (a rank correlation of sparse rewards, chapter 05),
@@ -63,7 +65,7 @@ def bootstrap_ci(statistic, *samples, n_resamples: int = 2000, level: float = 0.
         # scipy's interval is NaN when the statistic is undefined on some resample (Spearman's rho of a
         # resample where one variable is constant); those resamples are left out below instead.
         warnings.simplefilter("ignore", scipy_stats.DegenerateDataWarning)
-        result = scipy_stats.bootstrap(samples, statistic, paired=True, vectorized=False, n_resamples=n_resamples,
+        result = scipy_stats.bootstrap(samples, statistic, paired=True, vectorized=vectorized, n_resamples=n_resamples,
                                        confidence_level=level, method="percentile", rng=np.random.default_rng(seed))
     low, high = result.confidence_interval
     replicates = result.bootstrap_distribution

@@ -88,8 +88,8 @@ def _row(chapter: str, purpose: str, requests: float, request: ChatRequest, comp
 
 
 # Which chapter sends each experiment's requests (an experiment's name is its transcript file's stem).
-CHAPTER_OF_EXPERIMENT = (("cartpole-*-bounded", "02"), ("cartpole-*-labels", "04"), ("ellm-goals", "05"),
-                         ("06_personality", "06"))
+CHAPTER_OF_EXPERIMENT = (("02_teacher_rollouts", "02"), ("cartpole-*-bounded", "02"), ("cartpole-*-labels", "04"),
+                         ("ellm-goals", "05"), ("06_personality", "06"))
 
 # Example prices, USD per million (prompt, completion) tokens: OpenAI's standard-tier list prices, with
 # the month each was set. Assumptions for illustration, not quotes: check the provider's page.
