@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from eep_utils.experiments.base import CLAIM_STATUSES, STATUS_MEANING, ChapterResult, Claim
+from eep_utils.experiments.base import CLAIM_STATUSES, ChapterResult, Claim
 from eep_utils.stats import Estimate
 
 STAND_IN_NOTE = "offline stand-in, not a chatbot"
@@ -160,23 +160,52 @@ def teacher_name(label: str, is_chatbot: bool) -> str:
     return label if is_chatbot or "not a chatbot" in label else f"{label} ({STAND_IN_NOTE})"
 
 
-def publish(result: ChapterResult, artifacts_dir: str | Path) -> None:
-    """Show a chapter's result to its page and to the introduction.
+def publish(results: ChapterResult | list[ChapterResult], artifacts_dir: str | Path) -> None:
+    """Show a chapter's result (or one result per chatbot, the book's own first) to its page and to the
+    introduction.
 
-    Glues every number (`{glue:text}`; an Estimate as `name`, `name_low`, `name_high`, `name_n`), every
-    computed sentence and the caveat (`{glue:md}`), and the key result for the box that opens the
-    chapter; saves the headline rows, the claims, the key result and the exported tables for the
-    introduction and the appendix. Notes about the run (an earlier chapter's result made here) are
-    printed, one line each."""
-    for name, value in result.numbers.items():
+    The first result speaks in the prose: every number is glued (`{glue:text}`; an Estimate as `name`,
+    `name_low`, `name_high`, `name_n`), every computed sentence and the caveat (`{glue:md}`), and the key
+    result for the box that opens the chapter. `by_chatbot` glues the claims of every chatbot side by side
+    (or says that one answered). Saved for the introduction and the appendix: every result's headline rows
+    and claims, the first's key result and exported tables, and every result's numbers by chatbot. Notes
+    about the run (an earlier chapter's result made here) are printed, one line each."""
+    results = [results] if isinstance(results, ChapterResult) else list(results)
+    first = results[0]
+    for name, value in first.numbers.items():
         if isinstance(value, Estimate):
             glue_estimate(name, value)
         else:
             glue_numbers(**{name: value})
-    glue_markdown(**result.sentences, caveat=result.caveat or "")
-    save_headline(artifacts_dir, result.chapter, result.headline, [c.as_row() for c in result.claims])
-    key_result(artifacts_dir, result.chapter, result.key_result)
-    for name, table in result.exports.items():
+    glue_markdown(**first.sentences, caveat=first.caveat or "", by_chatbot=claims_by_chatbot(results))
+    rows, seen = [], set()
+    for result in results:
+        for row in result.headline:
+            if (row["measure"], row["teacher"]) not in seen:  # the 2023 recordings' rows come with every run
+                seen.add((row["measure"], row["teacher"]))
+                rows.append(row)
+    claims = {(c.statement, c.teacher): c.as_row() for result in results for c in result.claims}
+    save_headline(artifacts_dir, first.chapter, rows, list(claims.values()))
+    (results_dir(artifacts_dir) / f"{first.chapter}.numbers.json").write_text(json.dumps(
+        {result.chatbot: result.summary()["numbers"] for result in results}, indent=1, default=str))
+    key_result(artifacts_dir, first.chapter, first.key_result)
+    for name, table in first.exports.items():
         save_table(artifacts_dir, name, table)
-    for note in result.notes:
-        print(note)
+    for result in results:
+        for note in result.notes:
+            print(note)
+
+
+def claims_by_chatbot(results: list[ChapterResult]) -> str:
+    """The chapter's claims with each chatbot's status side by side (Markdown), or the sentence that says
+    one chatbot answered and how another joins it."""
+    if len(results) == 1:
+        who = results[0].chatbot or next((c.teacher for c in results[0].claims), "")
+        return (f"One chatbot answered in this build{f': {who}' if who else ''}. Another joins it, in a column "
+                "of its own, with one setting (see *Re-run with your own chatbot*).")
+    names = [result.chatbot for result in results]
+    lines = ["| claim | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+    for number, claim_of_first in enumerate(results[0].claims):
+        statuses = [result.claims[number].status if number < len(result.claims) else "—" for result in results]
+        lines.append(f"| {claim_of_first.statement} | " + " | ".join(statuses) + " |")
+    return "\n".join(lines)

@@ -114,6 +114,7 @@ class ChapterResult:
     chapter: str
     key_result: str
     caveat: str = ""
+    chatbot: str = ""  # who answered this run's prompts (set by the model ladder); "" for a chapter without one
     numbers: dict[str, Any] = field(default_factory=dict)
     sentences: dict[str, str] = field(default_factory=dict)
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
@@ -135,7 +136,8 @@ class ChapterResult:
         """What the chapter concluded, as plain JSON values: numbers, sentences, claims, headline,
         key result and caveat (tables and figure data left out). Two runs with the same parameters
         must give equal summaries; the build compares them before and after a change."""
-        return _plain({"chapter": self.chapter, "key_result": self.key_result, "caveat": self.caveat,
+        return _plain({"chapter": self.chapter, "chatbot": self.chatbot, "key_result": self.key_result,
+                       "caveat": self.caveat,
                        "numbers": self.numbers, "sentences": self.sentences,
                        "claims": [asdict(c) for c in self.claims], "headline": self.headline})
 
