@@ -44,7 +44,8 @@ def test_the_plan_counts_each_chapters_requests_from_its_parameters():
         assert plan.loc[("04", f"DAgger and fidelity labels, {persona}"), "requests"] == \
             (students["dagger_iterations"] + 1 + STUDENTS_ASKED_FOR_FIDELITY) * students["dagger_max_labels"]
     assert (plan.loc["05", "requests"] == STUDY_2023.n_states).all()
-    assert len(plan.loc["05"]) == len(FULL["05_ellm_rewards"]["personas"])
+    goals = FULL["05_ellm_rewards"]
+    assert len(plan.loc["05"]) == len(goals["personas"]) * len(goals["templates"]) * len(goals["wordings"])
     # Every persona and the no-persona control judges every creature.
     assert (plan.loc["06", "requests"] == judging["n_creatures"]).all() and len(plan.loc["06"]) == len(CUTENESS_PERSONAS) + 1
     assert (plan["prompt tokens per request"] > 0).all()
@@ -83,7 +84,7 @@ def test_recorded_requests_count_sealed_and_working_transcripts(tmp_path):
     _record(sealed, "b", "2026-01-01T00:00:03+00:00", 2.0)
     _record(sealed, "c", "2026-01-01T00:01:00+00:00", 0.5, tokens=(40, 1))
     sealed.seal()
-    working = TranscriptStore(tmp_path / "ellm-goals.jsonl")  # a live run still recording
+    working = TranscriptStore(tmp_path / "05_ellm_rewards.jsonl")  # a live run still recording
     _record(working, "d", "2026-01-01T00:00:05+00:00", 1.0, tokens=(7, 20))
     table = recorded_requests(tmp_path).set_index("experiment")
     newton = table.loc["cartpole-newton-bounded"]
@@ -92,7 +93,7 @@ def test_recorded_requests_count_sealed_and_working_transcripts(tmp_path):
     assert (newton["prompt tokens"], newton["completion tokens"]) == (240, 7)
     assert newton["latency, summed (s)"] == pytest.approx(4.5)
     assert newton["server busy (s)"] == pytest.approx(3.5)
-    goals = table.loc["ellm-goals"]
+    goals = table.loc["05_ellm_rewards"]
     assert (goals["chapter"], goals["requests"], goals["completion tokens"]) == ("05", 1, 20)
 
 

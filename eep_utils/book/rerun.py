@@ -21,10 +21,11 @@ from eep_utils.cartpole.teaching import BoundedHistoryProtocol
 from eep_utils.chat.transcripts import TranscriptStore, experiments_in
 from eep_utils.chat.types import ChatRequest
 from eep_utils.chat.usage import approximate_tokens
-from eep_utils.ellm.goals import goal_request
+from eep_utils.ellm.goals import goal_requests
 from eep_utils.personality.personas import NO_PERSONA, judgment_request
 from eep_utils.personality.personas import PERSONAS as CUTENESS_PERSONAS
 from eep_utils.personas import PERSONAS as CARTPOLE_PERSONAS
+from eep_utils.personas_new import voices
 
 # Completion tokens per answer: a push word; about eight per suggested goal; a JSON verdict and score.
 DECISION_TOKENS, TOKENS_PER_GOAL, JUDGMENT_TOKENS = 2, 8, 12
@@ -66,9 +67,10 @@ def request_plan(parameters: dict[str, dict], decisions: dict[str, float]) -> pd
     for persona in students["personas"]:
         rows.append(_row("04", f"DAgger and fidelity labels, {persona}", labelling_rounds * students["dagger_max_labels"],
                          cartpole_request(persona, 0), DECISION_TOKENS))
-    for persona in goals["personas"]:
-        rows.append(_row("05", f"goal suggestions, {persona}", STUDY_2023.n_states,
-                         goal_request(persona, EXAMPLE_STATE, goals["k"]), TOKENS_PER_GOAL * goals["k"]))
+    for voice in voices(goals["personas"], goals["templates"], goals["wordings"]):
+        request = goal_requests(voice, goals["k"], goals["worked_examples"])[STUDY_2023.n_states // 2]
+        rows.append(_row("05", f"goal suggestions, {voice.label}", STUDY_2023.n_states, request,
+                         TOKENS_PER_GOAL * goals["k"]))
     for persona in (*CUTENESS_PERSONAS, NO_PERSONA):
         rows.append(_row("06", f"cuteness judgments, {persona.key}", judging["n_creatures"],
                          judgment_request(persona, EXAMPLE_CAPTION), JUDGMENT_TOKENS))
@@ -81,7 +83,7 @@ def _row(chapter: str, purpose: str, requests: float, request: ChatRequest, comp
 
 
 # Which chapter sends each experiment's requests (an experiment's name is its transcript file's stem).
-CHAPTER_OF_EXPERIMENT = (("cartpole-*-bounded", "02"), ("cartpole-*-labels", "04"), ("ellm-goals", "05"),
+CHAPTER_OF_EXPERIMENT = (("cartpole-*-bounded", "02"), ("cartpole-*-labels", "04"), ("05_ellm_rewards", "05"),
                          ("06_personality", "06"))
 
 # Example prices, USD per million (prompt, completion) tokens: OpenAI's standard-tier list prices, with
