@@ -14,7 +14,6 @@ from eep_utils.book.figures import ellm as figures
 from eep_utils.book.report import publish
 from eep_utils.cartpole.embodiment import STUDY_2023
 from eep_utils.chat.teachers import make_teacher
-from eep_utils.chat.transcripts import request_key
 from eep_utils.chat.types import ChatAnswer
 from eep_utils.chat.usage import Usage
 from eep_utils.ellm.goals import (
@@ -23,7 +22,6 @@ from eep_utils.ellm.goals import (
     example_set_of_states,
     example_sets,
     goal_requests,
-    suggest_goals,
 )
 from eep_utils.ellm.verdicts import verdict
 from eep_utils.experiments import ellm
@@ -243,17 +241,26 @@ def test_an_example_count_that_does_not_cut_the_pool_into_sets_is_refused(tmp_pa
         ellm.run(tiny(worked_examples=3, teacher="stand-in"), tmp_path)
 
 
-def test_replaying_the_sealed_recording_of_smollm2_misses_no_goal_request():
-    """Every goal question the full book asks (the quick book asks a subset) is in the sealed recording."""
+def test_replaying_the_sealed_recording_of_smollm2_misses_no_goal_request(tmp_path):
+    """Every goal question the full book asks (the quick book asks a subset) is in the sealed recording, and
+    the chapter runs on it with the replaying teacher alone."""
     full, quick = params_for("05_ellm_rewards", quick=False), params_for("05_ellm_rewards", quick=True)
     asked = voices(full.personas, full.templates, full.wordings)
     assert set(voices(quick.personas, quick.templates, quick.wordings)) <= set(asked)
-    teacher = make_teacher("replay", stand_in=GoalTemplateStandIn(), experiment=ellm.GOALS_EXPERIMENT)
+    teachers = []
+
+    def replaying(experiment, stand_in):
+        teachers.append(make_teacher("replay", stand_in=stand_in, experiment=experiment))
+        return teachers[-1]
+
+    result = ellm.run(tiny(personas=full.personas, templates=full.templates, wordings=full.wordings,
+                           worked_examples=full.worked_examples, k=full.k), tmp_path, teachers=replaying)
+    [teacher] = teachers
     assert teacher.is_chatbot and "SmolLM2" in teacher.label
-    for voice in asked:
-        suggestions = suggest_goals(teacher, voice, full.k, full.worked_examples)
-        assert len(suggestions.answers) == STUDY_2023.n_states
     assert teacher.usage.replayed == len(asked) * STUDY_2023.n_states and teacher.usage.misses == 0
+    assert result.sentences["provenance"] == (
+        f"All {len(asked) * 81} answers ({len(asked)} voices × 81 text states) came from {teacher.label}, "
+        f"{len(asked) * 81} of them replayed from its recordings.")
 
 
 def test_numbers_are_plain_and_sentences_are_text(stand_in):

@@ -247,7 +247,7 @@ def run(params: EllmParams, artifacts_dir: str | Path, teachers: TeacherFactory 
         summary = _key_result(teacher_label, returns[newton_agent], returns[RANDOM_WALK], returns[STUDENT],
                               differences, alike)
 
-    answered = {p: len(suggestions[p].answers) for p in personas}
+    answered = {voice.label: len(by_voice[voice].answers) for voice in asked}
     highest = max(float(s.max()) for s in similarities.values())
     return ChapterResult(
         chapter=CHAPTER,
