@@ -13,16 +13,21 @@ Students are trained on tastes defined from the traits (timing only: no judge is
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from eep_utils.personality.creatures import generate_creatures, render_creatures, sample_traits  # noqa: E402
-from eep_utils.personality.students import STUDENT_KINDS, PixelFeatures, fit_student, make_student  # noqa: E402
+from eep_utils.personality.creatures import (
+    generate_creatures,
+    render_creatures,
+    sample_traits,
+)
+from eep_utils.personality.students import (
+    STUDENT_KINDS,
+    PixelFeatures,
+    fit_student,
+    make_student,
+)
 
 BUDGET_SECONDS_FOR_3000 = 180.0
 N_TEACHERS = 6  # five personas and the no-persona control, as in chapter 06

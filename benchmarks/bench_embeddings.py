@@ -11,19 +11,14 @@ The baseline runs on a prefix of the stream (it is slow); rates are captions per
     python benchmarks/bench_embeddings.py [--quick]
 """
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from eep_utils.ellm.captions import TransitionCaptioner  # noqa: E402
-from eep_utils.ellm.rewards import play_transitions  # noqa: E402
-from eep_utils.chat.embeddings import shared_minilm  # noqa: E402
-from eep_utils.cartpole.evaluation import RandomPolicy  # noqa: E402
-from eep_utils.cartpole.policies import LQRController  # noqa: E402
+from eep_utils.cartpole.evaluation import RandomPolicy, play_episodes
+from eep_utils.cartpole.policies import LQRController
+from eep_utils.chat.embeddings import shared_minilm
+from eep_utils.ellm.captions import TransitionCaptioner
 
 
 def caption_stream(n_captions: int, seed: int) -> list[str]:
@@ -31,8 +26,8 @@ def caption_stream(n_captions: int, seed: int) -> list[str]:
     captioner = TransitionCaptioner()
     captions = []
     for policy, n_episodes in ((RandomPolicy(seed), n_captions // 10 + 1), (LQRController(), n_captions // 250 + 1)):
-        t = play_transitions(policy, n_episodes, seed)
-        captions += captioner.captions(t.before, t.actions, t.after)
+        t = play_episodes(policy, n_episodes, seed, steps_per_decision=2, record=True)
+        captions += captioner.captions(t.observations, t.actions, t.next_observations)
     order = np.random.default_rng(seed).permutation(len(captions))
     return [captions[i] for i in order[:n_captions]]
 

@@ -9,20 +9,16 @@ XGBoost student when the 2023 recordings are at hand, else the same model class 
 demonstrations.
 """
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from eep_utils.cartpole.embodiment import STEPS_PER_DECISION_2023  # noqa: E402
-from eep_utils.cartpole.evaluation import play_episode_from, play_episodes  # noqa: E402
-from eep_utils.study2023.fetch import OriginalStudyUnavailable  # noqa: E402
-from eep_utils.study2023.recordings import locate  # noqa: E402
-from eep_utils.cartpole.policies import LQRController  # noqa: E402
-from eep_utils.cartpole.students import OriginalXGBoostStudent  # noqa: E402
+from eep_utils.cartpole.embodiment import STEPS_PER_DECISION_2023
+from eep_utils.cartpole.evaluation import play_episode_from, play_episodes
+from eep_utils.cartpole.policies import LQRController
+from eep_utils.cartpole.students import OriginalXGBoostStudent
+from eep_utils.study2023.fetch import OriginalStudyUnavailable
+from eep_utils.study2023.recordings import locate
 
 
 def the_student():
@@ -49,7 +45,8 @@ def main():
 
     states = rollouts.initial_states[:n_reference]
     start = time.perf_counter()
-    reference_returns = [play_episode_from(student.predict, state, STEPS_PER_DECISION_2023) for state in states]
+    reference_returns = [int(play_episode_from(student.predict, state, STEPS_PER_DECISION_2023).returns()[0])
+                         for state in states]
     reference_seconds = time.perf_counter() - start
     reference_rate = np.sum(reference_returns) / reference_seconds
     if not np.array_equal(reference_returns, rollouts.returns[:n_reference]):

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
 import time
 from datetime import datetime
 from pathlib import Path
@@ -26,15 +25,14 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
-from eep_utils.cartpole.embodiment import STUDY_2023  # noqa: E402
-from eep_utils.cartpole.teaching import BoundedHistoryProtocol, initial_messages  # noqa: E402
-from eep_utils.chat.local import LocalChatbot, ServerSettings, local_alias  # noqa: E402
-from eep_utils.chat.running import complete  # noqa: E402
-from eep_utils.chat.teachers import model_folder  # noqa: E402
-from eep_utils.chat.transcripts import TranscriptStore  # noqa: E402
-from eep_utils.chat.types import ChatRequest  # noqa: E402
+from eep_utils.cartpole.embodiment import STUDY_2023
+from eep_utils.cartpole.teaching import BoundedHistoryProtocol, initial_messages
+from eep_utils.chat.local import LocalChatbot, ServerSettings, local_alias
+from eep_utils.chat.running import complete
+from eep_utils.chat.teachers import model_folder
+from eep_utils.chat.transcripts import TranscriptStore
+from eep_utils.chat.types import ChatRequest
 
 
 def questions(persona: str, n: int, seed: int, logprobs: bool) -> list[ChatRequest]:

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import subprocess
 import sys
 import time
@@ -23,14 +24,26 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from local_openai_server import LocalOpenAIServer  # noqa: E402
-from eep_utils.cartpole.stand_in import RuleStandIn  # noqa: E402
-from eep_utils.cartpole.teaching import (BoundedHistoryProtocol, Study2023Protocol, label_observations,  # noqa: E402
-                                         run_cartpole_teacher)
-from eep_utils.chat.client import OpenAIChatbot  # noqa: E402
-from eep_utils.cartpole.embodiment import STUDY_2023  # noqa: E402
+
+def _load_test_double(name: str):
+    """A module of tests/ (the benchmark measures against the same fake server the tests use)."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "tests" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+LocalOpenAIServer = _load_test_double("local_openai_server").LocalOpenAIServer
+from eep_utils.cartpole.embodiment import STUDY_2023
+from eep_utils.cartpole.stand_in import RuleStandIn
+from eep_utils.cartpole.teaching import (
+    BoundedHistoryProtocol,
+    Study2023Protocol,
+    label_observations,
+    run_cartpole_teacher,
+)
+from eep_utils.chat.client import OpenAIChatbot
 
 LATENCY_S = 0.1
 

@@ -10,7 +10,7 @@ wording (`eep_utils.cartpole.contrasts`). `persona.worded(2)` is the same person
 wording 2, and goes wherever a persona goes.
 
 The cuteness judges of chapter 06 are another kind of persona (they carry a taste, not a view of
-physics) and live in `eep_utils.personality.personas`.
+physics) and live in `eep_utils.personas_new` with every persona in every template.
 """
 from __future__ import annotations
 

@@ -51,8 +51,10 @@ def proportion_ci(successes: int, n: int, level: float = 0.95) -> Estimate:
     return Estimate(successes / n, float(interval.low), float(interval.high), n, level)
 
 
-def bootstrap_ci(statistic, *samples, n_resamples: int = 2000, level: float = 0.95, seed: int = 0) -> Estimate:
-    """Percentile bootstrap of `statistic(*samples)`, resampling the items (rows) jointly.
+def bootstrap_ci(statistic, *samples, n_resamples: int = 2000, level: float = 0.95, seed: int = 0,
+                 vectorized: bool = False) -> Estimate:
+    """Percentile bootstrap of `statistic(*samples)`, resampling the items (rows) jointly (`vectorized`: the
+    statistic takes an `axis` argument, as np.mean does, and scipy resamples all at once).
 
     Percentile, not BCa: BCa's acceleration comes from a jackknife, which is undefined wherever the
     statistic is undefined on a leave-one-out sample (a rank correlation of sparse rewards, chapter 05),
@@ -63,7 +65,7 @@ def bootstrap_ci(statistic, *samples, n_resamples: int = 2000, level: float = 0.
         # scipy's interval is NaN when the statistic is undefined on some resample (Spearman's rho of a
         # resample where one variable is constant); those resamples are left out below instead.
         warnings.simplefilter("ignore", scipy_stats.DegenerateDataWarning)
-        result = scipy_stats.bootstrap(samples, statistic, paired=True, vectorized=False, n_resamples=n_resamples,
+        result = scipy_stats.bootstrap(samples, statistic, paired=True, vectorized=vectorized, n_resamples=n_resamples,
                                        confidence_level=level, method="percentile", rng=np.random.default_rng(seed))
     low, high = result.confidence_interval
     replicates = result.bootstrap_distribution
@@ -163,3 +165,29 @@ def minimum_detectable(curve: Sequence[dict], power: float = 0.8) -> float:
         if all(reached[number:]):
             return row["strength"]
     return math.nan
+
+
+def minimum_detectable_ci(strengths: Sequence[float], detections, power: float = 0.8, n_resamples: int = 1000,
+                          level: float = 0.95, seed: int = 0) -> Estimate:
+    """`minimum_detectable` with a percentile bootstrap interval over the simulation replicates (the unit).
+
+    `detections[i, r]` says whether replicate r detected strength `strengths[i]`; replicates are resampled
+    whole, across strengths (a replicate uses the same seeds at every strength). A resample in which no
+    strength reaches `power` has its minimum beyond the range tried: it counts as above every strength, is
+    counted as undefined, and an interval end that falls there is NaN (beyond the range tried)."""
+    detections = np.asarray(detections, dtype=float)
+    strengths = [float(s) for s in strengths]
+    if detections.shape[0] != len(strengths):
+        raise ValueError("detections needs one row per strength")
+
+    def smallest(hits):
+        return minimum_detectable([{"strength": s, "power": p} for s, p in zip(strengths, hits.mean(axis=1))], power)
+
+    draws = np.random.default_rng(seed).integers(0, detections.shape[1], (n_resamples, detections.shape[1]))
+    replicates = np.array([smallest(detections[:, rows]) for rows in draws])
+    beyond = ~np.isfinite(replicates)
+    # The minimum is one of the strengths tried (or beyond them): the interval's ends are too, not interpolated.
+    low, high = np.quantile(np.where(beyond, np.inf, replicates), [(1 - level) / 2, (1 + level) / 2],
+                            method="inverted_cdf")
+    return Estimate(smallest(detections), float(low) if np.isfinite(low) else math.nan,
+                    float(high) if np.isfinite(high) else math.nan, detections.shape[1], level, int(beyond.sum()))

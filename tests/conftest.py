@@ -7,11 +7,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from eep_utils.book.build import environment_settings
+from eep_utils.study2023.fetch import LOCAL_FOLDER_VARIABLE, local_copy_problem
 
-from eep_utils.book.build import environment_settings  # noqa: E402  (sys.path now holds this checkout)
-from eep_utils.study2023.fetch import LOCAL_FOLDER_VARIABLE, local_copy_problem  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 # Tests never reach the internet: no chatbot unless a test starts its own local server (so none of the
 # book's settings from the developer's shell), and the 2023 recordings come from a local copy: the one

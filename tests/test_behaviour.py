@@ -10,11 +10,10 @@ from eep_utils.cartpole.behaviour import (
     disagreement_statement,
     follows_teachers,
     majority_actions,
-    record_episode,
 )
-from eep_utils.cartpole.body import starting_states
 from eep_utils.cartpole.embodiment import STUDY_2023
 from eep_utils.cartpole.episodes import EpisodeSet, empty_decisions
+from eep_utils.cartpole.evaluation import play_episode_from, play_episodes
 from eep_utils.cartpole.policies import LookupTablePolicy, literal_rule_table
 from eep_utils.stats import Estimate
 
@@ -23,8 +22,8 @@ def table_episodes(table, n_episodes=30, seed=0) -> EpisodeSet:
     """A lookup-table teacher's episodes, every frame recorded (its action is a function of the text state)."""
     policy = LookupTablePolicy(STUDY_2023, table)
     frames = []
-    for episode, state in enumerate(starting_states(n_episodes, seed)):
-        played = record_episode(policy, state, "table").frames
+    for episode, state in enumerate(play_episodes(policy, n_episodes, seed).initial_states):
+        played = play_episode_from(policy, state, 2, "table").frames
         frames.append(played.assign(episode=episode))
     return EpisodeSet("table teacher (test)", False, pd.concat(frames, ignore_index=True), empty_decisions())
 

@@ -1,14 +1,17 @@
-"""CartPole as a body: the text channel and decision-hold wrappers, and the two loops that play them."""
+"""CartPole as a body: the text channel and decision-hold wrappers, and the loops that play them."""
 import asyncio
+import re
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
 import pytest
 from gymnasium.envs.classic_control.cartpole import CartPoleEnv, CartPoleVectorEnv
 
-from eep_utils.cartpole.body import (MAX_EPISODE_STEPS, PHYSICS, DecisionHold, TextChannel, VectorDecisionHold,
-                                     held_cartpole, play_decisions, play_episode, play_episode_now, starting_states,
-                                     step_from)
+import eep_utils
+from eep_utils.cartpole.body import (MAX_EPISODE_STEPS, PHYSICS, DecisionHold, RunWideHold, TextChannel,
+                                     VectorDecisionHold, held_cartpole, play_decisions, play_episode, play_episode_now,
+                                     play_rollouts, play_run, step_from)
 from eep_utils.cartpole.embodiment import FIVE_WORDS, STUDY_2023
 
 
@@ -126,12 +129,58 @@ def test_vectorised_decisions_match_single_episodes_from_the_same_states():
     def policy(observations):
         return (observations[:, 2] + 0.3 * observations[:, 3] > 0).astype(np.int64)
 
-    states = starting_states(12, seed=4)
-    frames, numbers = np.zeros(12, dtype=np.int64), []
-    for held in play_decisions(lambda envs, observations: policy(observations), 12, seed=4, steps_per_decision=3):
-        frames[held.envs] += held.frames
-        numbers.append(held.number)
-    assert numbers == list(range(len(numbers)))
-    for state, played in zip(states, frames):
+    decisions = list(play_decisions(lambda episodes, observations: policy(observations), 12, seed=4,
+                                    steps_per_decision=3))
+    assert [set(d.decision) for d in decisions] == [{number} for number in range(len(decisions))]
+    played = play_rollouts(lambda episodes, observations: policy(observations), 12, seed=4, steps_per_decision=3)
+    np.testing.assert_array_equal(played.returns, decisions[-1].returns)
+    assert len(played.actions) == sum(len(d.actions) for d in decisions)
+    for state, frames in zip(played.initial_states, played.returns):
         single = play_episode_now(held_cartpole(3), lambda o: int(policy(o[None])[0]), options={"state": state})
-        assert len(single) == played
+        assert len(single) == frames
+
+
+def test_run_wide_hold_carries_a_decision_into_the_next_episode():
+    env = RunWideHold(gym.make("CartPole-v1"), steps=2)
+    first, _ = env.reset(seed=3)
+    frames = []
+    while sum(f.terminated or f.truncated for f in frames) < 3:
+        observation, reward, terminated, truncated, info = env.step(1 if len(frames) % 4 else 0)
+        assert reward == len(info["frames"]) == 2 and not (terminated or truncated)
+        frames += info["frames"]
+    # The same frames in the bare environment: one run, reset unseeded after each episode.
+    bare = gym.make("CartPole-v1")
+    seen, _ = bare.reset(seed=3)
+    np.testing.assert_array_equal(seen, first)
+    for frame in frames:
+        np.testing.assert_array_equal(frame.observation, seen)
+        seen, reward, terminated, truncated, _ = bare.step(frame.action)
+        np.testing.assert_array_equal(frame.next_observation, seen)
+        assert (frame.reward, frame.terminated, frame.truncated) == (reward, terminated, truncated)
+        if terminated or truncated:
+            seen, _ = bare.reset()
+    np.testing.assert_array_equal(observation, seen)
+    # Decisions fall on every second frame of the run, so an odd episode hands its last action on.
+    ends = [i for i, f in enumerate(frames) if f.terminated or f.truncated]
+    assert [f.decided for f in frames] == [i % 2 == 0 for i in range(len(frames))]
+    assert all(frames[i + 1].t == 0 for i in ends if i + 1 < len(frames))
+    handed_on = [i for i in ends if i % 2 == 0]  # episodes that ended on a decision's first frame
+    assert handed_on
+    for i in handed_on:
+        assert not frames[i + 1].decided and frames[i + 1].action == frames[i].action
+
+
+def test_play_run_yields_the_reset_then_each_decision():
+    run = list(play_run(lambda observation: int(observation[3] > 0), 50, seed=42, steps_per_decision=2))
+    assert run[0][0] == [] and len(run) == 51 and all(len(frames) == 2 for frames, _ in run[1:])
+    frames = [f for played, _ in run[1:] for f in played]
+    np.testing.assert_array_equal(frames[0].observation, run[0][1])
+    assert all(f.action == int(f.observation[3] > 0) for f in frames if f.decided)
+
+
+def test_only_the_body_steps_cartpole():
+    """Every CartPole step the library takes is taken in cartpole/body.py."""
+    package = Path(eep_utils.__file__).parent
+    stepping = sorted(str(path.relative_to(package)) for path in package.rglob("*.py")
+                      if re.search(r"\.step\(", path.read_text()))
+    assert stepping == ["cartpole/body.py"]

@@ -140,7 +140,7 @@ def test_stand_in_rollouts_match_the_reference_player():
     for episode in range(6):  # the same starting state, exactly: reset with the episode's seed
         env = gym.make("CartPole-v1")
         env.reset(seed=3 + episode)
-        reference.append(play_episode_from(policy, np.array(env.unwrapped.state), 2))
+        reference.append(play_episode_from(policy, np.array(env.unwrapped.state), 2).returns()[0])
     assert reference == list(episodes.returns())
     decided = episodes.frames[episodes.frames["decided"]]
     assert (decided["t"] % 2 == 0).all() and len(decided) == len(episodes.decisions)

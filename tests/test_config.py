@@ -83,8 +83,8 @@ def test_unknown_mode_and_missing_file(tmp_path):
 def test_checked_parameters_can_be_changed_only_to_allowed_values():
     params = TeacherRolloutsParams.check(load_plan("quick")[1].parameters)
     assert params.replace(n_episodes=3).n_episodes == 3
-    with pytest.raises(ConfigError, match="n_probe_states is 82"):
-        params.replace(n_probe_states=82)
+    with pytest.raises(ConfigError, match="power_shares is 1.5"):
+        params.replace(power_shares=[0.0, 1.5])
 
 
 @pytest.mark.slow

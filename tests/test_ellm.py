@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from eep_utils.book.report import claim
+from eep_utils.cartpole.body import Rollouts
 from eep_utils.cartpole.embodiment import STUDY_2023
 from eep_utils.cartpole.evaluation import RandomPolicy, play_episodes
 from eep_utils.chat.embeddings import shared_minilm
@@ -30,10 +31,8 @@ from eep_utils.ellm.goals import (
 )
 from eep_utils.ellm.rewards import (
     ELLMReward,
-    Transitions,
     episode_rank_correlation,
     intrinsic_rewards,
-    play_transitions,
     push_direction_contrast,
     reward_by_state,
     similarity_matrix,
@@ -358,10 +357,12 @@ def test_reward_on_hand_made_captions_with_the_offline_model():
 
 def test_intrinsic_rewards_follow_each_episode_in_time_order():
     # Two episodes interleaved; same state and caption throughout; one goal worth 0.8.
-    transitions = Transitions(before=np.zeros((5, 4)), actions=np.zeros(5, int), after=np.zeros((5, 4)),
-                              episode=np.array([0, 1, 0, 1, 0]), decision=np.array([0, 0, 1, 1, 2]),
-                              frame=np.array([0, 0, 2, 2, 4]), returns=np.array([6, 4]))
-    captions = CAPTIONER.caption_ids(transitions.before, transitions.actions, transitions.after)
+    transitions = Rollouts(observations=np.zeros((5, 4)), actions=np.zeros(5, int),
+                           next_observations=np.zeros((5, 4)), terminated=np.zeros(5, bool),
+                           episode=np.array([0, 1, 0, 1, 0]),
+                           decision=np.array([0, 0, 1, 1, 2]), t=np.array([0, 0, 2, 2, 4]), returns=np.array([6, 4]),
+                           initial_states=np.zeros((2, 4)))
+    captions = CAPTIONER.caption_ids(transitions.observations, transitions.actions, transitions.next_observations)
     similarity = np.zeros((len(CAPTIONER.vocabulary), 1))
     similarity[captions[0], 0] = 0.8
     goals = np.zeros((STUDY_2023.n_states, 1), int)
@@ -373,8 +374,8 @@ def test_intrinsic_rewards_follow_each_episode_in_time_order():
 
 
 def test_threshold_for_share_sits_at_that_quantile_of_decisions():
-    transitions = play_transitions(RandomPolicy(5), 40, seed=21)
-    caption_ids = CAPTIONER.caption_ids(transitions.before, transitions.actions, transitions.after)
+    transitions = play_episodes(RandomPolicy(5), 40, seed=21, steps_per_decision=2, record=True)
+    caption_ids = CAPTIONER.caption_ids(transitions.observations, transitions.actions, transitions.next_observations)
     similarity = np.random.default_rng(0).random((len(CAPTIONER.vocabulary), 3))
     goals = np.tile([0, 1, -1], (STUDY_2023.n_states, 1))
     threshold = threshold_for_share(0.25, similarity, goals, transitions, STUDY_2023, CAPTIONER)
@@ -385,30 +386,7 @@ def test_threshold_for_share_sits_at_that_quantile_of_decisions():
 
 
 # --------------------------------------------------------------------------------------------
-# Trajectories and the R_int learner
-
-def test_play_transitions_matches_evaluation_and_ends_on_the_final_observation():
-    transitions = play_transitions(RandomPolicy(3), 30, seed=11)
-    assert np.array_equal(transitions.returns, play_episodes(RandomPolicy(3), 30, seed=11, steps_per_decision=2).returns)
-    last = np.array([np.flatnonzero(transitions.episode == e).max() for e in range(30)])
-    final = transitions.after[last]
-    assert np.all((np.abs(final[:, 2]) > 12 * 2 * np.pi / 360) | (np.abs(final[:, 0]) > 2.4))
-    first = np.array([np.flatnonzero(transitions.episode == e).min() for e in range(30)])
-    assert np.array_equal(transitions.remaining[first], transitions.returns)
-    assert np.all(transitions.remaining >= 1)
-    # Consecutive decisions of an episode chain: one's end is the next one's start.
-    same = transitions.episode[first[0]] == transitions.episode
-    rows = np.flatnonzero(same)
-    np.testing.assert_array_equal(transitions.after[rows[:-1]], transitions.before[rows[1:]])
-
-
-def test_concatenated_transitions_keep_episodes_apart():
-    first, second = play_transitions(RandomPolicy(1), 3, seed=1), play_transitions(RandomPolicy(2), 4, seed=2)
-    both = Transitions.concatenate([first, second])
-    assert both.n_episodes == 7 and len(both.actions) == len(first.actions) + len(second.actions)
-    np.testing.assert_array_equal(both.remaining, np.concatenate([first.remaining, second.remaining]))
-    assert set(both.episode[len(first.actions):]) == {3, 4, 5, 6}
-
+# The R_int learner
 
 def test_q_learner_learns_the_push_its_reward_asks_for_and_is_seeded():
     # Reward only captions of a push to the left (untried states default to right), with no
@@ -447,7 +425,7 @@ def test_episode_rank_correlation_resamples_episodes():
 def test_sweep_and_per_state_table_on_a_stand_in():
     suggestions = suggest_goals(GoalTemplateStandIn(), "newton", k=3)
     similarity = np.random.default_rng(1).random((len(CAPTIONER.vocabulary), len(suggestions.vocabulary)))
-    trajectories = {"random": play_transitions(RandomPolicy(2), 20, seed=3)}
+    trajectories = {"random": play_episodes(RandomPolicy(2), 20, seed=3, steps_per_decision=2, record=True)}
     sweep = threshold_sweep(similarity, suggestions, trajectories, [0.5, 1.0], [1, 3], STUDY_2023, CAPTIONER)
     assert len(sweep) == 2 * 2 * 2 and set(sweep["agent"]) == {"random", "all"}
     never = sweep[sweep["threshold"] == 1.0]

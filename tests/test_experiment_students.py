@@ -54,8 +54,9 @@ def prepared_artifacts(folder: Path, rules: dict, is_chatbot: bool) -> Path:
 
 
 def factory(rules: dict, is_chatbot: bool):
-    """The chapter's teachers for the labels experiments (cartpole-<persona>-labels): the same rules."""
-    return lambda experiment, stand_in: RuleTeacher(rules[experiment.split("-")[1]], is_chatbot)
+    """The chapter's teachers (for the labels experiments, cartpole-<persona>-labels, and chapter 02's when its
+    rollouts are missing): each persona's rule, whose persona the offline stand-in names."""
+    return lambda experiment, stand_in: RuleTeacher(rules[stand_in.persona], is_chatbot)
 
 
 def run(folder: Path, rules: dict, is_chatbot: bool, **changes):

@@ -1,79 +1,32 @@
-"""The game of personality: prompts, judgment parsing, the provisional judge, pixel students, the matrix statistics."""
+"""The game of personality: judging, the stand-in judge, pixel students, the matrix statistics, the like-with-like
+contrasts and the synthetic judges."""
 import asyncio
 import hashlib
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy.stats import spearmanr
 from sklearn.metrics import roc_auc_score
 
 from eep_utils.book.report import claim
+from eep_utils.chat.types import ChatAnswer
 from eep_utils.personality.agreement import (AgreementMatrix, agreement_matrices, auc_by_row, cell_contrast,
                                              extraction_index,
                                              extraction_test, offdiagonal_correlation)
+from eep_utils.personality.contrasts import (judge_contrast, matching_test, persona_indices, pooled_over_splits,
+                                             rank_correlations, student_contrasts)
 from eep_utils.personality.creatures import generate_creatures
-from eep_utils.personality.personas import (GENERIC_DISLIKES, GENERIC_LIKES, NO_PERSONA, PERSONAS, Persona, judge_captions,
-                                            judgment_request, persona_as_asked, probability_of_cute, reworded,
-                                            verdict_of)
-from eep_utils.chat.parsing import Judgment, parse_judgment
-from eep_utils.chat.types import ChatAnswer
 from eep_utils.personality.judge import PersonaJudgeStandIn
-from eep_utils.personality.students import (STUDENT_KINDS, OneVerdictStudent, PixelFeatures, cute_probability, fit_student,
-                                            held_out_split)
+from eep_utils.personality.judging import GENERIC_DISLIKES, GENERIC_LIKES, judge_captions, request_for
+from eep_utils.personality.students import (STUDENT_KINDS, OneVerdictStudent, PixelFeatures, cute_probability,
+                                            cuter_half, fit_student, held_out_split)
+from eep_utils.personality.synthetic import synthetic_judges, taste_scores, trait_design
+from eep_utils.personality.training import make_splits
+from eep_utils.personas_new import Voice
 
-# --- prompts -------------------------------------------------------------------------------------
-
-
-def test_personas_follow_the_prompt_contract():
-    assert len(PERSONAS) >= 4 and len({p.key for p in PERSONAS}) == len(PERSONAS)
-    for persona in PERSONAS:
-        request = judgment_request(persona, "A tiny pink kitten\nwith soft fur.")
-        (system_role, system), (user_role, user) = request.messages
-        assert (system_role, user_role) == ("system", "user")
-        likes = [line for line in system.splitlines() if line.startswith("You find cute:")]
-        dislikes = [line for line in system.splitlines() if line.startswith("You do not find cute:")]
-        assert len(likes) == 1 and len(dislikes) == 1
-        assert "Caption: A tiny pink kitten with soft fur." in user.splitlines()
-        assert "answer yes or no" in user and request.grammar == 'root ::= "yes" | "no"' and request.logprobs
-        assert judgment_request(persona, "x", constrained=False).grammar is None
-    # Tastes differ: no two personas like the same things.
-    assert len({frozenset(p.likes) for p in PERSONAS}) == len(PERSONAS)
-
-
-def test_p_cute_pools_every_spelling_of_the_two_words_at_the_verdict():
-    def answer(text, alternatives):
-        top = [{"token": token, "logprob": math.log(p)} for token, p in alternatives.items()]
-        return ChatAnswer(text, "m", logprobs=[{"token": text, "logprob": math.log(alternatives[text]),
-                                                "top_logprobs": top}])
-
-    assert probability_of_cute(answer("yes", {"yes": 0.8, "no": 0.2}), parse_judgment("yes")) == pytest.approx(0.8)
-    # What a small model does under the grammar: it would have said "No"; the lower-case words are far down.
-    constrained = answer("no", {"No": 0.4, "This": 0.3, "Yes": 0.1, "no": 0.001})
-    assert probability_of_cute(constrained, parse_judgment("no")) == pytest.approx(0.1 / 0.501)
-    assert probability_of_cute(ChatAnswer('{"cute": true, "score": 7}', "m"), Judgment(True, 7.0)) == 0.7  # stand-in
-    assert math.isnan(probability_of_cute(ChatAnswer("maybe", "m"), parse_judgment("maybe")))
-
-
-def test_a_reworded_judge_keeps_its_taste_in_other_words():
-    for persona in PERSONAS:
-        second = reworded(persona)
-        assert second.wording == 2 and second.key == f"{persona.key} (wording 2)"
-        assert len(second.likes) == len(persona.likes) and len(second.dislikes) == len(persona.dislikes)
-        assert second.system_message() != persona.system_message()
-        assert "You find cute:" in second.system_message()  # the stand-in's prompt contract still holds
-    control = reworded(NO_PERSONA)
-    assert control.is_control and [role for role, _ in judgment_request(control, "A snake.").messages] == [
-        "system", "user"]
-
-
-def test_no_persona_control_gets_the_task_only():
-    request = judgment_request(NO_PERSONA, "A snake.")
-    assert [role for role, _ in request.messages] == ["user"]
-    assert "You find cute" not in request.messages[0][1]
-
-
-# --- judgments ---------------------------------------------------------------------------------
+# --- judging -------------------------------------------------------------------------------------
 
 
 class CannedTeacher:
@@ -88,43 +41,48 @@ class CannedTeacher:
         await asyncio.sleep(0.001 * (len(self.seen) % 3))  # out-of-order completion
         self.seen.append(request)
         caption = request.messages[-1][1].split("Caption: ", 1)[1]
-        return ChatAnswer(text=self.answers[caption], model="canned")
+        return self.answers[caption]
 
 
-def test_judge_captions_reads_answers_however_written_and_keeps_them():
-    answers = {"a": '{"cute": true, "score": 8}', "b": "no idea", "c": 'Sure! ```json\n{"cute": false, "score": 1}\n```',
-               "d": '{"score": 6}', "e": '{"score": 4.5}', "f": "{'cute': True}", "g": '{"cute": "maybe", "score": 11}'}
-    table = judge_captions(CannedTeacher(answers), PERSONAS[0], list(answers))
-    assert table["answer"].tolist() == list(answers.values())
-    assert table["cute"].fillna(-1).tolist() == [1.0, -1, 0.0, 1.0, 0.0, 1.0, -1]
-    assert table["score"].fillna(-1).tolist() == [8.0, -1, 1.0, 6.0, 4.5, -1, -1]
-    assert table["cute_from_score"].tolist() == [False, False, False, True, True, False, False]
+def answer(text, alternatives):
+    top = [{"token": token, "logprob": math.log(p)} for token, p in alternatives.items()]
+    chosen = {"token": text, "logprob": math.log(alternatives[text]), "top_logprobs": top}
+    return ChatAnswer(text, "m", logprobs=[chosen])
 
 
-def test_verdict_of_a_judgment():
-    assert verdict_of(Judgment(True, 2.0)) == (1.0, False)   # the stated verdict wins over the score
-    assert verdict_of(Judgment(None, 5.0)) == (1.0, True)
-    assert math.isnan(verdict_of(Judgment(None, None))[0])
+def test_judge_captions_reads_every_spelling_and_keeps_the_answers_in_caption_order():
+    answers = {"a": answer("No", {"No": 0.4, " yes": 0.1, "Yes": 0.1, "This": 0.4}),
+               "b": answer(" yes", {" yes": 0.5, "no": 0.3, "The": 0.2}),
+               "c": ChatAnswer("This creature is", "m"),
+               "d": ChatAnswer('{"cute": true, "score": 7}', "m")}  # the stand-in's kind of answer
+    table = judge_captions(CannedTeacher(answers), Voice("aquarist", "you-are"), list(answers))
+    assert table["answer"].tolist() == ["No", " yes", "This creature is", '{"cute": true, "score": 7}']
+    assert table["cute"].fillna(-1).tolist() == [0.0, 1.0, -1, 1.0]
+    assert table["p_cute"].iloc[:2].tolist() == pytest.approx([0.2 / 0.6, 0.5 / 0.8])
+    assert table["mass"].iloc[:2].tolist() == pytest.approx([0.6, 0.8])
+    assert math.isnan(table["p_cute"][2]) and table["p_cute"][3] == 0.7 and math.isnan(table["mass"][3])
 
 
 def test_judge_captions_works_inside_a_running_event_loop():
     # As in a Jupyter kernel, where asyncio.run cannot be called directly.
     async def inside():
-        return judge_captions(CannedTeacher({"a": '{"cute": true, "score": 8}'}), NO_PERSONA, ["a"])
+        return judge_captions(CannedTeacher({"a": ChatAnswer("yes", "m")}), Voice("no_persona", "imagine"), ["a"])
 
     assert asyncio.run(inside())["cute"].tolist() == [1.0]
 
 
-def test_control_is_the_task_alone_for_a_chatbot_and_generic_anchors_for_a_stand_in():
-    chatbot, stand_in = CannedTeacher({"a": "{}"}), CannedTeacher({"a": "{}"}, is_chatbot=False)
-    judge_captions(chatbot, NO_PERSONA, ["a"])
-    judge_captions(stand_in, NO_PERSONA, ["a"])
-    assert [role for role, _ in chatbot.seen[0].messages] == ["user"]
-    system = stand_in.seen[0].messages[0][1]
-    assert f"You find cute: {', '.join(GENERIC_LIKES)}" in system.splitlines()
-    assert f"You do not find cute: {', '.join(GENERIC_DISLIKES)}" in system.splitlines()
-    # A persona's prompt is the same for both.
-    assert persona_as_asked(PERSONAS[1], stand_in) is PERSONAS[1]
+def test_the_control_is_its_neutral_message_for_a_chatbot_and_generic_anchors_for_a_stand_in():
+    chatbot, stand_in = CannedTeacher({}), CannedTeacher({}, is_chatbot=False)
+    control = Voice("no_persona", "you-are", 2)
+    asked = request_for(chatbot, control, "A snake.").messages[0][1]
+    assert asked.splitlines() == ["You are an AI assistant.",
+                                  "Judge every creature by your own taste, not by what most people would say."]
+    system = request_for(stand_in, control, "A snake.").messages[0][1].splitlines()
+    assert system[0] == "You are an AI assistant." and system[-1].startswith("Judge every creature")
+    assert f"You find cute: {', '.join(GENERIC_LIKES)}" in system
+    assert f"You do not find cute: {', '.join(GENERIC_DISLIKES)}" in system
+    persona = Voice("herpetologist", "imagine", 1)
+    assert request_for(stand_in, persona, "A snake.") == request_for(chatbot, persona, "A snake.")
 
 
 # --- the teacher layer's offline stand-in, on these prompts (bag-of-words encoder instead of MiniLM) --
@@ -148,17 +106,21 @@ class BagOfWordsEncoder:
 def test_stand_in_judges_by_the_persona_s_taste():
     encoder = BagOfWordsEncoder()
     judge = PersonaJudgeStandIn(encoder=encoder)
-    fur_lover = Persona("fur", "You love fur.", likes=("fluffy fur", "kitten"), dislikes=("slimy skin", "frog"))
-    skin_lover = Persona("skin", "You love frogs.", likes=("slimy skin", "frog"), dislikes=("fluffy fur", "kitten"))
-    captions = ["A kitten with fluffy fur.", "A frog with slimy skin."]
-    by_fur_lover = judge_captions(judge, fur_lover, captions)
-    by_skin_lover = judge_captions(judge, skin_lover, captions)
-    assert by_fur_lover["cute"].tolist() == [1.0, 0.0]
-    assert by_skin_lover["cute"].tolist() == [0.0, 1.0]
-    assert by_fur_lover["score"][0] > by_fur_lover["score"][1]
+    captions = ["A kitten with fluffy fur and huge eyes.", "A slender snake with scales."]
+    by_child = judge_captions(judge, Voice("five_year_old", "you-are"), captions)
+    by_herpetologist = judge_captions(judge, Voice("herpetologist", "imagine", 2), captions)
+    assert by_child["cute"].tolist() == [1.0, 0.0]
+    assert by_herpetologist["cute"].tolist() == [0.0, 1.0]
+    assert by_child["p_cute"][0] > by_child["p_cute"][1]
     assert encoder.batches[0] == len(captions)  # the captions were embedded in one batch first
-    control = judge_captions(judge, NO_PERSONA, ["A sweet, cuddly little kitten.", "An ugly, scary frog."])
+    control = judge_captions(judge, Voice("no_persona", "you-are"), ["A sweet, cuddly little kitten.",
+                                                                     "An ugly, scary frog."])
     assert control["cute"].tolist() == [1.0, 0.0]
+
+
+def test_cuter_half_splits_at_the_judge_s_own_median_and_keeps_unknowns():
+    labels = cuter_half([0.1, 0.2, 0.3, np.nan, 0.4])
+    assert labels[:3].tolist() == [0.0, 0.0, 1.0] and math.isnan(labels[3]) and labels[4] == 1.0
 
 
 # --- pixel students -----------------------------------------------------------------------------
@@ -351,3 +313,108 @@ def test_resamples_where_a_statistic_is_undefined_are_left_out_and_counted():
     students, verdicts, scores, names = _synthetic_class(n=100)
     defined = agreement_matrices(students, verdicts, scores, n_resamples=50)["ROC-AUC"]
     assert defined.undefined == 0 and extraction_test(defined, names).undefined == 0
+
+
+# --- like with like: the persona index, its matching test, splits pooled -----------------------------
+
+
+def test_persona_index_is_diagonal_minus_off_diagonal_on_stacks_of_matrices():
+    m = np.array([[1.0, 0.2], [0.4, 0.8]])
+    assert persona_indices(m) == pytest.approx(0.9 - 0.3)
+    assert persona_indices(np.stack([m, m.T])).tolist() == pytest.approx([0.6, 0.6])
+    with pytest.raises(ValueError, match="square"):
+        persona_indices(np.ones((2, 3)))
+
+
+def test_rank_correlations_are_spearman_on_each_resample():
+    rng = np.random.default_rng(1)
+    first, second = rng.normal(size=(3, 40)), rng.normal(size=(2, 40))
+    rows = np.vstack([np.arange(40), rng.integers(0, 40, 40)])
+    values = rank_correlations(first, second, rows)
+    assert values.shape == (2, 3, 2)
+    for r in range(2):
+        for i in range(3):
+            for j in range(2):
+                assert values[r, i, j] == pytest.approx(spearmanr(first[i, rows[r]], second[j, rows[r]])[0])
+
+
+def test_the_matching_test_enumerates_matchings_within_each_template():
+    best = np.eye(3) + 0.1  # the true matching is the only best one in both templates
+    test = matching_test([best, best])
+    assert test.exact and test.n_matchings == 36 and test.p_value == pytest.approx(1 / 36)
+    flat = np.ones((3, 3))  # every matching alike: p = 1
+    assert matching_test([flat]).p_value == 1.0
+    # Too many combinations to enumerate: drawn, the observed counted once more.
+    sampled = matching_test([np.eye(6)] * 2, seed=3, limit=500)
+    assert not sampled.exact and sampled.n_matchings == 501 and 1 / 501 <= sampled.p_value < 0.02
+    assert math.isnan(matching_test([np.full((3, 3), np.nan)]).p_value)
+
+
+def test_a_persona_that_matches_its_own_rewording_is_found_and_a_template_alone_is_not():
+    rng = np.random.default_rng(0)
+    tastes = rng.normal(size=(4, 200))
+    # Each template adds its own shared habit to every judge: within-template comparisons cancel it.
+    first = {t: tastes + shift * rng.normal(size=200) + 0.5 * rng.normal(size=(4, 200))
+             for t, shift in (("a", 1.0), ("b", 3.0))}
+    second = {t: tastes + shift * rng.normal(size=200) + 0.5 * rng.normal(size=(4, 200))
+              for t, shift in (("a", 1.0), ("b", 3.0))}
+    found = judge_contrast(first, second, n_resamples=200, seed=0)
+    assert found.pooled.low > 0 and found.test.p_value == pytest.approx(1 / 576)
+    assert set(found.by_template) == {"a", "b"} and found.matrices["a"].shape == (4, 4)
+    shared = rng.normal(size=200)  # no persona: one function, each judge its own noise
+    alike = judge_contrast({"a": shared + rng.normal(size=(4, 200))}, {"a": shared + rng.normal(size=(4, 200))},
+                           n_resamples=200, seed=0)
+    assert alike.pooled.low < 0 < alike.pooled.high
+
+
+def test_pooled_over_splits_averages_the_splits_and_pools_their_resamples():
+    per_split = np.array([[0.1, 0.0, 0.2, np.nan], [0.3, 0.2, 0.4, 0.3]])
+    estimate = pooled_over_splits(per_split, n=30)
+    assert estimate.value == pytest.approx(0.2) and estimate.n == 30 and estimate.undefined == 1
+    assert estimate.low == pytest.approx(np.quantile([0.0, 0.2, 0.2, 0.4, 0.3], 0.025))
+
+
+def test_student_contrasts_read_the_index_the_wording_control_and_the_generic_habit():
+    students, judges = ["p1", "q1"], ["p1", "q1", "p2", "q2", "c1"]
+    value = np.array([[0.9, 0.5, 0.8, 0.6, 0.7],
+                      [0.4, 0.7, 0.5, 0.6, 0.5]])
+    matrix = AgreementMatrix("ROC-AUC", students, judges, value, value, value, value[None], 10)
+    contrasts = student_contrasts(matrix, ["p1", "q1"], ["p2", "q2"], "c1")
+    assert contrasts["index"][0] == pytest.approx(0.8 - 0.45)
+    assert contrasts["wording"][0] == pytest.approx(0.7 - 0.55)
+    assert contrasts["generic"][0] == pytest.approx(0.8 - 0.6)
+    assert len(contrasts["index"]) == 2  # the point, then the one resample
+
+
+def test_splits_differ_from_one_another_and_repeat_with_their_seed():
+    splits = make_splits(90, 3, 0.33, seed=5)
+    assert all(len(s.test) == 30 and len(np.intersect1d(s.train, s.test)) == 0 for s in splits)
+    assert len({tuple(s.test) for s in splits}) == 3 and len({s.seed for s in splits}) == 3
+    assert [tuple(s.test) for s in make_splits(90, 3, 0.33, seed=5)] == [tuple(s.test) for s in splits]
+
+
+# --- synthetic judges ------------------------------------------------------------------------------
+
+
+def test_a_synthetic_taste_belongs_to_the_persona_and_keeps_the_judge_s_own_values():
+    traits = generate_creatures(60, seed=3).traits
+    design = trait_design(traits)
+    assert np.allclose(design.mean(axis=0), 0) and np.allclose(design.std(axis=0), 1)
+    tastes = taste_scores(design, ["aquarist", "newton"], seed=1)
+    rng = np.random.default_rng(2)
+    real = {Voice(p, t, w): rng.random(60) for p in ("aquarist", "newton", "no_persona")
+            for t in ("you-are", "imagine") for w in (1, 2)}
+    assert all(np.array_equal(values, real[voice]) for voice, values in synthetic_judges(real, tastes, 0.0).items())
+    pure = synthetic_judges(real, tastes, 1.0)
+    for voice, values in pure.items():
+        assert sorted(values) == pytest.approx(sorted(real[voice]))  # the judge's own scale and spread
+        if voice.persona == "no_persona":
+            assert np.array_equal(values, real[voice])
+        else:  # ordered by its persona's taste, in every template and wording
+            assert spearmanr(values, tastes[voice.persona])[0] == pytest.approx(1.0)
+    voice = Voice("aquarist", "imagine", 2)
+    assert synthetic_judges(real, tastes, 0.5)[voice] == pytest.approx(0.5 * real[voice] + 0.5 * pure[voice])
+    with pytest.raises(ValueError, match="share"):
+        synthetic_judges(real, tastes, 1.5)
+    with pytest.raises(ValueError, match="traits"):
+        trait_design(pd.DataFrame({"size": [0.1, 0.2]}))

@@ -25,7 +25,6 @@ from eep_utils.chat.teachers import TRANSCRIPTS_DIR
 from eep_utils.chat.transcripts import TranscriptStore, exchange_record
 from eep_utils.chat.types import ChatAnswer, ChatRequest
 from eep_utils.chat.usage import approximate_tokens
-from eep_utils.personality.personas import PERSONAS as CUTENESS_PERSONAS
 from eep_utils.study2023.replay import replay_actions
 
 FULL = {plan.name: plan.parameters for plan in load_plan("full")}
@@ -46,8 +45,13 @@ def test_the_plan_counts_each_chapters_requests_from_its_parameters():
     assert (plan.loc["05", "requests"] == STUDY_2023.n_states).all()
     goals = FULL["05_ellm_rewards"]
     assert len(plan.loc["05"]) == len(goals["personas"]) * len(goals["templates"]) * len(goals["wordings"])
-    # Every persona and the no-persona control judges every creature.
-    assert (plan.loc["06", "requests"] == judging["n_creatures"]).all() and len(plan.loc["06"]) == len(CUTENESS_PERSONAS) + 1
+    # Every judging persona (the neutral control among them) judges every creature in two templates and two
+    # wordings, the first pictures in the two search templates, and a few without the grammar.
+    for persona in judging["personas"]:
+        assert plan.loc[("06", f"cuteness judgments, {persona}"), "requests"] == 4 * judging["n_creatures"]
+        assert plan.loc[("06", f"search templates, {persona}"), "requests"] == 4 * judging["n_search"]
+        assert plan.loc[("06", f"without the grammar, {persona}"), "requests"] == 2 * judging["n_unconstrained"]
+    assert len(plan.loc["06"]) == 3 * len(judging["personas"])
     assert (plan["prompt tokens per request"] > 0).all()
 
 

@@ -1,9 +1,11 @@
+import math
+
 import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
 from eep_utils.stats import (Estimate, above_zero, bootstrap_ci, cluster_bootstrap_ci, mean_ci, minimum_detectable,
-                             power_curve, proportion_ci, welch_test)
+                             minimum_detectable_ci, power_curve, proportion_ci, welch_test)
 
 
 def test_mean_ci_matches_the_t_interval():
@@ -138,3 +140,16 @@ def test_welch_against_a_sample_with_no_spread_gives_a_p_value_without_a_warning
         warnings.simplefilter("error")
         p = welch_test(np.full(50, 500.0), np.random.default_rng(0).normal(480, 10, 50))
     assert p < 1e-6
+
+
+def test_minimum_detectable_ci_resamples_whole_replicates_and_says_when_the_minimum_is_beyond_the_range():
+    strengths = [0.0, 0.5, 1.0]
+    always = np.array([[False] * 10, [True] * 10, [True] * 10])
+    found = minimum_detectable_ci(strengths, always, n_resamples=200)
+    assert (found.value, found.low, found.high, found.n, found.undefined) == (0.5, 0.5, 0.5, 10, 0)
+    # A few replicates detect the middle strength, nine in ten the strongest: often beyond the range.
+    weak = np.array([[False] * 10, [True] * 3 + [False] * 7, [True] * 9 + [False]])
+    found = minimum_detectable_ci(strengths, weak, n_resamples=200)
+    assert found.value == 1.0 and found.low == 1.0 and math.isnan(found.high) and found.undefined > 0
+    with pytest.raises(ValueError, match="one row per strength"):
+        minimum_detectable_ci(strengths, always[:2])

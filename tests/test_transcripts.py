@@ -14,17 +14,30 @@ import time
 from pathlib import Path
 
 import pytest
-
 from local_openai_server import LocalOpenAIServer
+
+from eep_utils.chat.batch import export_batch, import_batch
 from eep_utils.chat.client import OpenAIChatbot
 from eep_utils.chat.parsing import parse_choice
-from eep_utils.chat.running import complete, complete_all
-from eep_utils.chat.types import ChatAnswer, ChatRequest, ContextLengthExceeded
-from eep_utils.chat.batch import export_batch, import_batch
 from eep_utils.chat.recording import RecordingTeacher, ReplayTeacher
-from eep_utils.chat.transcripts import exchange_record, request_key, reseal, TranscriptStore
+from eep_utils.chat.running import complete, complete_all
+from eep_utils.chat.transcripts import (
+    TranscriptStore,
+    exchange_record,
+    request_key,
+    reseal,
+)
+from eep_utils.chat.types import (
+    DAMAGED_RECORD,
+    NEW_REQUEST,
+    OTHER_MODEL,
+    ChatAnswer,
+    ChatRequest,
+    ContextLengthExceeded,
+    TranscriptError,
+    TranscriptMiss,
+)
 from eep_utils.record import seal_all
-from eep_utils.chat.types import DAMAGED_RECORD, NEW_REQUEST, OTHER_MODEL, TranscriptError, TranscriptMiss
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -227,8 +240,6 @@ def test_a_damaged_sealed_file_names_itself_and_the_fix(tmp_path):
 
 
 RECORDING_SCRIPT = textwrap.dedent("""
-    import sys
-    sys.path.insert(0, {root!r})
     from eep_utils.chat.client import OpenAIChatbot
     from eep_utils.chat.running import complete_all
     from eep_utils.chat.types import ChatRequest
@@ -247,7 +258,8 @@ def test_kill_9_during_recording_then_resume_loses_nothing(tmp_path):
     path, n = tmp_path / "t.jsonl", 400
     with LocalOpenAIServer(latency_s=0.01) as server:
         script = RECORDING_SCRIPT.format(root=ROOT, n=n, base_url=server.base_url, path=str(path))
-        process = subprocess.Popen([sys.executable, "-c", script], env={**os.environ, "OPENAI_API_KEY": "sk-test"})
+        process = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT,  # `-c` imports this checkout from cwd
+                                   env={**os.environ, "OPENAI_API_KEY": "sk-test"})
         deadline = time.monotonic() + 60
         while (not path.exists() or path.read_bytes().count(b"\n") < 30) and time.monotonic() < deadline:
             time.sleep(0.02)

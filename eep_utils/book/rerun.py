@@ -22,13 +22,12 @@ from eep_utils.chat.transcripts import TranscriptStore, experiments_in
 from eep_utils.chat.types import ChatRequest
 from eep_utils.chat.usage import approximate_tokens
 from eep_utils.ellm.goals import goal_requests
-from eep_utils.personality.personas import NO_PERSONA, judgment_request
-from eep_utils.personality.personas import PERSONAS as CUTENESS_PERSONAS
+from eep_utils.personality.judging import judgment_request
 from eep_utils.personas import PERSONAS as CARTPOLE_PERSONAS
-from eep_utils.personas_new import voices
+from eep_utils.personas_new import MAIN_TEMPLATES, SEARCH_TEMPLATES, voices
 
-# Completion tokens per answer: a push word; about eight per suggested goal; a JSON verdict and score.
-DECISION_TOKENS, TOKENS_PER_GOAL, JUDGMENT_TOKENS = 2, 8, 12
+# Completion tokens per answer: a push word; about eight per suggested goal; a yes or no.
+DECISION_TOKENS, TOKENS_PER_GOAL, JUDGMENT_TOKENS = 2, 8, 2
 # Chapter 04 asks the teacher for fidelity labels once per student: four students and the tuned XGBoost.
 STUDENTS_ASKED_FOR_FIDELITY = 5
 # One state, from the middle of the state table, stands for every state a chapter asks about.
@@ -71,9 +70,16 @@ def request_plan(parameters: dict[str, dict], decisions: dict[str, float]) -> pd
         request = goal_requests(voice, goals["k"], goals["worked_examples"])[STUDY_2023.n_states // 2]
         rows.append(_row("05", f"goal suggestions, {voice.label}", STUDY_2023.n_states, request,
                          TOKENS_PER_GOAL * goals["k"]))
-    for persona in (*CUTENESS_PERSONAS, NO_PERSONA):
-        rows.append(_row("06", f"cuteness judgments, {persona.key}", judging["n_creatures"],
-                         judgment_request(persona, EXAMPLE_CAPTION), JUDGMENT_TOKENS))
+    # Every judging persona in the main templates and both wordings on every picture, in the search templates
+    # on the first pictures, and without the grammar (first wording) on the first few.
+    for persona in judging["personas"]:
+        asked = [(voices([persona], MAIN_TEMPLATES), judging["n_creatures"], True, "cuteness judgments"),
+                 (voices([persona], SEARCH_TEMPLATES), judging["n_search"], True, "search templates"),
+                 (voices([persona], MAIN_TEMPLATES, (1,)), judging["n_unconstrained"], False, "without the grammar")]
+        for group, pictures, constrained, purpose in asked:
+            requests = [judgment_request(voice, EXAMPLE_CAPTION, constrained) for voice in group]
+            longest = max(requests, key=approximate_tokens)  # few-shot turns make some prompts longer
+            rows.append(_row("06", f"{purpose}, {persona}", len(group) * pictures, longest, JUDGMENT_TOKENS))
     return pd.DataFrame(rows).set_index(["chapter", "requests for"])
 
 
@@ -83,8 +89,8 @@ def _row(chapter: str, purpose: str, requests: float, request: ChatRequest, comp
 
 
 # Which chapter sends each experiment's requests (an experiment's name is its transcript file's stem).
-CHAPTER_OF_EXPERIMENT = (("cartpole-*-bounded", "02"), ("cartpole-*-labels", "04"), ("05_ellm_rewards", "05"),
-                         ("06_personality", "06"))
+CHAPTER_OF_EXPERIMENT = (("02_teacher_rollouts", "02"), ("cartpole-*-bounded", "02"), ("cartpole-*-labels", "04"),
+                         ("05_ellm_rewards", "05"), ("06_personality", "06"))
 
 # Example prices, USD per million (prompt, completion) tokens: OpenAI's standard-tier list prices, with
 # the month each was set. Assumptions for illustration, not quotes: check the provider's page.

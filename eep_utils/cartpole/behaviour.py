@@ -1,6 +1,6 @@
-"""What a teacher did, in numbers and pictures: returns, action balance, its action table over text states,
-agreement with a rule, whether two teachers' students differ where the teachers do, and an animation of
-one episode. Works on any `EpisodeSet`."""
+"""What a teacher did, in numbers and pictures: its action table over text states, agreement with a rule,
+whether two teachers' students differ where the teachers do, and an animation of one episode. Works on any
+`EpisodeSet`."""
 from __future__ import annotations
 
 import io
@@ -11,39 +11,13 @@ import gymnasium as gym
 import numpy as np
 import pandas as pd
 
-from eep_utils.cartpole.body import held_cartpole, play_episode_now
 from eep_utils.cartpole.embodiment import STUDY_2023, Projection
-from eep_utils.cartpole.episodes import (
-    FRAME_COLUMNS,
-    OBSERVATION_COLUMNS,
-    EpisodeSet,
-    empty_decisions,
-    frame_rows,
-)
-from eep_utils.cartpole.evaluation import one_at_a_time
-from eep_utils.stats import Estimate, bootstrap_ci, mean_ci, proportion_ci
+from eep_utils.cartpole.episodes import OBSERVATION_COLUMNS, EpisodeSet
+from eep_utils.stats import Estimate, bootstrap_ci, proportion_ci
 
 
 def decided_frames(episodes: EpisodeSet) -> pd.DataFrame:
     return episodes.frames[episodes.frames["decided"]]
-
-
-def teacher_summary(episodes: EpisodeSet) -> dict:
-    """One row of the chapter's teacher table: return and action balance with 95% CIs, parse trouble, tokens."""
-    returns = mean_ci(episodes.returns())
-    decided = decided_frames(episodes)
-    rights = proportion_ci(int(decided["action"].sum()), len(decided))
-    statuses = episodes.decisions["status"].value_counts()
-    n_decisions = max(1, len(episodes.decisions))
-    tokens = episodes.decisions["prompt_tokens"].sum() + episodes.decisions["completion_tokens"].sum()
-    return {
-        "episodes": episodes.n_episodes, "decisions": len(episodes.decisions),
-        "return": returns.value, "return 95% CI": f"[{returns.low:.1f}, {returns.high:.1f}]",
-        "pushes right (%)": 100 * rights.value, "right 95% CI (%)": f"[{100 * rights.low:.1f}, {100 * rights.high:.1f}]",
-        "re-asked (%)": 100 * statuses.get("retried", 0) / n_decisions,
-        "fallbacks (%)": 100 * statuses.get("fallback", 0) / n_decisions,
-        "tokens per decision": tokens / n_decisions,
-    }
 
 
 def action_table(episodes: EpisodeSet, projection: Projection = STUDY_2023) -> pd.DataFrame:
@@ -207,12 +181,3 @@ def episode_animation(episodes: EpisodeSet, episode: int, every: int = 2, max_fr
     pictures[0].save(buffer, format="GIF", save_all=True, append_images=pictures[1:], duration=40 * every, loop=0)
     return buffer.getvalue()
 
-
-def record_episode(policy, initial_state, label: str, steps_per_decision: int = 2) -> EpisodeSet:
-    """One episode of any policy from a given state, every frame recorded (for `episode_animation`)."""
-    env = held_cartpole(steps_per_decision)
-    try:
-        played = play_episode_now(env, one_at_a_time(policy), options={"state": initial_state})
-    finally:
-        env.close()
-    return EpisodeSet(label, False, pd.DataFrame(frame_rows(0, played), columns=FRAME_COLUMNS), empty_decisions())

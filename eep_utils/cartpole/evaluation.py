@@ -3,40 +3,23 @@
 A policy is any callable mapping an (n, 4) array of observations to n actions (0 = push left,
 1 = push right); a scikit-learn style model is passed as `model.predict`. Each decision is held
 for `steps_per_decision` frames, as in the 2023 study (2). Episodes start from Gymnasium's
-vectorised CartPole reset with the given seed, so the same seed gives the same episodes.
+vectorised CartPole reset with the given seed, so the same seed gives the same episodes. One
+episode can also be played frame by frame from a given state (`play_episode_from`), the reference.
 """
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from eep_utils.cartpole.body import (
-    held_cartpole,
-    play_decisions,
-    play_episode_now,
-    starting_states,
-)
+from eep_utils.cartpole.body import Rollouts, held_cartpole, play_episode_now, play_rollouts
+from eep_utils.cartpole.episodes import FRAME_COLUMNS, EpisodeSet, empty_decisions, frame_rows
 from eep_utils.stats import Estimate, mean_ci
 
 Policy = Callable[[np.ndarray], np.ndarray]
-
-
-@dataclass
-class Rollouts:
-    """Returns of a set of episodes and, when recorded, every decision taken in them."""
-
-    returns: np.ndarray
-    observations: np.ndarray = field(default_factory=lambda: np.empty((0, 4), np.float32))
-    actions: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
-    episode: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
-    initial_states: np.ndarray = field(default_factory=lambda: np.empty((0, 4)))
-
-    def summary(self) -> Estimate:
-        return mean_ci(self.returns)
 
 
 def play_episodes(
@@ -47,41 +30,28 @@ def play_episodes(
     batch_size: int = 10_000,
     record: bool = False,
 ) -> Rollouts:
-    """Play `n_episodes` to the end (termination or 500 frames) in batches of vectorised envs."""
-    parts = []
-    for batch, start in enumerate(range(0, n_episodes, batch_size)):
-        size = min(batch_size, n_episodes - start)
-        parts.append(_play_batch(policy, size, seed + batch, steps_per_decision, record, offset=start))
-    return Rollouts(*(np.concatenate(arrays) for arrays in zip(*(
-        (p.returns, p.observations, p.actions, p.episode, p.initial_states) for p in parts))))
+    """Play `n_episodes` to the end (termination or 500 frames) in batches of vectorised envs, batch b
+    from seed + b; with `record`, every decision too (the `Rollouts`' rows)."""
+    def act(episodes, observations):
+        return policy(observations)
+
+    return Rollouts.concatenate([
+        play_rollouts(act, min(batch_size, n_episodes - start), seed + batch, steps_per_decision, record)
+        for batch, start in enumerate(range(0, n_episodes, batch_size))])
 
 
-def _play_batch(policy, n, seed, steps_per_decision, record, offset) -> Rollouts:
-    returns = np.zeros(n, dtype=np.int64)
-    seen_obs, seen_actions, seen_episode = [], [], []
-    for held in play_decisions(lambda envs, observations: policy(observations), n, seed, steps_per_decision):
-        returns += held.played
-        if record:
-            seen_obs.append(held.before)
-            seen_actions.append(held.actions)
-            seen_episode.append(held.envs + offset)
-    initial_states = starting_states(n, seed)
-    if not record:
-        return Rollouts(returns, initial_states=initial_states)
-    return Rollouts(returns, np.concatenate(seen_obs), np.concatenate(seen_actions),
-                    np.concatenate(seen_episode), initial_states)
+def play_episode_from(policy: Policy, initial_state, steps_per_decision: int = 1,
+                      teacher: str = "a policy") -> EpisodeSet:
+    """One episode of a policy in Gymnasium's single CartPole from a given state, every frame recorded.
 
-
-def play_episode_from(policy: Policy, initial_state, steps_per_decision: int = 1) -> int:
-    """The return of one episode played frame by frame in Gymnasium's single CartPole, from a given state.
-
-    The reference the vectorised evaluation is tested and benchmarked against."""
+    The reference the vectorised play is tested and benchmarked against, and the episode an
+    animation shows (`behaviour.episode_animation`)."""
     env = held_cartpole(steps_per_decision)
     try:
-        frames = play_episode_now(env, one_at_a_time(policy), options={"state": initial_state})
+        played = play_episode_now(env, one_at_a_time(policy), options={"state": initial_state})
     finally:
         env.close()
-    return int(sum(frame.reward for frame in frames))
+    return EpisodeSet(teacher, False, pd.DataFrame(frame_rows(0, played), columns=FRAME_COLUMNS), empty_decisions())
 
 
 def one_at_a_time(policy: Policy) -> Callable[[np.ndarray], int]:

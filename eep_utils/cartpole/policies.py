@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.linalg import solve_continuous_are
 
-from eep_utils.cartpole.body import PHYSICS, play_decisions
+from eep_utils.cartpole.body import PHYSICS, play_rollouts
 from eep_utils.cartpole.embodiment import ACTIONS, Projection, direction_named
 
 
@@ -95,13 +95,13 @@ def lookup_tables_score(projection: Projection, episodes_per_table: int, seed: i
     def score(tables: np.ndarray) -> np.ndarray:
         n_tables = len(tables)
         owner = np.repeat(np.arange(n_tables), episodes_per_table)
-        returns = np.zeros(len(owner))
-        decisions = play_decisions(lambda envs, observations: tables[owner[envs], projection.state_index(observations)],
-                                   len(owner), seed + calls[0], steps_per_decision)
+
+        def act(episodes, observations):
+            return tables[owner[episodes], projection.state_index(observations)]
+
+        played = play_rollouts(act, len(owner), seed + calls[0], steps_per_decision, record=False)
         calls[0] += 1
-        for held in decisions:
-            returns += held.played
-        return returns.reshape(n_tables, episodes_per_table).mean(axis=1)
+        return played.returns.reshape(n_tables, episodes_per_table).mean(axis=1)
 
     return score
 

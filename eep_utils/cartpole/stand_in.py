@@ -64,6 +64,7 @@ class RuleStandIn:
         persona = persona.key if isinstance(persona, Persona) else persona
         if persona not in STAND_IN_RULES:
             raise ValueError(f"no stand-in rule for persona {persona!r}; rules exist for {', '.join(STAND_IN_RULES)}")
+        self.persona = persona  # whose rule: chapters ask one stand-in per persona
         self.rule = STAND_IN_RULES[persona]
         self.projection = projection
         self.model = f"rule table '{persona}'"

@@ -33,8 +33,9 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 from sklearn.utils.validation import check_is_fitted, validate_data
 from tqdm import tqdm
 
+from eep_utils.cartpole.body import Rollouts
 from eep_utils.cartpole.embodiment import STEPS_PER_DECISION_2023
-from eep_utils.cartpole.evaluation import Rollouts, play_episodes
+from eep_utils.cartpole.evaluation import play_episodes
 from eep_utils.stats import Estimate, proportion_ci, welch_test
 
 Labeller = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]  # observations -> (actions, p_right)

@@ -1,8 +1,11 @@
 """CartPole taught through text: the 2023 prompt, conversation protocols, the offline rule stand-in, and teacher rollouts.
 
-Every conversation starts with the 2023 system prompt, opened by a persona's sentence
-(`eep_utils.personas`), and the 2023 study's seven example turns. A protocol decides what is
-sent at each decision:
+Every conversation starts with the 2023 system prompt, opened by who the chatbot is asked to be, and
+the 2023 study's seven example turns. Who it is asked to be is a voice (`eep_utils.personas_new.Voice`:
+a persona in a template and wording, whose introduction opens the prompt, "You are Sir Isaac Newton."
+for Newton in the template "you-are" and wording 1, the 2023 sentence), or, for chapter 04's
+recordings until it is redesigned, a persona of `eep_utils.personas` (its sentence). A protocol decides
+what is sent at each decision:
 
 - `Study2023Protocol` reproduces the 2023 chat run: the whole conversation re-sent at every
   decision, "You failed, the pole fell too far. Try again:" between episodes, and, once more than
@@ -11,7 +14,11 @@ sent at each decision:
 - `BoundedHistoryProtocol(turns=k)` sends the system prompt, the examples and only the last k
   exchanges of the current episode, so the prompt does not grow and episodes run concurrently.
 
-Answers are read with `parse_choice`. An answer that names no single direction is counted, asked
+Answers are read with `parse_choice`. A protocol's grammar and number of log-probability alternatives
+are its settings: `ANY_CASE_CHOICE_GRAMMAR` with `ALL_TOP_LOGPROBS` reads the model the way it answers
+(every casing of left and right, with or without a leading space, and P(right) pooled over every
+spelling at the choice position, with the *answer mass*, the probability those spellings hold there);
+the defaults, `CHOICE_GRAMMAR` with `TOP_LOGPROBS`, are what chapter 04's recordings asked. An answer that names no single direction is counted, asked
 again once with a short reminder ("retried"), and if still unreadable resolved by the 2023 study's
 own default, "right" (written " right" into the conversation, as the study did), flagged
 "fallback" so that students do not learn it as the teacher's decision.
@@ -37,11 +44,11 @@ from eep_utils.chat.types import ContextLengthExceeded
 from eep_utils.cartpole.body import held_cartpole, play_episode
 from eep_utils.cartpole.embodiment import ACTIONS, STUDY_2023, Projection
 from eep_utils.cartpole.episodes import DECISION_COLUMNS, FRAME_COLUMNS, EpisodeSet, frame_rows
-from eep_utils.chat.parsing import (MAX_CHARACTERS_PER_TOKEN, agrees_with, choice_probabilities, parse_choice,
-                                    within_length)
+from eep_utils.chat.parsing import MAX_CHARACTERS_PER_TOKEN, agrees_with, choice_reading, parse_choice, within_length
 from eep_utils.chat.running import aclose, run_sync
 from eep_utils.chat.types import BudgetExhausted, ChatAnswer, ChatRequest, Teacher
 from eep_utils.personas import Persona, persona_named
+from eep_utils.personas_new import Voice, template_named
 
 # The 2023 study's system prompt, word for word; only the persona sentence and the state schema vary.
 TASK_PROMPT_2023 = """Your task is to balance a cartpole.
@@ -75,16 +82,31 @@ REMINDER = "Answer only left or right."
 FALLBACK_CHOICE = "right"  # the 2023 scripts' default after unreadable answers
 FALLBACK_HISTORY_TEXT = " right"  # what they wrote into the conversation in its place
 CHOICES = ACTIONS
-CHOICE_GRAMMAR = 'root ::= "left" | "right"'  # GBNF: the answer is exactly one of the two words
-TOP_LOGPROBS = 10  # alternatives per answer token: enough that both choices are nearly always among them
+CHOICE_GRAMMAR = 'root ::= "left" | "right"'  # GBNF: the answer is exactly one of the two words (chapter 04)
+TOP_LOGPROBS = 10  # alternatives per answer token (chapter 04's recordings)
+# The way a small model answers: "Left" or " right" as readily as "left"; a choice read in one casing
+# measures casing. Every spelling is admitted, and all of them are read (chapter 02).
+ANY_CASE_CHOICE_GRAMMAR = 'root ::= " "? ("left" | "Left" | "LEFT" | "right" | "Right" | "RIGHT")'
+ALL_TOP_LOGPROBS = 20  # the most the chat completions API gives
+
+Speaker = str | Persona | Voice  # who the chatbot is asked to be: a voice, or chapter 04's persona (or its key)
 
 
-def system_prompt(persona: str | Persona, projection: Projection = STUDY_2023) -> str:
-    """The 2023 system prompt as `persona` (in its wording), with the projection's state schema."""
-    return persona_named(persona).sentence + TASK_PROMPT_2023.format(schema=projection.schema())
+def persona_sentence(who: Speaker) -> str:
+    """What opens the system prompt before the task text: a voice's introduction and a space, or a
+    persona's sentence ("" for chapter 04's no-persona)."""
+    if isinstance(who, Voice):
+        return template_named(who.template).introduce(who.of(), who.wording) + " "
+    return persona_named(who).sentence
 
 
-def initial_messages(persona: str | Persona, projection: Projection = STUDY_2023) -> list[dict]:
+def system_prompt(persona: Speaker, projection: Projection = STUDY_2023) -> str:
+    """The 2023 system prompt as `persona` (a voice, or a persona in its wording), with the projection's
+    state schema."""
+    return persona_sentence(persona) + TASK_PROMPT_2023.format(schema=projection.schema())
+
+
+def initial_messages(persona: Speaker, projection: Projection = STUDY_2023) -> list[dict]:
     """The system prompt and the 2023 study's example turns: where every conversation starts."""
     messages = [{"role": "system", "content": system_prompt(persona, projection)}]
     for state_text, answer in FEW_SHOT_2023:
@@ -136,7 +158,7 @@ class Study2023Protocol:
         return {"temperature": 0.0, "max_tokens": 2, "logprobs": self.logprobs,
                 "top_logprobs": TOP_LOGPROBS if self.logprobs else None}
 
-    def conversation(self, persona: str | Persona, projection: Projection = STUDY_2023) -> Study2023Conversation:
+    def conversation(self, persona: Speaker, projection: Projection = STUDY_2023) -> Study2023Conversation:
         return Study2023Conversation(initial_messages(persona, projection), self.history_episodes)
 
 
@@ -167,12 +189,16 @@ class BoundedConversation:
 class BoundedHistoryProtocol:
     """System prompt, examples and the last `turns` exchanges of the current episode; episodes independent.
 
-    `constrained` adds a grammar that lets the answer be only "left" or "right" (llama.cpp's server reads
-    it; an endpoint that does not, such as OpenAI's, must be asked with constrained=False)."""
+    `constrained` adds `grammar`, which lets the answer be only a spelling of "left" or "right" (llama.cpp's
+    server reads it; an endpoint that does not, such as OpenAI's, must be asked with constrained=False).
+    `top_logprobs` alternatives are asked for each answer token. The defaults are chapter 04's recordings';
+    chapter 02 asks with `ANY_CASE_CHOICE_GRAMMAR` and `ALL_TOP_LOGPROBS`."""
 
     turns: int = 4
     logprobs: bool = True
     constrained: bool = False
+    grammar: str = CHOICE_GRAMMAR
+    top_logprobs: int = TOP_LOGPROBS
     shares_history = False
 
     def __post_init__(self):
@@ -181,15 +207,18 @@ class BoundedHistoryProtocol:
 
     @property
     def name(self) -> str:
-        return (f"bounded history: last {self.turns} exchanges of the episode, temperature 0, max 2 tokens"
-                + (", answers constrained to left/right" if self.constrained else ""))
+        constraint = ""
+        if self.constrained:
+            constraint = (", answers constrained to left/right in any casing" if self.grammar == ANY_CASE_CHOICE_GRAMMAR
+                          else ", answers constrained to left/right")
+        return f"bounded history: last {self.turns} exchanges of the episode, temperature 0, max 2 tokens{constraint}"
 
     def request_settings(self) -> dict:
         return {"temperature": 0.0, "max_tokens": 2, "logprobs": self.logprobs,
-                "top_logprobs": TOP_LOGPROBS if self.logprobs else None,
-                "grammar": CHOICE_GRAMMAR if self.constrained else None}
+                "top_logprobs": self.top_logprobs if self.logprobs else None,
+                "grammar": self.grammar if self.constrained else None}
 
-    def conversation(self, persona: str | Persona, projection: Projection = STUDY_2023) -> BoundedConversation:
+    def conversation(self, persona: Speaker, projection: Projection = STUDY_2023) -> BoundedConversation:
         return BoundedConversation(initial_messages(persona, projection), self.turns)
 
 
@@ -206,6 +235,7 @@ class Decision:
     completion_tokens: int = 0
     latency_s: float = 0.0
     context_restarts: int = 0
+    mass: float = math.nan  # the probability every spelling of left and right holds where the choice was made
 
 
 async def decide(teacher: Teacher, conversation, state_text: str, settings: dict) -> Decision:
@@ -213,8 +243,9 @@ async def decide(teacher: Teacher, conversation, state_text: str, settings: dict
 
     An answer is a decision when it names exactly one direction and is no longer than the request
     allowed (a server that ignored max_tokens may ramble for kilobytes and end on a direction word).
-    P(right) is read where the teacher made its choice (`choice_probabilities`) and kept only if it
-    favours the choice made; otherwise it is NaN, so a soft label never contradicts the action."""
+    P(right) is read where the teacher made its choice (`choice_reading`) and kept only if it favours the
+    choice made; otherwise it is NaN, so a soft label never contradicts the action. Under a grammar that
+    admits only the exact words (`CHOICE_GRAMMAR`) only those tokens count; otherwise every spelling does."""
     restarts = 0
 
     async def ask(messages: list[dict]) -> tuple[ChatRequest, ChatAnswer]:
@@ -242,17 +273,20 @@ async def decide(teacher: Teacher, conversation, state_text: str, settings: dict
         answers.append(answer)
         choice = choice_in(request, answer)
         status = "retried" if choice is not None else "fallback"
+    p_right = mass = math.nan
     if choice is None:
-        choice, history_text, p_right = FALLBACK_CHOICE, FALLBACK_HISTORY_TEXT, math.nan
+        choice, history_text = FALLBACK_CHOICE, FALLBACK_HISTORY_TEXT
     else:
-        probabilities = choice_probabilities(answer, choice, CHOICES, exact=request.grammar is not None)
-        usable = probabilities is not None and agrees_with(probabilities, choice)
-        history_text, p_right = answer.text, (probabilities["right"] if usable else math.nan)
+        history_text = answer.text
+        reading = choice_reading(answer, choice, CHOICES, exact=request.grammar == CHOICE_GRAMMAR)
+        if reading is not None:
+            probabilities, mass = reading
+            p_right = probabilities["right"] if agrees_with(probabilities, choice) else math.nan
     conversation.add_exchange(state_text, history_text)
     teacher.usage.add_decision(status, failed_parses=len(answers) - (status != "fallback"))
     return Decision(answer.text, status, CHOICES.index(choice), p_right,
                     sum(a.prompt_tokens for a in answers), sum(a.completion_tokens for a in answers),
-                    sum(a.latency_s for a in answers), restarts)
+                    sum(a.latency_s for a in answers), restarts, mass)
 
 
 # --- Rollouts -----------------------------------------------------------------------------------------
@@ -281,7 +315,7 @@ async def _play_episode(teacher, conversation, episode: int, seed: int, settings
     return frames, decisions, sum(d.context_restarts for _, d in asked)
 
 
-def run_cartpole_teacher(teacher: Teacher, persona: str | Persona, protocol, n_episodes: int, seed: int,
+def run_cartpole_teacher(teacher: Teacher, persona: Speaker, protocol, n_episodes: int, seed: int,
                          steps_per_decision: int = 2, max_in_flight: int = 8,
                          projection: Projection = STUDY_2023) -> EpisodeSet:
     """Let the teacher play `n_episodes` of CartPole-v1 through text, and record every frame and decision.
@@ -290,7 +324,7 @@ def run_cartpole_teacher(teacher: Teacher, persona: str | Persona, protocol, n_e
     If the teacher's budget runs out, the run stops cleanly: the finished episodes are returned
     (metadata `stopped_early` says why), the unfinished one is dropped, and its exchanges stay in
     the transcript so the next run resumes without asking them again."""
-    persona = persona_named(persona)
+    persona = persona if isinstance(persona, Voice) else persona_named(persona)
     settings = protocol.request_settings()
     finished: dict[int, tuple] = {}
 
@@ -334,7 +368,7 @@ def run_cartpole_teacher(teacher: Teacher, persona: str | Persona, protocol, n_e
     frames = pd.DataFrame([row for e in episodes for row in finished[e][0]], columns=FRAME_COLUMNS)
     decisions = pd.DataFrame([row for e in episodes for row in finished[e][1]], columns=DECISION_COLUMNS)
     metadata = {
-        "persona": persona.key, "persona_wording": persona.wording, "system_prompt": system_prompt(persona, projection),
+        **speaker_metadata(persona), "system_prompt": system_prompt(persona, projection),
         "protocol": protocol.name, "seed": seed, "n_episodes_requested": n_episodes,
         "steps_per_decision": steps_per_decision,
         "projection": projection.name, "model": teacher.model,
@@ -344,29 +378,46 @@ def run_cartpole_teacher(teacher: Teacher, persona: str | Persona, protocol, n_e
     return EpisodeSet(teacher.label, teacher.is_chatbot, frames, decisions, metadata)
 
 
-def label_observations(teacher: Teacher, persona: str | Persona, observations: np.ndarray, max_in_flight: int = 8,
-                       projection: Projection = STUDY_2023, logprobs: bool = True, constrained: bool = False):
-    """The teacher's action for each observation, asked as independent single questions (for DAgger).
+def speaker_metadata(who: Persona | Voice) -> dict:
+    """Who played, for an episode set's metadata: the persona, its wording and, for a voice, its template."""
+    if isinstance(who, Voice):
+        return {"persona": who.persona, "persona_wording": who.wording, "template": who.template, "voice": who.label}
+    return {"persona": who.key, "persona_wording": who.wording}
 
-    Returns (actions, p_right, statuses): int64 actions (0 left, 1 right), the teacher's probability
-    of "right" where log-probabilities were given (else NaN), and "ok"/"retried"/"fallback" each."""
-    persona = persona_named(persona)
-    protocol = BoundedHistoryProtocol(turns=0, logprobs=logprobs, constrained=constrained)
+
+def ask_once(teacher: Teacher, persona: Speaker, state_texts: list[str], protocol: BoundedHistoryProtocol,
+             max_in_flight: int = 8, projection: Projection = STUDY_2023) -> list[Decision]:
+    """The teacher's decision on each state text, each asked as an independent single question (no
+    history: the protocol's turns are not used), up to `max_in_flight` at once."""
+    persona = persona if isinstance(persona, Voice) else persona_named(persona)
     settings = protocol.request_settings()
-    texts = [projection.describe(o) for o in np.asarray(observations, dtype=np.float64).reshape(-1, 4)]
 
     async def main() -> list[Decision]:
         gate = asyncio.Semaphore(max_in_flight)
 
         async def one(text: str) -> Decision:
             async with gate:
-                return await decide(teacher, protocol.conversation(persona, projection), text, settings)
+                return await decide(teacher, BoundedConversation(initial_messages(persona, projection), 0), text,
+                                    settings)
 
         try:
-            return await asyncio.gather(*(one(text) for text in texts))
+            return await asyncio.gather(*(one(text) for text in state_texts))
         finally:
             await aclose(teacher)
 
-    decisions = run_sync(main())
+    return run_sync(main())
+
+
+def label_observations(teacher: Teacher, persona: str | Persona, observations: np.ndarray, max_in_flight: int = 8,
+                       projection: Projection = STUDY_2023, logprobs: bool = True, constrained: bool = False):
+    """The teacher's action for each observation, asked as independent single questions (for DAgger), with
+    chapter 04's grammar and alternatives.
+
+    Returns (actions, p_right, statuses): int64 actions (0 left, 1 right), the teacher's probability
+    of "right" where log-probabilities were given (else NaN), and "ok"/"retried"/"fallback" each."""
+    texts = [projection.describe(o) for o in np.asarray(observations, dtype=np.float64).reshape(-1, 4)]
+    decisions = ask_once(teacher, persona, texts, BoundedHistoryProtocol(turns=0, logprobs=logprobs,
+                                                                         constrained=constrained),
+                         max_in_flight, projection)
     return (np.array([d.action for d in decisions], dtype=np.int64),
             np.array([d.p_right for d in decisions], dtype=np.float64), [d.status for d in decisions])

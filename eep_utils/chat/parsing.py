@@ -81,8 +81,17 @@ def choice_probabilities(answer: ChatAnswer, chosen: str, choices: Sequence[str]
     checks that.
 
     `synonyms` adds words that spell a choice ({"yes": ["true"], "no": ["false"]} for a JSON verdict).
-    `exact` (for an answer a grammar constrained to the choice words): only the tokens the grammar
+    `exact` (for an answer a grammar constrained to the exact choice words): only the tokens the grammar
     admits, spelled exactly, count; a variant it forbids ("Yes", " no") is no vote for its choice."""
+    reading = choice_reading(answer, chosen, choices, exact, synonyms)
+    return None if reading is None else reading[0]
+
+
+def choice_reading(answer: ChatAnswer, chosen: str, choices: Sequence[str] = ("left", "right"),
+                   exact: bool = False, synonyms: dict[str, Sequence[str]] | None = None
+                   ) -> tuple[dict[str, float], float] | None:
+    """`choice_probabilities`, and the *answer mass*: the total probability the choices' spellings hold at
+    that position before renormalising (small: the model was mostly about to say something else)."""
     if not answer.logprobs:
         return None
     spelled = (lambda token: token) if exact else _spells
@@ -102,7 +111,7 @@ def choice_probabilities(answer: ChatAnswer, chosen: str, choices: Sequence[str]
             if choice is not None:
                 mass[choice] += math.exp(logprob)
         total = sum(mass.values())
-        return {choice: value / total for choice, value in mass.items()}
+        return {choice: value / total for choice, value in mass.items()}, total
     return None
 
 

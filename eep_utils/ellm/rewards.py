@@ -5,9 +5,9 @@ The agent's intrinsic reward R_int is the cosine similarity between a caption of
 (`goals.suggest_goals`), if that similarity exceeds a threshold T, else 0; a goal achieved once in
 an episode is not rewarded again (the novelty filter). Here:
 
-- `play_transitions` records what each decision of a policy did;
-- `ELLMReward` computes R_int for many episodes at once; `intrinsic_rewards` applies it to recorded
-  `Transitions`; `train_intrinsic_q_learner` trains an agent on R_int alone, never on CartPole's reward;
+- `ELLMReward` computes R_int for many episodes at once; `intrinsic_rewards` applies it to the decisions
+  of recorded `body.Rollouts` (`evaluation.play_episodes(..., record=True)`); `train_intrinsic_q_learner`
+  trains an agent on R_int alone, never on CartPole's reward;
 - analyses: `episode_rank_correlation`, `threshold_sweep`, `reward_by_state`, `push_direction_contrast`.
 """
 from __future__ import annotations
@@ -18,62 +18,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats as scipy_stats
 
-from eep_utils.cartpole.body import play_decisions
+from eep_utils.cartpole.body import Rollouts, play_decisions
 from eep_utils.cartpole.embodiment import STUDY_2023, Projection, opposite
 from eep_utils.ellm.captions import TransitionCaptioner
 from eep_utils.ellm.goals import GoalSuggestions, pushed_direction
 from eep_utils.stats import Estimate, bootstrap_ci
-
-# ---------------------------------------------------------------------------------------------
-# Transitions: what each decision did
-
-@dataclass
-class Transitions:
-    """One row per decision: observation before, push, observation when the decision's frames ended.
-
-    `after` is the observation at the end of the held frames, or the final one where the episode
-    ended during them. `frame` is the frame at which the decision was taken."""
-
-    before: np.ndarray
-    actions: np.ndarray
-    after: np.ndarray
-    episode: np.ndarray
-    decision: np.ndarray
-    frame: np.ndarray
-    returns: np.ndarray  # frames survived, per episode
-
-    @property
-    def n_episodes(self) -> int:
-        return len(self.returns)
-
-    @property
-    def remaining(self) -> np.ndarray:
-        """Frames until the episode ends, from each decision's frame."""
-        return self.returns[self.episode] - self.frame
-
-    @classmethod
-    def concatenate(cls, parts: list[Transitions]) -> Transitions:
-        """Several sets as one, episodes renumbered after each other."""
-        offsets = np.cumsum([0] + [part.n_episodes for part in parts[:-1]])
-        return cls(*(np.concatenate([getattr(part, name) for part in parts])
-                     for name in ("before", "actions", "after")),
-                   np.concatenate([part.episode + offset for part, offset in zip(parts, offsets)]),
-                   *(np.concatenate([getattr(part, name) for part in parts]) for name in ("decision", "frame", "returns")))
-
-
-def play_transitions(policy, n_episodes: int, seed: int, steps_per_decision: int = 2) -> Transitions:
-    """Play `n_episodes` at once with `policy` ((n, 4) observations → n actions), recording every decision.
-
-    Same seed, same episodes as `evaluation.play_episodes` with one batch."""
-    returns = np.zeros(n_episodes, dtype=np.int64)
-    parts = []
-    for held in play_decisions(lambda envs, observations: policy(observations), n_episodes, seed, steps_per_decision):
-        parts.append((held.before, held.actions, held.after, held.envs, np.full(len(held.envs), held.number),
-                      np.full(len(held.envs), held.number * steps_per_decision)))
-        returns += held.played
-    before, acts, after, episode, decisions, frame = (np.concatenate(column) for column in zip(*parts))
-    return Transitions(before, acts, after, episode, decisions, frame, returns)
-
 
 # ---------------------------------------------------------------------------------------------
 # The intrinsic reward
@@ -124,14 +73,14 @@ class ELLMReward:
         return np.where(rewarded, best_score, 0.0)
 
 
-def intrinsic_rewards(reward: ELLMReward, transitions: Transitions, projection: Projection,
+def intrinsic_rewards(reward: ELLMReward, transitions: Rollouts, projection: Projection,
                       captioner: TransitionCaptioner, return_goals: bool = False):
     """R_int of every recorded decision, episodes replayed in step with each other (novelty per episode).
 
     Goals are those suggested for the state the decision was taken in, as in ELLM. With
     `return_goals`, also the id of the goal each decision achieved (-1 for none)."""
-    states = projection.state_index(transitions.before)
-    caption_ids = captioner.caption_ids(transitions.before, transitions.actions, transitions.after)
+    states = projection.state_index(transitions.observations)
+    caption_ids = captioner.caption_ids(transitions.observations, transitions.actions, transitions.next_observations)
     rewards = np.zeros(len(states))
     goals = np.full(len(states), -1, dtype=np.int64)
     reward.reset(transitions.n_episodes)
@@ -143,15 +92,15 @@ def intrinsic_rewards(reward: ELLMReward, transitions: Transitions, projection: 
     return (rewards, goals) if return_goals else rewards
 
 
-def threshold_for_share(share: float, similarity: np.ndarray, state_goals: np.ndarray, transitions: Transitions,
+def threshold_for_share(share: float, similarity: np.ndarray, state_goals: np.ndarray, transitions: Rollouts,
                         projection: Projection, captioner: TransitionCaptioner) -> float:
     """The threshold T at the (1 - `share`) quantile of the given decisions' closest-goal similarity
     (novelty aside): at most `share` of them pass it (ties with T do not pass).
 
     A way to set T from the similarities alone, never from CartPole's reward: ELLM's T = 0.99 was
     set for another sentence model and other captions."""
-    states = projection.state_index(transitions.before)
-    caption_ids = captioner.caption_ids(transitions.before, transitions.actions, transitions.after)
+    states = projection.state_index(transitions.observations)
+    caption_ids = captioner.caption_ids(transitions.observations, transitions.actions, transitions.next_observations)
     goals = np.asarray(state_goals)[states]
     scores = np.where(goals >= 0, similarity[caption_ids[:, None], np.where(goals >= 0, goals, 0)], -np.inf)
     return float(np.quantile(scores.max(axis=1), 1 - share, method="higher"))
@@ -187,7 +136,6 @@ def train_intrinsic_q_learner(reward: ELLMReward, captioner: TransitionCaptioner
         epsilon = epsilon_start + (epsilon_end - epsilon_start) * batch / max(1, n_batches - 1)
         reward.reset(n)
         earned = np.zeros(n)
-        lived = np.zeros(n, dtype=np.int64)
 
         # This batch's epsilon, bound now: the function is called only while this batch plays.
         def act(envs, observations, epsilon=epsilon):
@@ -198,19 +146,20 @@ def train_intrinsic_q_learner(reward: ELLMReward, captioner: TransitionCaptioner
             return np.where(explore, rng.integers(0, 2, len(states)), greedy)
 
         # Lazily played: each decision's actions come from the table as updated by the decisions before it.
-        for held in play_decisions(act, n, seed + batch, steps_per_decision):
-            states = projection.state_index(held.before)
-            caption_ids = captioner.caption_ids(held.before, held.actions, held.after)
-            rewards = reward(states, caption_ids, held.envs)
+        for decision in play_decisions(act, n, seed + batch, steps_per_decision):
+            states = projection.state_index(decision.observations)
+            caption_ids = captioner.caption_ids(decision.observations, decision.actions, decision.next_observations)
+            rewards = reward(states, caption_ids, decision.episode)
 
-            next_values = np.where(held.terminated, 0.0, q[projection.state_index(held.after)].max(axis=1))
-            errors = rewards + discount * next_values - q[states, held.actions]
-            np.add.at(q, (states, held.actions), learning_rate * errors)
+            following = q[projection.state_index(decision.next_observations)].max(axis=1)
+            next_values = np.where(decision.terminated, 0.0, following)
+            errors = rewards + discount * next_values - q[states, decision.actions]
+            np.add.at(q, (states, decision.actions), learning_rate * errors)
 
-            earned[held.envs] += rewards
-            lived += held.played
+            earned[decision.episode] += rewards
+        # The last decision's returns are the batch's episodes' returns.
         history.append({"batch": batch, "episodes": (batch + 1) * n_envs if batch < n_batches - 1 else n_episodes,
-                        "epsilon": epsilon, "intrinsic_return": earned.mean(), "frames": lived.mean()})
+                        "epsilon": epsilon, "intrinsic_return": earned.mean(), "frames": decision.returns.mean()})
     # Unvisited states keep equal values and get "right", the 2023 scripts' fallback.
     table = np.where(q[:, 0] > q[:, 1], 0, 1).astype(np.int64)
     return QLearningResult(q, table, pd.DataFrame(history))
@@ -235,7 +184,7 @@ def episode_rank_correlation(x, y, episode, n_resamples: int = 1000, seed: int =
     return bootstrap_ci(statistic, np.arange(len(rows_of)), n_resamples=n_resamples, seed=seed)
 
 
-def threshold_sweep(similarity: np.ndarray, suggestions: GoalSuggestions, trajectories: dict[str, Transitions],
+def threshold_sweep(similarity: np.ndarray, suggestions: GoalSuggestions, trajectories: dict[str, Rollouts],
                     thresholds, ks, projection: Projection, captioner: TransitionCaptioner,
                     novelty: bool = True) -> pd.DataFrame:
     """R_int for every threshold T and number of goals k (the teacher's first k), along each named set
@@ -265,12 +214,12 @@ def _spearman(x, y) -> float:
     return float(scipy_stats.spearmanr(x, y).statistic)
 
 
-def reward_by_state(rewards: np.ndarray, achieved_goals: np.ndarray, transitions: Transitions,
+def reward_by_state(rewards: np.ndarray, achieved_goals: np.ndarray, transitions: Rollouts,
                     suggestions: GoalSuggestions, projection: Projection, min_decisions: int = 1) -> pd.DataFrame:
     """Per text state met at least `min_decisions` times: how often, mean R_int there, and the goal
     most often achieved from it; highest mean R_int first."""
     vocabulary = suggestions.vocabulary
-    table = pd.DataFrame({"state": projection.state_index(transitions.before), "reward": rewards,
+    table = pd.DataFrame({"state": projection.state_index(transitions.observations), "reward": rewards,
                           "goal": [vocabulary[g] if g >= 0 else None for g in achieved_goals]})
     summary = table.groupby("state").agg(decisions=("reward", "size"), mean_reward=("reward", "mean"),
                                          rewarded_share=("reward", lambda r: float(np.mean(r > 0))),

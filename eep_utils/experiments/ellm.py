@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from eep_utils.book.report import teacher_name
+from eep_utils.cartpole.body import Rollouts
 from eep_utils.cartpole.embodiment import STEPS_PER_DECISION_2023, STUDY_2023
 from eep_utils.cartpole.evaluation import RandomPolicy, play_episodes
 from eep_utils.cartpole.policies import LookupTablePolicy, LQRController
@@ -45,10 +46,8 @@ from eep_utils.ellm.goals import (
 )
 from eep_utils.ellm.rewards import (
     ELLMReward,
-    Transitions,
     episode_rank_correlation,
     intrinsic_rewards,
-    play_transitions,
     push_direction_contrast,
     reward_by_state,
     similarity_matrix,
@@ -130,7 +129,7 @@ def run(params: EllmParams, artifacts_dir: str | Path, teachers: TeacherFactory 
     # --- Goals, asked once per text state and voice, each question after its dealt worked examples
     by_voice = {voice: suggest_goals(goal_teacher, voice, params.k, params.worked_examples) for voice in asked}
     suggestions = {p: by_voice[voice] for p, voice in rewarded.items()}
-    shown = play_transitions(RandomPolicy(calibration_seed), 1, seed=calibration_seed, steps_per_decision=HOLD)
+    shown = play_episodes(RandomPolicy(calibration_seed), 1, calibration_seed, HOLD, record=True)
     goal_counts = pd.concat(
         {p: pd.Series([g for goals in suggestions[p].goals for g in goals]).value_counts() for p in personas},
         names=["persona", "goal"]).rename("states").reset_index()
@@ -147,8 +146,8 @@ def run(params: EllmParams, artifacts_dir: str | Path, teachers: TeacherFactory 
 
     # --- Similarities, and T calibrated on a random walk's decisions
     similarities = {p: similarity_matrix(encoder, captioner.vocabulary, suggestions[p].vocabulary) for p in personas}
-    calibration = play_transitions(RandomPolicy(calibration_seed), max(params.trajectory_episodes, 100),
-                                   calibration_seed, HOLD)
+    calibration = play_episodes(RandomPolicy(calibration_seed), max(params.trajectory_episodes, 100),
+                                calibration_seed, HOLD, record=True)
     thresholds = {p: threshold_for_share(params.reward_share, similarities[p], suggestions[p].goal_ids(),
                                          calibration, STUDY_2023, captioner) for p in personas}
     newton, newton_similarity = suggestions[MAIN_PERSONA], similarities[MAIN_PERSONA]
@@ -157,9 +156,10 @@ def run(params: EllmParams, artifacts_dir: str | Path, teachers: TeacherFactory 
 
     # --- Four agents' trajectories: the teacher on its own advice, its imitation student, two baselines
     teacher_policy = LookupTablePolicy(STUDY_2023, advised_actions(newton))
-    teacher_rollouts = play_transitions(teacher_policy, max(params.trajectory_episodes, 100), train_seed, HOLD)
+    teacher_rollouts = play_episodes(teacher_policy, max(params.trajectory_episodes, 100), train_seed, HOLD,
+                                     record=True)
     # The imitation student senses the four numbers, never text, and is trained on the teacher's decisions only.
-    student = imitate(STUDENTS["xgboost"](), teacher_rollouts.before, teacher_rollouts.actions)
+    student = imitate(STUDENTS["xgboost"](), teacher_rollouts.observations, teacher_rollouts.actions)
     teacher_is_constant = bool(np.unique(teacher_rollouts.actions).size == 1)
     agents = {
         "teacher (Newton, its own advice)": teacher_policy,
@@ -167,7 +167,7 @@ def run(params: EllmParams, artifacts_dir: str | Path, teachers: TeacherFactory 
         "random walk": RandomPolicy(trajectory_seed),
         "full-state controller": LQRController(),
     }
-    trajectories = {name: play_transitions(policy, params.trajectory_episodes, trajectory_seed, HOLD)
+    trajectories = {name: play_episodes(policy, params.trajectory_episodes, trajectory_seed, HOLD, record=True)
                     for name, policy in agents.items()}
 
     def rewards_for(persona, threshold, transitions, return_goals=False):
@@ -189,7 +189,7 @@ def run(params: EllmParams, artifacts_dir: str | Path, teachers: TeacherFactory 
          for agent, transitions in trajectories.items()})
 
     # --- Does R_int track survival? (intervals resample whole episodes)
-    everyone = Transitions.concatenate(list(trajectories.values()))
+    everyone = Rollouts.concatenate(list(trajectories.values()))
     newton_rewards, newton_goals = rewards_for(MAIN_PERSONA, thresholds[MAIN_PERSONA], everyone, return_goals=True)
     episode_rewards = np.bincount(everyone.episode, weights=newton_rewards, minlength=everyone.n_episodes)
     episodes = np.arange(everyone.n_episodes)
@@ -307,8 +307,8 @@ def run(params: EllmParams, artifacts_dir: str | Path, teachers: TeacherFactory 
             "dependence": _dependence_table(dependence),
             "captions": pd.DataFrame({
                 "text state before": [", ".join(STUDY_2023.words_of_state(s))
-                                      for s in STUDY_2023.state_index(shown.before)],
-                "transition caption": captioner.captions(shown.before, shown.actions, shown.after),
+                                      for s in STUDY_2023.state_index(shown.observations)],
+                "transition caption": captioner.captions(shown.observations, shown.actions, shown.next_observations),
             }).head(8),
             "top goals": goal_counts.groupby("persona", sort=False).head(8).set_index(["persona", "goal"])[["states"]],
             "thresholds": pd.DataFrame({
@@ -572,7 +572,7 @@ def _example_question(voice: Voice, k: int, worked_examples: int) -> str:
     return f"```text\n{turns}\n```"
 
 
-def _cumulative_reward(rewarded: dict[str, tuple[Transitions, np.ndarray]], decisions: int = 60) -> pd.DataFrame:
+def _cumulative_reward(rewarded: dict[str, tuple[Rollouts, np.ndarray]], decisions: int = 60) -> pd.DataFrame:
     """Per agent, the cumulative R_int per episode started, over the first `decisions` decisions."""
     rows = []
     for agent, (transitions, rewards) in rewarded.items():

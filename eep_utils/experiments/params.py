@@ -49,6 +49,20 @@ def personas_field() -> Any:
     return field(metadata={"choices": persona_keys, "non_empty": True})
 
 
+def judge_persona_keys() -> tuple[str, ...]:
+    """The personas that can judge creatures: those with a taste, and the neutral control."""
+    from eep_utils.personas_new import PERSONAS  # the registry is data only: cheap to read here
+
+    return tuple(key for key, persona in PERSONAS.items() if persona.has_taste or persona.is_control)
+
+
+def main_template_keys() -> tuple[str, ...]:
+    """The templates every persona is asked in (`eep_utils.personas_new.MAIN_TEMPLATES`)."""
+    from eep_utils.personas_new import MAIN_TEMPLATES  # the registry is data only: cheap to read here
+
+    return MAIN_TEMPLATES
+
+
 Teacher = Literal[TEACHER_SETTINGS]  # type: ignore[valid-type]
 
 
@@ -149,13 +163,24 @@ class TeacherRolloutsParams(ChapterParams):
     seed: int = at_least(0)
     teacher: Teacher = one_of(*TEACHER_SETTINGS)
     personas: list[str] = personas_field()
-    wordings: list[int] = between(1, 2)
+    # Every persona in every one of these templates and in both wordings (eep_utils.personas_new).
+    templates: list[str] = field(metadata={"choices": main_template_keys, "non_empty": True})
     protocol: Literal["bounded", "study2023"] = one_of("bounded", "study2023")
     history_turns: int = at_least(0)
     max_in_flight: int = at_least(1)
     n_episodes: int = at_least(2)
-    n_probe_states: int = between(1, 81)
-    n_resamples: int = at_least(1)
+    n_resamples: int = at_least(1)  # bootstrap resamples (over text states, or clusters of episodes)
+    n_permutations: int = at_least(1)  # relabellings in the persona test
+    power_shares: list[float] = between(0, 1)  # shares of text states in which the synthetic teacher deviates
+    power_replicates: int = at_least(1)  # synthetic teachers per share, each with its own seed
+
+    def __post_init__(self):
+        if len(set(self.personas)) < len(self.personas) or len(set(self.templates)) < len(self.templates):
+            raise ParameterError(f"TeacherRolloutsParams: personas {self.personas} and templates {self.templates} "
+                                 "must name each one once")
+        if not self.power_shares or list(self.power_shares) != sorted(set(self.power_shares)):
+            raise ParameterError(f"TeacherRolloutsParams: power_shares {self.power_shares} must be increasing, "
+                                 "e.g. [0.0, 0.05, 0.1, 0.2, 0.3, 0.5]")
 
 
 @dataclass(frozen=True)
@@ -205,14 +230,27 @@ class EllmParams(ChapterParams):
 class PersonalityParams(ChapterParams):
     seed: int = at_least(0)
     teacher: Teacher = one_of(*TEACHER_SETTINGS)
+    # The judges: these personas (each with a taste) and the neutral control, in every main template and wording.
+    personas: list[str] = field(metadata={"choices": judge_persona_keys, "non_empty": True})
     test_fraction: float = between(0, 1, open_low=True, open_high=True)
     gallery_size: int = at_least(0)
     max_in_flight: int = at_least(1)
     image_folder: str = field(default=MISSING)
     n_creatures: int = at_least(10)
+    n_search: int = at_least(5)  # pictures judged in the search templates (the first ones)
     n_unconstrained: int = at_least(0)
+    n_splits: int = at_least(1)  # train/test splits, each with its own seed for the split and its students
     n_resamples: int = at_least(1)
     n_shuffles: int = at_least(1)
+    power_strengths: list[float] = between(0, 1)  # the synthetic taste's strengths s tried
+    power_replicates: int = at_least(1)  # synthetic experiments per strength, each with its own seed
+
+    def __post_init__(self):
+        tasteful = [key for key in self.personas if key != "no_persona"]
+        if "no_persona" not in self.personas or len(tasteful) < 2 or len(set(self.personas)) < len(self.personas):
+            raise ParameterError(f"PersonalityParams: personas {self.personas} must name the control no_persona and "
+                                 "at least two personas with a taste, each once (e.g. [five_year_old, herpetologist, "
+                                 "no_persona])")
 
 
 @dataclass(frozen=True)

@@ -22,10 +22,12 @@ import numpy as np
 import pandas as pd
 
 from eep_utils.cartpole.behaviour import (DisagreementPatterns, disagreement_patterns, disagreement_statement,
-                                          follows_teachers, record_episode)
+                                          follows_teachers)
+from eep_utils.cartpole.body import Rollouts
 from eep_utils.cartpole.embodiment import STEPS_PER_DECISION_2023
 from eep_utils.cartpole.episodes import EpisodeSet, push_consistency
-from eep_utils.cartpole.evaluation import RANDOM_WALK_FILE, RandomWalkBaseline, Rollouts, compared, load_random_walk
+from eep_utils.cartpole.evaluation import (RANDOM_WALK_FILE, RandomWalkBaseline, compared, load_random_walk,
+                                           play_episode_from)
 from eep_utils.cartpole.stand_in import RuleStandIn
 from eep_utils.cartpole.students import (STUDENTS, TUNING_GRIDS, Labeller, agreement, assess_student,
                                          closed_loop_return, constant_agreement, dagger, split_by_episode,
@@ -399,8 +401,8 @@ def longest_student_episode(episodes: EpisodeSet, teacher: str, eval_seed: int) 
     student = STUDENTS["xgboost"]().fit(X, y)
     played = closed_loop_return(student.predict, SHOWN_EPISODES, eval_seed)
     title = f"XGBoost student of {teacher}"
-    return {"episode": record_episode(student.predict, played.initial_states[np.argmax(played.returns)], title),
-            "title": title}
+    longest = played.initial_states[np.argmax(played.returns)]
+    return {"episode": play_episode_from(student.predict, longest, STEPS_PER_DECISION_2023, title), "title": title}
 
 
 # --- Helpers ----------------------------------------------------------------------------------------------

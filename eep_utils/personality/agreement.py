@@ -37,11 +37,6 @@ def _centred_ranks(values: np.ndarray) -> np.ndarray:
     return ranks - ranks.mean(axis=1, keepdims=True)
 
 
-def _spearman_from_centred_ranks(rx: np.ndarray, ry: np.ndarray) -> np.ndarray:
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return (rx * ry).sum(axis=1) / np.sqrt((rx * rx).sum(axis=1) * (ry * ry).sum(axis=1))
-
-
 def _interval(replicates: np.ndarray, level: float, axis=None) -> tuple[np.ndarray, np.ndarray]:
     """Percentile interval of bootstrap replicates, resamples where the measure is undefined left out; NaN
     where it is undefined on every resample (a cell against a judge with one label: shown as undefined)."""
@@ -82,8 +77,9 @@ class AgreementMatrix:
 
 def agreement_matrices(student_probabilities: dict[str, np.ndarray], teacher_verdicts: dict[str, np.ndarray],
                        teacher_scores: dict[str, np.ndarray], n_resamples: int = 2000, seed: int = 0,
-                       level: float = 0.95) -> dict[str, AgreementMatrix]:
-    """ROC-AUC and Spearman matrices, students × teachers, with joint bootstrap CIs over the pictures."""
+                       level: float = 0.95, measures=MEASURES) -> dict[str, AgreementMatrix]:
+    """ROC-AUC and Spearman matrices (or those of `measures`), students × teachers, with joint bootstrap CIs
+    over the pictures."""
     columns = [*student_probabilities.values(), *teacher_verdicts.values(), *teacher_scores.values()]
     n = len(columns[0])
     if any(len(c) != n for c in columns):
@@ -93,6 +89,9 @@ def agreement_matrices(student_probabilities: dict[str, np.ndarray], teacher_ver
     students, teachers = list(student_probabilities), list(teacher_verdicts)
     if list(teacher_scores) != teachers:
         raise ValueError("teacher_verdicts and teacher_scores must name the same teachers in the same order")
+    unknown = set(measures) - set(MEASURES)
+    if unknown:
+        raise ValueError(f"unknown agreement measure(s) {sorted(unknown)}; known: {MEASURES}")
 
     # Not scipy.stats.bootstrap: the cells and the extraction index need one resampling shared by all
     # (the index's interval is joint), ranks computed once per sample make it fast, and a cell where a
@@ -101,21 +100,38 @@ def agreement_matrices(student_probabilities: dict[str, np.ndarray], teacher_ver
     rows = np.vstack([np.arange(n), np.random.default_rng(seed).integers(0, n, (n_resamples, n))])
     # Rank each student's and each teacher's values once per sample; every cell then only combines ranks.
     student_ranks = {s: rankdata(np.asarray(p, float)[rows], axis=1) for s, p in student_probabilities.items()}
-    student_centred = {s: r - r.mean(axis=1, keepdims=True) for s, r in student_ranks.items()}
-    teacher_labels = {t: np.asarray(v, float)[rows].astype(bool) for t, v in teacher_verdicts.items()}
-    teacher_centred = {t: _centred_ranks(np.asarray(v, float)[rows]) for t, v in teacher_scores.items()}
-
-    cells = {measure: np.empty((n_resamples + 1, len(students), len(teachers))) for measure in MEASURES}
-    for i, student in enumerate(students):
-        for j, teacher in enumerate(teachers):
-            cells["ROC-AUC"][:, i, j] = _auc_from_ranks(student_ranks[student], teacher_labels[teacher])
-            cells["Spearman"][:, i, j] = _spearman_from_centred_ranks(student_centred[student], teacher_centred[teacher])
+    cells = {}
+    if "ROC-AUC" in measures:
+        labels = np.stack([np.asarray(teacher_verdicts[t], float)[rows].astype(bool) for t in teachers])
+        cells["ROC-AUC"] = np.stack([_auc_against_each(student_ranks[s], labels) for s in students], axis=1)
+    if "Spearman" in measures:
+        teacher_centred = np.stack([_centred_ranks(np.asarray(teacher_scores[t], float)[rows]) for t in teachers])
+        student_centred = {s: r - r.mean(axis=1, keepdims=True) for s, r in student_ranks.items()}
+        cells["Spearman"] = np.stack([_spearman_against_each(student_centred[s], teacher_centred) for s in students],
+                                     axis=1)
     results = {}
     for measure, values in cells.items():
         replicates = values[1:]
         low, high = _interval(replicates, level, axis=0)
         results[measure] = AgreementMatrix(measure, students, teachers, values[0], low, high, replicates, n)
     return results
+
+
+def _auc_against_each(ranks: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """ROC-AUC of one student's ranks (samples, n) against each teacher's labels (teachers, samples, n):
+    (samples, teachers)."""
+    positives = labels.sum(axis=2)
+    negatives = labels.shape[2] - positives
+    rank_sum = np.einsum("sn,tsn->ts", ranks, labels)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return ((rank_sum - positives * (positives + 1) / 2) / (positives * negatives)).T
+
+
+def _spearman_against_each(centred: np.ndarray, teachers: np.ndarray) -> np.ndarray:
+    """Spearman's ρ of one student's centred ranks (samples, n) with each teacher's (teachers, samples, n)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (np.einsum("sn,tsn->ts", centred, teachers)
+                / np.sqrt((centred * centred).sum(axis=1)[None] * (teachers * teachers).sum(axis=2))).T
 
 
 def extraction_index(values: np.ndarray) -> float:

@@ -16,10 +16,14 @@ is answering the question at all: a judge whose mass is small is mostly saying s
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Sequence
+
+import pandas as pd
 
 from eep_utils.chat.parsing import parse_judgment
-from eep_utils.chat.types import ChatAnswer, ChatRequest
+from eep_utils.chat.running import complete_all
+from eep_utils.chat.types import ChatAnswer, ChatRequest, Teacher
 from eep_utils.personas_new import DISLIKES_LABEL, LIKES_LABEL, Voice, template_named
 
 TASK = "Is this creature cute? Read its caption and answer yes or no."
@@ -129,3 +133,47 @@ def read_verdict(answer: ChatAnswer) -> Verdict:
         total = mass[YES] + mass[NO]
         return Verdict(cute, mass[YES] / total, total)
     return Verdict(cute, math.nan, math.nan)
+
+
+# The offline stand-in judge (`personality.judge`) has no taste of its own: it scores a caption against the
+# likes and dislikes lines of the system message, which the neutral control does not have. For the stand-in
+# alone the control's system message gets these generic anchors; that is our choice for the stand-in, not a
+# habit of any chatbot, and a chatbot is always asked the control's own message.
+GENERIC_LIKES = ("a cute, adorable animal", "a sweet, cuddly little creature")
+GENERIC_DISLIKES = ("an ugly, scary animal", "a creepy, unpleasant creature")
+
+
+def request_for(judge: Teacher, voice: Voice, caption: str, constrained: bool = True) -> ChatRequest:
+    """`judgment_request`, except that an offline stand-in judging the tasteless control reads generic anchors."""
+    request = judgment_request(voice, caption, constrained)
+    if judge.is_chatbot or voice.of().has_taste:
+        return request
+    anchors = f"{LIKES_LABEL} {', '.join(GENERIC_LIKES)}\n{DISLIKES_LABEL} {', '.join(GENERIC_DISLIKES)}"
+    (_, system), *rest = request.messages
+    introduction, _, instruction = system.rpartition("\n")
+    return replace(request, messages=(("system", f"{introduction}\n{anchors}\n{instruction}"), *rest))
+
+
+def judge_captions(judge: Teacher, voice: Voice, captions: Sequence[str], max_in_flight: int = 8,
+                   constrained: bool = True) -> pd.DataFrame:
+    """Ask `judge`, as `voice`, about every caption, concurrently; one row per caption, answers kept verbatim.
+
+    Columns: cute (1.0 yes, 0.0 no, NaN when the answer gives neither), p_cute (`read_verdict`), mass
+    (the answer mass, NaN without log-probabilities), answer (the text as received). An answer without
+    log-probabilities that gives a 0–10 score (the offline stand-in's `{"cute": true, "score": 7}`) has its
+    score / 10 stand in for P(cute)."""
+    requests = [request_for(judge, voice, caption, constrained) for caption in captions]
+    # The stand-in embeds each caption on its own request; embedding them all in one batch first fills its
+    # cache (the same vectors) and makes judging about a hundred times faster.
+    encoder = None if judge.is_chatbot else getattr(judge, "encoder", None)
+    if encoder is not None:
+        encoder.encode([one_line(caption) for caption in captions])
+    rows = []
+    for answer in complete_all(judge, requests, max_in_flight):
+        verdict = read_verdict(answer)
+        p_cute = verdict.p_cute
+        if math.isnan(p_cute):  # no log-probabilities: a 0–10 score (the stand-in's) stands in, if there is one
+            score = parse_judgment(answer.text).score
+            p_cute = math.nan if score is None else score / 10
+        rows.append({"cute": verdict.cute, "p_cute": p_cute, "mass": verdict.mass, "answer": answer.text})
+    return pd.DataFrame(rows, columns=["cute", "p_cute", "mass", "answer"])

@@ -119,3 +119,13 @@ def fit_student(kind: str, features: np.ndarray, verdicts: np.ndarray, seed: int
 
 def cute_probability(student, features: np.ndarray) -> np.ndarray:
     return student.predict_proba(features)[:, 1]
+
+
+def cuter_half(p_cute) -> np.ndarray:
+    """1.0 where the judge's P(cute) is above its own median over the pictures, else 0.0 (NaN stays NaN).
+
+    A small judge may say "no" to nearly everything, so its verdicts can be almost constant and no agreement
+    could be measured against them; which pictures it finds *relatively* cute is its taste, and is what a
+    student is taught."""
+    p_cute = np.asarray(p_cute, dtype=float)
+    return np.where(np.isnan(p_cute), np.nan, (p_cute > np.nanmedian(p_cute)).astype(float))

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import gymnasium as gym
 import numpy as np
 import pandas as pd
 
+from eep_utils.cartpole.body import play_run
 from eep_utils.cartpole.embodiment import STEPS_PER_DECISION_2023, STUDY_2023, Feature, Projection
 from eep_utils.cartpole.episodes import DECISION_COLUMNS, OBSERVATION_COLUMNS
 from eep_utils.study2023.fetch import OriginalStudyDataError
@@ -64,25 +64,25 @@ def replay_actions(actions, seed: int = FIRST_RESET_SEED, steps_per_decision: in
 
     The 2023 scripts asked the chatbot on every `steps_per_decision`-th frame of the whole run (not of
     the episode), so after an odd-length episode the next episode's first frame holds the old action."""
-    env = gym.make("CartPole-v1")
-    observation, _ = env.reset(seed=seed)
+    invalid = next(((frame, action) for frame, action in enumerate(actions) if action not in (0, 1)), None)
+    if invalid is not None:
+        raise OriginalStudyDataError(f"frame {invalid[0]}: action {invalid[1]!r} is neither 0 nor 1")
+    recorded = iter(actions)
+    # One frame per step: the recorded actions are replayed as played; the rhythm marks the decided frames.
+    run = play_run(lambda observation: int(next(recorded)), len(actions), seed, steps_per_decision=1)
+    _, observation = next(run)
     events = [("reset", observation.tolist())]
     rows = []
-    episode, t = 0, 0
-    for frame, action in enumerate(actions):
-        if action not in (0, 1):
-            raise OriginalStudyDataError(f"frame {frame}: action {action!r} is neither 0 nor 1")
-        events.append(("before", observation.tolist()))
-        next_observation, reward, terminated, truncated, _ = env.step(int(action))
-        rows.append((episode, t, *observation.tolist(), int(action), frame % steps_per_decision == 0,
-                     float(reward), bool(terminated), bool(truncated)))
-        events.append(("after", next_observation.tolist(), float(reward), bool(terminated), bool(truncated)))
-        observation, t = next_observation, t + 1
-        if terminated or truncated:
-            observation, _ = env.reset()
+    episode = 0
+    for frame, ((played,), observation) in enumerate(run):
+        events.append(("before", played.observation.tolist()))
+        rows.append((episode, played.t, *played.observation.tolist(), played.action, frame % steps_per_decision == 0,
+                     float(played.reward), bool(played.terminated), bool(played.truncated)))
+        events.append(("after", played.next_observation.tolist(), float(played.reward), bool(played.terminated),
+                       bool(played.truncated)))
+        if played.terminated or played.truncated:
             events.append(("reset", observation.tolist()))
-            episode, t = episode + 1, 0
-    env.close()
+            episode += 1
     frames = pd.DataFrame(rows, columns=["episode", "t", *OBSERVATION_COLUMNS, "action", "decided", "reward",
                                          "terminated", "truncated"])
     return Replay(frames, events)

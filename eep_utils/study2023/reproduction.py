@@ -2,12 +2,12 @@
 reproduced: the same agents played here, and the published model replayed frame by frame as in 2023."""
 from __future__ import annotations
 
-import gymnasium as gym
 import numpy as np
 import pandas as pd
 from scipy.stats import binomtest
 from tqdm import tqdm
 
+from eep_utils.cartpole.body import play_run
 from eep_utils.cartpole.embodiment import STEPS_PER_DECISION_2023
 from eep_utils.cartpole.episodes import OBSERVATION_COLUMNS
 from eep_utils.cartpole.evaluation import RandomPolicy, RandomWalkBaseline, compared
@@ -36,21 +36,24 @@ def published_table_check(study: OriginalStudy) -> pd.DataFrame:
 def play_as_in_2023(policy, n_frames: int = 100_000, seed: int = FIRST_RESET_SEED, progress: bool = False) -> np.ndarray:
     """Episode returns of `policy` played the way the 2023 student script did: one CartPole-v1 run of
     `n_frames` frames from reset(seed), unseeded resets, a decision on every 2nd frame of the run
-    (so after an odd-length episode the next one starts on the old action). Unfinished last episode
-    dropped. For the published model this reproduces its scores.json exactly."""
-    env = gym.make("CartPole-v1")
-    observation, _ = env.reset(seed=seed)
-    scores, score, action = [], 0.0, 0
-    for frame in tqdm(range(n_frames), desc="2023 protocol", disable=not progress, mininterval=2):
-        if frame % STEPS_PER_DECISION_2023 == 0:
-            action = int(np.asarray(policy(observation[None, :])).reshape(-1)[0])
-        observation, reward, terminated, truncated, _ = env.step(action)
-        score += reward
-        if terminated or truncated:
-            scores.append(score)
-            score = 0.0
-            observation, _ = env.reset()
-    env.close()
+    (so after an odd-length episode the next one starts on the old action; `body.RunWideHold`).
+    Unfinished last episode dropped. For the published model this reproduces its scores.json exactly."""
+    if n_frames % STEPS_PER_DECISION_2023:
+        raise ValueError(f"the 2023 protocol plays whole decisions of {STEPS_PER_DECISION_2023} frames; "
+                         f"n_frames={n_frames} is not a multiple of {STEPS_PER_DECISION_2023}")
+
+    def choose(observation):
+        return int(np.asarray(policy(observation[None, :])).reshape(-1)[0])
+
+    scores, score = [], 0.0
+    n_decisions = n_frames // STEPS_PER_DECISION_2023
+    run = play_run(choose, n_decisions, seed, STEPS_PER_DECISION_2023)
+    for frames, _ in tqdm(run, total=n_decisions + 1, desc="2023 protocol", disable=not progress, mininterval=2):
+        for frame in frames:
+            score += frame.reward
+            if frame.terminated or frame.truncated:
+                scores.append(score)
+                score = 0.0
     return np.asarray(scores)
 
 
