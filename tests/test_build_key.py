@@ -132,7 +132,7 @@ def test_each_chapter_reruns_when_the_recordings_it_replays_change(book):
     reader.mkdir()
     (reader / "06_personality.jsonl").write_text(json.dumps({"key": "a reader's recording"}) + "\n")
     assert rebuild() == {"06_personality", "07_rerun", "08_appendix", "00_introduction"}
-    (reader / "ellm-goals.jsonl").write_text(json.dumps({"key": "another"}) + "\n")
+    (reader / "05_ellm_rewards.jsonl").write_text(json.dumps({"key": "another"}) + "\n")
     assert rebuild() == {"05_ellm_rewards", "07_rerun", "08_appendix", "00_introduction"}
     (reader / "cartpole-newton-labels.jsonl").write_text(json.dumps({"key": "and one more"}) + "\n")
     assert rebuild() == {"04_students", "07_rerun", "08_appendix", "00_introduction"}

@@ -18,7 +18,6 @@ from eep_utils.chat.teachers import make_teacher
 from eep_utils.chat.types import ChatAnswer, ChatRequest
 from eep_utils.ellm.captions import CART_CLAUSES, POLE_CLAUSES, TransitionCaptioner
 from eep_utils.ellm.goals import (
-    FEW_SHOT,
     GOAL_TEMPLATES,
     GoalSuggestions,
     GoalTemplateStandIn,
@@ -27,6 +26,7 @@ from eep_utils.ellm.goals import (
     parse_goals,
     pushed_direction,
     stand_in_goals,
+    WorkedExample,
     suggest_goals,
 )
 from eep_utils.ellm.rewards import (
@@ -45,11 +45,14 @@ from eep_utils.ellm.verdicts import (
     SMALL_EFFECT,
     compared,
     copied_example_share,
+    copied_goal_share,
+    depends_on_state,
     direction_sentence,
     paired_difference,
     push_effect,
     same_goals_share,
     sign_word,
+    state_dependent,
     verdict,
 )
 from eep_utils.experiments import ellm as ellm_experiment
@@ -509,9 +512,42 @@ def test_push_effect_measures_the_contrast_in_units_of_the_similarity_spread():
 
 
 def test_persona_and_copy_shares_count_states():
-    example = FEW_SHOT[0][2]
-    first = GoalSuggestions("newton", "t", True, 2, [["a"], ["b", "c"], ["d"]], [example, "x", example])
-    second = GoalSuggestions("aristotle", "t", True, 2, [["a"], ["c", "b"], ["e"]], ["y", "x", "z"])
+    left = WorkedExample(("center", "stopped", "zero", "left"), ("push the cart left", "bring the pole up"))
+    right = WorkedExample(("left", "stopped", "zero", "right"), ("push the cart right", "mind the track"))
+    shown = [(left, right), (left, right), (left,)]
+    # State 0 copies an example (order aside), state 1 takes one goal of one, state 2 copies one not shown here.
+    first = GoalSuggestions("newton", "t", True, 2,
+                            [["bring the pole up", "push the cart left"], ["push the cart right", "go"],
+                             ["push the cart right", "mind the track"]], ["a", "b", "c"], shown)
+    second = GoalSuggestions("aristotle", "t", True, 2,
+                             [["push the cart left", "bring the pole up"], ["go", "push the cart right"], ["e"]],
+                             ["y", "x", "z"], shown)
     assert same_goals_share(first, second) == pytest.approx(2 / 3)  # order within a state aside
-    assert copied_example_share(first) == pytest.approx(2 / 3)
-    assert copied_example_share(second) == 0
+    assert copied_example_share(first) == pytest.approx(1 / 3)
+    assert copied_goal_share(first) == pytest.approx(3 / 6)  # both goals of state 0, one of state 1
+    assert copied_example_share(second) == pytest.approx(1 / 3) and copied_goal_share(second) == pytest.approx(3 / 5)
+    # Without worked examples nothing can be a copy.
+    unshown = GoalSuggestions("newton", "t", True, 2, first.goals, first.answers)
+    assert copied_example_share(unshown) == 0 and copied_goal_share(unshown) == 0
+
+
+def _suggesting(goals, shown):
+    return GoalSuggestions("newton", "t", True, 2, goals, ["answer"] * len(goals), shown)
+
+
+def test_goals_depend_on_the_state_only_where_they_are_no_copy_and_not_the_common_answer():
+    one = WorkedExample(("center", "stopped", "zero", "left"), ("push the cart left",))
+    two = WorkedExample(("left", "stopped", "zero", "right"), ("push the cart right",))
+    # Two sets of examples, three states each. Set one: the common answer twice, one other answer. Set two: a
+    # copy, the set's common answer ("hold"), and no goal at all.
+    shown = [(one,), (one,), (one,), (two,), (two,), (two,), (two,)]
+    goals = [["hold"], ["hold"], ["lean"], ["push the cart right"], ["wait"], ["wait"], []]
+    np.testing.assert_array_equal(state_dependent(_suggesting(goals, shown)), [0, 0, 1, 0, 0, 0, 0])
+    # The same answers without examples: the common answer over all states is "hold" (first of the ties).
+    unshown = GoalSuggestions("newton", "t", True, 2, goals, ["answer"] * 7)
+    np.testing.assert_array_equal(state_dependent(unshown), [0, 0, 1, 1, 1, 1, 0])
+    assert not depends_on_state(_suggesting(goals, shown)) and depends_on_state(unshown)
+    # An answer that changes only with the examples shown does not depend on the state.
+    by_examples = [["hold"]] * 3 + [["wait"]] * 4
+    assert not state_dependent(_suggesting(by_examples, shown)).any()
+    assert state_dependent(GoalSuggestions("newton", "t", True, 2, by_examples, ["answer"] * 7)).sum() == 3

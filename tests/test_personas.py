@@ -5,8 +5,9 @@ from eep_utils.cartpole.teaching import initial_messages, system_prompt
 from eep_utils.cartpole.stand_in import RuleStandIn
 from eep_utils.chat.running import complete
 from eep_utils.cartpole.embodiment import STUDY_2023
-from eep_utils.ellm.goals import GoalTemplateStandIn, goal_request, parse_goals, stand_in_goals
+from eep_utils.ellm.goals import GoalTemplateStandIn, goal_request, parse_goals, stand_in_goals, voice_in
 from eep_utils.personas import PERSONAS, Persona, persona_in, persona_named
+from eep_utils.personas_new import MAIN_TEMPLATES, Voice, template_named, voices
 
 
 def test_newton_is_the_2023_sentence_word_for_word():
@@ -16,13 +17,23 @@ def test_newton_is_the_2023_sentence_word_for_word():
 
 
 @pytest.mark.parametrize("key", list(PERSONAS))
-def test_cartpole_and_goal_prompts_open_with_the_same_sentence(key):
+def test_the_cartpole_prompt_opens_with_the_personas_sentence(key):
     persona = PERSONAS[key]
     cartpole = system_prompt(key)
-    goals = goal_request(key, STUDY_2023.describe_state(0), 3).messages[0][1]
-    assert cartpole.startswith(persona.sentence) and goals.startswith(persona.sentence)
+    assert cartpole.startswith(persona.sentence)
     assert cartpole.removeprefix(persona.sentence).startswith("Your task is to balance a cartpole.")
-    assert goals.removeprefix(persona.sentence).startswith("Your task is to advise an agent")
+
+
+@pytest.mark.parametrize("voice", voices(list(PERSONAS), MAIN_TEMPLATES), ids=lambda voice: voice.slug)
+def test_the_goal_prompt_opens_with_the_voices_introduction_and_is_recognised_by_it(voice):
+    """As chapter 02's CartPole prompt: the template's introduction of the persona, then the task; the
+    neutral control says who it is like any persona (no chat template's hidden default)."""
+    system = goal_request(voice, STUDY_2023.describe_state(0), 3).messages[0][1]
+    introduction = template_named(voice.template).introduce(voice.of(), voice.wording)
+    assert system.startswith(introduction + " Your task is to advise an agent")
+    assert voice_in(system) == voice
+    # A persona's key stands for its voice in the 2023 frame and first wording: Newton's 2023 sentence.
+    assert goal_request("newton", "x", 3).messages[0][1].startswith("You are Sir Isaac Newton. Your task")
 
 
 @pytest.mark.parametrize("key", list(PERSONAS))
@@ -35,16 +46,18 @@ def test_every_persona_has_a_second_wording_that_stays_the_same_persona(key):
     # The second wording goes wherever a persona goes, and is recognised as the same persona.
     assert system_prompt(second) == second.sentence + system_prompt("no_persona")
     assert initial_messages(second)[1:] == initial_messages(persona)[1:]
-    found = persona_in(goal_request(second, STUDY_2023.describe_state(0), 3).messages[0][1])
-    assert found == second
+    assert persona_in(system_prompt(second)) == second
     assert RuleStandIn(second).rule == RuleStandIn(key).rule
 
 
-def test_the_goal_stand_in_answers_a_second_wording_as_the_persona():
+def test_the_goal_stand_in_answers_every_template_and_wording_as_the_persona():
     state = STUDY_2023.state_of_words(("center", "stopped", "rightwards", "right"))
-    for key, persona in PERSONAS.items():
-        answer = complete(GoalTemplateStandIn(), goal_request(persona.worded(2), STUDY_2023.describe_state(state), 3))
-        assert parse_goals(answer.text) == stand_in_goals(key, STUDY_2023, STUDY_2023.words_of_state(state))[:3]
+    for voice in voices(list(PERSONAS), MAIN_TEMPLATES):
+        answer = complete(GoalTemplateStandIn(), goal_request(voice, STUDY_2023.describe_state(state), 3))
+        words = STUDY_2023.words_of_state(state)
+        assert parse_goals(answer.text) == stand_in_goals(voice.persona, STUDY_2023, words)[:3]
+    with pytest.raises(ValueError, match="knows the personas"):
+        complete(GoalTemplateStandIn(), goal_request(Voice("herpetologist", "you-are"), "x", 3))
 
 
 def test_unknown_personas_and_wordings_are_refused():

@@ -43,7 +43,8 @@ def test_the_plan_counts_each_chapters_requests_from_its_parameters():
         assert plan.loc[("04", f"DAgger and fidelity labels, {persona}"), "requests"] == \
             (students["dagger_iterations"] + 1 + STUDENTS_ASKED_FOR_FIDELITY) * students["dagger_max_labels"]
     assert (plan.loc["05", "requests"] == STUDY_2023.n_states).all()
-    assert len(plan.loc["05"]) == len(FULL["05_ellm_rewards"]["personas"])
+    goals = FULL["05_ellm_rewards"]
+    assert len(plan.loc["05"]) == len(goals["personas"]) * len(goals["templates"]) * len(goals["wordings"])
     # Every judging persona (the neutral control among them) judges every creature in two templates and two
     # wordings, the first pictures in the two search templates, and a few without the grammar.
     for persona in judging["personas"]:
@@ -87,7 +88,7 @@ def test_recorded_requests_count_sealed_and_working_transcripts(tmp_path):
     _record(sealed, "b", "2026-01-01T00:00:03+00:00", 2.0)
     _record(sealed, "c", "2026-01-01T00:01:00+00:00", 0.5, tokens=(40, 1))
     sealed.seal()
-    working = TranscriptStore(tmp_path / "ellm-goals.jsonl")  # a live run still recording
+    working = TranscriptStore(tmp_path / "05_ellm_rewards.jsonl")  # a live run still recording
     _record(working, "d", "2026-01-01T00:00:05+00:00", 1.0, tokens=(7, 20))
     table = recorded_requests(tmp_path).set_index("experiment")
     newton = table.loc["cartpole-newton-bounded"]
@@ -96,7 +97,7 @@ def test_recorded_requests_count_sealed_and_working_transcripts(tmp_path):
     assert (newton["prompt tokens"], newton["completion tokens"]) == (240, 7)
     assert newton["latency, summed (s)"] == pytest.approx(4.5)
     assert newton["server busy (s)"] == pytest.approx(3.5)
-    goals = table.loc["ellm-goals"]
+    goals = table.loc["05_ellm_rewards"]
     assert (goals["chapter"], goals["requests"], goals["completion tokens"]) == ("05", 1, 20)
 
 

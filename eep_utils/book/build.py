@@ -121,7 +121,7 @@ CHAPTER_READS = {
                                 settings=CHATBOT_SETTINGS + STUDY_2023_SETTINGS, recordings=("cartpole-*-labels",),
                                 study_2023=True),
     "05_ellm_rewards": ChapterReads(settings=CHATBOT_SETTINGS + EMBEDDING_SETTINGS,
-                                    recordings=("ellm-*",)),
+                                    recordings=("05_ellm_rewards*",)),
     "06_personality": ChapterReads(settings=CHATBOT_SETTINGS + EMBEDDING_SETTINGS, recordings=("06_personality*",)),
     # The re-run page counts every recording and plans the full book's requests from the parameter file.
     "07_rerun": ChapterReads(upstream=("02_teacher_rollouts", "04_students", "05_ellm_rewards", "06_personality"),

@@ -21,7 +21,7 @@ from eep_utils.cartpole.teaching import BoundedHistoryProtocol
 from eep_utils.chat.transcripts import TranscriptStore, experiments_in
 from eep_utils.chat.types import ChatRequest
 from eep_utils.chat.usage import approximate_tokens
-from eep_utils.ellm.goals import goal_request
+from eep_utils.ellm.goals import goal_requests
 from eep_utils.personality.judging import judgment_request
 from eep_utils.personas import PERSONAS as CARTPOLE_PERSONAS
 from eep_utils.personas_new import MAIN_TEMPLATES, SEARCH_TEMPLATES, voices
@@ -66,9 +66,10 @@ def request_plan(parameters: dict[str, dict], decisions: dict[str, float]) -> pd
     for persona in students["personas"]:
         rows.append(_row("04", f"DAgger and fidelity labels, {persona}", labelling_rounds * students["dagger_max_labels"],
                          cartpole_request(persona, 0), DECISION_TOKENS))
-    for persona in goals["personas"]:
-        rows.append(_row("05", f"goal suggestions, {persona}", STUDY_2023.n_states,
-                         goal_request(persona, EXAMPLE_STATE, goals["k"]), TOKENS_PER_GOAL * goals["k"]))
+    for voice in voices(goals["personas"], goals["templates"], goals["wordings"]):
+        request = goal_requests(voice, goals["k"], goals["worked_examples"])[STUDY_2023.n_states // 2]
+        rows.append(_row("05", f"goal suggestions, {voice.label}", STUDY_2023.n_states, request,
+                         TOKENS_PER_GOAL * goals["k"]))
     # Every judging persona in the main templates and both wordings on every picture, in the search templates
     # on the first pictures, and without the grammar (first wording) on the first few.
     for persona in judging["personas"]:
@@ -89,7 +90,7 @@ def _row(chapter: str, purpose: str, requests: float, request: ChatRequest, comp
 
 # Which chapter sends each experiment's requests (an experiment's name is its transcript file's stem).
 CHAPTER_OF_EXPERIMENT = (("02_teacher_rollouts", "02"), ("cartpole-*-bounded", "02"), ("cartpole-*-labels", "04"),
-                         ("ellm-goals", "05"), ("06_personality", "06"))
+                         ("05_ellm_rewards", "05"), ("06_personality", "06"))
 
 # Example prices, USD per million (prompt, completion) tokens: OpenAI's standard-tier list prices, with
 # the month each was set. Assumptions for illustration, not quotes: check the provider's page.

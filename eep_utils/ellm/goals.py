@@ -6,11 +6,17 @@ step the LLM reads a caption of the state and the valid actions and suggests goa
 is rewarded for transitions that look like them (`eep_utils.ellm.rewards`). Here:
 
 - the state caption is the 2023 text projection (`Projection.describe`), the words the 2023
-  chatbot read, opened by a persona's sentence (`eep_utils.personas`);
+  chatbot read; the system message opens with a voice's introduction (`eep_utils.personas_new`:
+  a persona in a template and wording, the neutral control `no_persona` included), as chapter 02's;
+- the answer format is shown by worked exchanges from a pool over different states and pushes
+  (`WORKED_EXAMPLES`), cut into sets; each state's question shows one set, the same for every voice,
+  so that no single worked answer can be copied everywhere and a copy can be told from an answer
+  about the state (`eep_utils.ellm.verdicts`); or none;
 - goals come from any teacher (`chat.types.Teacher`) through `goal_request` / `parse_goals`, and the
   offline `GoalTemplateStandIn` answers like a chatbot from a readable table of goal templates per
   persona and situation (`GOAL_TEMPLATES`);
-- goals depend only on the text state, so they are asked once per state (`suggest_goals`);
+- goals depend only on the text state (and the worked examples shown with it), so they are asked once
+  per state (`suggest_goals`);
 - `advised_actions`: the teacher acting on its own advice, the push its goals name in each state.
 """
 from __future__ import annotations
@@ -31,10 +37,10 @@ from eep_utils.cartpole.embodiment import (
 from eep_utils.chat.running import acomplete_all, run_with
 from eep_utils.chat.types import ChatAnswer, ChatRequest, Teacher
 from eep_utils.chat.usage import Usage
-from eep_utils.personas import Persona, persona_in, persona_named
+from eep_utils.personas_new import PERSONAS, TEMPLATES, WORDINGS, Voice, template_named
 
 # ---------------------------------------------------------------------------------------------
-# The goal prompt: a persona's sentence (eep_utils.personas) before the task
+# The goal prompt: a voice's introduction (eep_utils.personas_new) before the task
 
 VALID_ACTIONS = ("push the cart left", "push the cart right")
 
@@ -44,26 +50,111 @@ Each turn you are told the actions the agent can take and what it senses, descri
 {schema}
 Suggest goals the agent should try to achieve next, one per line, as short phrases."""
 
-# One worked exchange shows the answer format, as ELLM's prompts did.
-FEW_SHOT = (
-    ("cart-position: center\ncart-velocity: stopped\npole-angular-velocity: zero\npole-angle: left", 2,
-     "- push the cart left\n- bring the pole back to upright"),
+# The voice the chapter asks when only a persona is named: the 2023 study's frame, first wording.
+DEFAULT_TEMPLATE, DEFAULT_WORDING = "you-are", 1
+# An answer is a few short phrases: about eight tokens each, with room to spare; a longer answer is cut.
+MAX_TOKENS_PER_GOAL = 12
+
+
+@dataclass(frozen=True)
+class WorkedExample:
+    """A worked exchange that shows the answer format: a text state (its words) and the goals answered."""
+
+    words: tuple[str, ...]  # cart-position, cart-velocity, pole-angular-velocity, pole-angle
+    goals: tuple[str, ...]
+
+    @property
+    def answer(self) -> str:
+        return "\n".join(f"- {goal}" for goal in self.goals)
+
+
+# Common-sense goals written for this book, over different states and both pushes, each worded its own way
+# so that a copied answer is recognisable. Consecutive pairs are the sets of two: each set holds one
+# example that pushes left and one that pushes right or pushes not at all.
+WORKED_EXAMPLES = (
+    WorkedExample(("center", "stopped", "zero", "left"),
+                  ("push the cart left", "bring the pole back to upright")),
+    WorkedExample(("left", "rightwards", "rightwards", "right"),
+                  ("push the cart right", "catch the pole before it falls to the right")),
+    WorkedExample(("right", "stopped", "leftwards", "upright"),
+                  ("push the cart left", "stop the pole swinging left", "move the cart back toward the center")),
+    WorkedExample(("left", "stopped", "zero", "right"),
+                  ("push the cart right", "lift the pole back to vertical", "move the cart toward the middle")),
+    WorkedExample(("center", "leftwards", "zero", "upright"),
+                  ("keep the pole upright", "slow the cart down")),
+    WorkedExample(("center", "rightwards", "rightwards", "upright"),
+                  ("push the cart right", "stop the pole tipping right")),
+    WorkedExample(("left", "leftwards", "leftwards", "left"),
+                  ("push the cart left", "save the pole from falling left", "keep the cart from leaving the track")),
+    WorkedExample(("right", "rightwards", "leftwards", "right"),
+                  ("let the pole swing back up", "slow the cart before the right end")),
 )
+# Which set of worked examples each state's question shows: the states in a fixed shuffled order, dealt
+# round the sets. The seed is part of the recorded prompt (changing it changes every request).
+EXAMPLE_DEAL_SEED = 2023
+
+
+def example_sets(per_question: int) -> list[tuple[WorkedExample, ...]]:
+    """The pool cut into consecutive sets of `per_question` worked examples (none: one empty set)."""
+    if per_question == 0:
+        return [()]
+    if len(WORKED_EXAMPLES) % per_question:
+        raise ValueError(f"worked_examples = {per_question} does not divide the pool of {len(WORKED_EXAMPLES)} "
+                         "worked examples into equal sets; use 0, 1, 2, 4 or 8 (notebooks/parameters.yaml)")
+    return [WORKED_EXAMPLES[i:i + per_question] for i in range(0, len(WORKED_EXAMPLES), per_question)]
+
+
+def example_set_of_states(per_question: int, projection: Projection = STUDY_2023) -> np.ndarray:
+    """Per text state, the index (into `example_sets(per_question)`) of the set its question shows.
+
+    The order of dealing is a seeded shuffle, so that a set's states share no feature; a state that one
+    of its set's examples is about goes to the next set, so that no question shows its own answer."""
+    sets = example_sets(per_question)
+    dealt = np.empty(projection.n_states, dtype=np.int64)
+    order = np.random.default_rng(EXAMPLE_DEAL_SEED).permutation(projection.n_states)
+    for position, state in enumerate(order):
+        chosen = position % len(sets)
+        while any(projection.state_of_words(example.words) == state for example in sets[chosen]):
+            chosen = (chosen + 1) % len(sets)
+        dealt[state] = chosen
+    return dealt
+
+
+def as_voice(voice: str | Voice) -> Voice:
+    """A voice, or a persona's key standing for it in the default template and wording."""
+    return voice if isinstance(voice, Voice) else Voice(voice, DEFAULT_TEMPLATE, DEFAULT_WORDING)
+
+
+def system_message(voice: str | Voice, projection: Projection = STUDY_2023) -> str:
+    """The voice's introduction, then the task (for newton · you-are · w1 the 2023 sentence opens it)."""
+    voice = as_voice(voice)
+    return template_named(voice.template).introduce(voice.of(), voice.wording) + " " + GOAL_TASK.format(
+        schema=projection.schema())
 
 
 def _goal_question(description: str, k: int, valid_actions) -> str:
     return f"Valid actions: {', '.join(valid_actions)}\nYou see:\n{description}\nSuggest {k} goals."
 
 
-def goal_request(persona: str | Persona, description: str, k: int, projection: Projection = STUDY_2023,
-                 valid_actions=VALID_ACTIONS) -> ChatRequest:
-    """The chat request that asks a teacher, as `persona`, for `k` goals in the state `description`."""
-    system = persona_named(persona).sentence + GOAL_TASK.format(schema=projection.schema())
-    messages = [("system", system)]
-    for example, example_k, answer in FEW_SHOT:
-        messages += [("user", _goal_question(example, example_k, valid_actions)), ("assistant", answer)]
+def goal_request(voice: str | Voice, description: str, k: int, examples: tuple[WorkedExample, ...] = (),
+                 projection: Projection = STUDY_2023, valid_actions=VALID_ACTIONS) -> ChatRequest:
+    """The chat request that asks a teacher, as `voice`, for `k` goals in the state `description`, after
+    the worked `examples` (each a question and its answer, in the same format)."""
+    messages = [("system", system_message(voice, projection))]
+    for example in examples:
+        description_of_example = projection.describe_state(projection.state_of_words(example.words))
+        messages += [("user", _goal_question(description_of_example, len(example.goals), valid_actions)),
+                     ("assistant", example.answer)]
     messages.append(("user", _goal_question(description, k, valid_actions)))
-    return ChatRequest(tuple(messages), temperature=0.0, max_tokens=40 * k)
+    return ChatRequest(tuple(messages), temperature=0.0, max_tokens=MAX_TOKENS_PER_GOAL * k)
+
+
+def goal_requests(voice: str | Voice, k: int, worked_examples: int,
+                  projection: Projection = STUDY_2023) -> list[ChatRequest]:
+    """The question of every text state (index = state), each with its dealt set of worked examples."""
+    sets, dealt = example_sets(worked_examples), example_set_of_states(worked_examples, projection)
+    return [goal_request(voice, projection.describe_state(state), k, sets[dealt[state]], projection)
+            for state in range(projection.n_states)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -217,9 +308,12 @@ class GoalTemplateStandIn:
         self.usage = Usage()  # a Teacher counts its answers; chapter 05 says how many were replayed (none here)
 
     def persona_of(self, system_message: str) -> str:
-        """The key of the persona whose sentence (in any wording) opens the prompt; "no_persona" if none does."""
-        found = persona_in(system_message)
-        return found.key if found else "no_persona"
+        """The key of the persona whose introduction (in any template and wording) opens the prompt."""
+        found = voice_in(system_message)
+        if found is None or found.persona not in GOAL_TEMPLATES:
+            raise ValueError(f"the goal stand-in knows the personas {', '.join(GOAL_TEMPLATES)}, and this prompt "
+                             f"opens with none of them: {system_message[:80]!r}")
+        return found.persona
 
     async def acomplete(self, request: ChatRequest) -> ChatAnswer:
         system = next((content for role, content in request.messages if role == "system"), "")
@@ -238,19 +332,35 @@ class GoalTemplateStandIn:
         return answer
 
 
+def voice_in(system_message: str) -> Voice | None:
+    """The voice whose introduction opens `system_message` (the longest that does); None if none does.
+    Templates that introduce a persona alike give the first of them."""
+    introductions = {template.introduce(persona, wording): Voice(persona.key, template.key, wording)
+                     for template in reversed(TEMPLATES.values()) for persona in PERSONAS.values()
+                     for wording in WORDINGS}
+    opening = [text for text in introductions if system_message.startswith(text)]
+    return introductions[max(opening, key=len)] if opening else None
+
+
 # ---------------------------------------------------------------------------------------------
 # Asking for goals: once per text state
 
 @dataclass
 class GoalSuggestions:
-    """The goals one teacher suggested as one persona, for every text state (index = state)."""
+    """The goals one teacher suggested in one voice, for every text state (index = state), and the worked
+    examples each state's question showed (none: empty)."""
 
-    persona: str
+    voice: str  # the voice's label ("newton · you-are · w1")
     teacher: str
     is_chatbot: bool
     k: int
     goals: list[list[str]]
     answers: list[str]
+    examples: list[tuple[WorkedExample, ...]] | None = None  # per state; None: no worked examples were shown
+
+    def shown(self, state: int) -> tuple[WorkedExample, ...]:
+        """The worked examples the question of `state` showed."""
+        return self.examples[state] if self.examples else ()
 
     @property
     def vocabulary(self) -> list[str]:
@@ -281,16 +391,19 @@ class GoalSuggestions:
         }).set_index("state")
 
 
-def suggest_goals(teacher: Teacher, persona: str | Persona, k: int, projection: Projection = STUDY_2023,
-                  max_in_flight: int = 8) -> GoalSuggestions:
-    """Ask `teacher`, as `persona`, for `k` goals in every text state of `projection` (concurrently).
+def suggest_goals(teacher: Teacher, voice: str | Voice, k: int, worked_examples: int = 2,
+                  projection: Projection = STUDY_2023, max_in_flight: int = 8) -> GoalSuggestions:
+    """Ask `teacher`, as `voice`, for `k` goals in every text state of `projection` (concurrently), each
+    question after its dealt set of `worked_examples` worked exchanges (`goal_requests`).
 
     An answer that yields no goals is kept and counted; its state simply gives no reward."""
-    persona = persona_named(persona)
-    requests = [goal_request(persona, projection.describe_state(s), k, projection) for s in range(projection.n_states)]
-    answers = run_with(teacher, acomplete_all(teacher, requests, max_in_flight))
-    return GoalSuggestions(persona.label, teacher.label, teacher.is_chatbot, k,
-                           [parse_goals(answer.text, k) for answer in answers], [answer.text for answer in answers])
+    voice = as_voice(voice)
+    answers = run_with(teacher, acomplete_all(teacher, goal_requests(voice, k, worked_examples, projection),
+                                              max_in_flight))
+    sets, dealt = example_sets(worked_examples), example_set_of_states(worked_examples, projection)
+    return GoalSuggestions(voice.label, teacher.label, teacher.is_chatbot, k,
+                           [parse_goals(answer.text, k) for answer in answers], [answer.text for answer in answers],
+                           [sets[index] for index in dealt] if worked_examples else None)
 
 
 def advised_actions(suggestions: GoalSuggestions, default: int = 1) -> np.ndarray:

@@ -5,20 +5,30 @@
   it (inconclusive);
 - `direction_sentence`: whether the sentence model tells a push goal's own push from the opposite one,
   measured against the spread of that goal's similarities;
-- `same_goals_share`: how often two personas got the same goals, for saying whether personas differ;
-- `copied_example_share`: how often a chatbot only repeated the prompt's worked example.
+- `same_goals_share`: how often two voices got the same goals, for saying whether personas differ;
+- `copied_example_share` / `copied_goal_share`: how often a chatbot only repeated a worked example
+  its question showed (whole answers; single goals);
+- `state_dependent`: in which text states the goals are about the state: neither a copy of a worked
+  example nor the most common answer among the states shown the same worked examples. The chapter's
+  claims are testable only when Newton's goals depend on the state in more than `MIN_STATE_DEPENDENCE`
+  of the text states: otherwise R_int rewards the same thing whatever the state, and comparing agents
+  trained on it compares constants.
 """
 from __future__ import annotations
+
+from collections import Counter
 
 import numpy as np
 import pandas as pd
 
-from eep_utils.ellm.goals import FEW_SHOT, GoalSuggestions
+from eep_utils.ellm.goals import GoalSuggestions
 from eep_utils.stats import Estimate, mean_ci
 
 # Cohen's conventional cut-offs for a standardised difference: below SMALL it is negligible, from
 # LARGE on it is large. Used for the push contrast measured in units of the similarity spread.
 SMALL_EFFECT, LARGE_EFFECT = 0.2, 0.8
+# Issue 19's rule: the goals must depend on the state in more than half of the text states.
+MIN_STATE_DEPENDENCE = 0.5
 
 
 def paired_difference(returns, baseline_returns) -> Estimate:
@@ -95,15 +105,47 @@ def direction_sentence(effect: float) -> str:
 
 
 def same_goals_share(first: GoalSuggestions, second: GoalSuggestions) -> float:
-    """Share of text states in which two personas were given the same set of goals."""
+    """Share of text states in which two voices were given the same set of goals."""
     if len(first.goals) != len(second.goals):
         raise ValueError("suggestions for different sets of states")
     same = [set(a) == set(b) for a, b in zip(first.goals, second.goals)]
     return float(np.mean(same))
 
 
+def copies(suggestions: GoalSuggestions) -> np.ndarray:
+    """Per text state, whether its goals are those of a worked example its question showed, word for word
+    (order aside): a small chatbot may copy the format's example instead of answering the state."""
+    return np.array([bool(goals) and any(set(goals) == set(example.goals) for example in suggestions.shown(state))
+                     for state, goals in enumerate(suggestions.goals)])
+
+
 def copied_example_share(suggestions: GoalSuggestions) -> float:
-    """Share of text states whose answer is the goal prompt's worked example, word for word: a small
-    chatbot may copy the format's example instead of answering the state it was shown."""
-    examples = {answer.strip() for _, _, answer in FEW_SHOT}
-    return float(np.mean([answer.strip() in examples for answer in suggestions.answers]))
+    """Share of text states whose answer copies a worked example its question showed."""
+    return float(np.mean(copies(suggestions)))
+
+
+def copied_goal_share(suggestions: GoalSuggestions) -> float:
+    """Share of all goals suggested that are word for word a goal of a worked example shown with the same
+    question (NaN when no goal was suggested)."""
+    taken = [goal in {g for example in suggestions.shown(state) for g in example.goals}
+             for state, goals in enumerate(suggestions.goals) for goal in goals]
+    return float(np.mean(taken)) if taken else float("nan")
+
+
+def state_dependent(suggestions: GoalSuggestions) -> np.ndarray:
+    """Per text state, whether its goals are about the state: it has goals, they copy no worked example
+    shown, and they differ from the most common answer among the states whose questions showed the same
+    worked examples (all states, when none were shown). Comparing within the same examples keeps an answer
+    that changes only with the examples shown from counting as one that changes with the state."""
+    answers = [frozenset(goals) for goals in suggestions.goals]
+    groups = [suggestions.shown(state) for state in range(len(answers))]
+    most_common = {group: Counter(a for a, g in zip(answers, groups) if g == group).most_common(1)[0][0]
+                   for group in dict.fromkeys(groups)}
+    copied = copies(suggestions)
+    return np.array([bool(answer) and not copy and answer != most_common[group]
+                     for answer, group, copy in zip(answers, groups, copied)])
+
+
+def depends_on_state(suggestions: GoalSuggestions) -> bool:
+    """Whether the goals depend on the state in more than `MIN_STATE_DEPENDENCE` of the text states."""
+    return float(np.mean(state_dependent(suggestions))) > MIN_STATE_DEPENDENCE

@@ -3,7 +3,12 @@
 ELLM (Du et al. 2023) asks an LLM what would be worth doing and rewards the body whenever a caption of
 what it did looks like one of those suggestions. `run` reads as the method:
 
-1. the teacher suggests k goals per text state and persona (ELLM's per-step query, cached per state);
+1. the teacher suggests k goals per text state and voice (ELLM's per-step query, cached per state), each
+   question after a set of worked examples dealt to its state; how many answers copy an example, and in
+   how many states the goals depend on the state, on the persona and on the wording, is measured. When
+   Newton's goals depend on the state in no more than half of the text states, every claim is "not
+   testable with this chatbot": the steps below still show the pipeline, but comparing agents trained on
+   such goals would compare constants;
 2. every transition caption is embedded beside every goal; T is calibrated on a random walk's decisions
    so that `reward_share` of them would be rewarded (never from CartPole's reward);
 3. R_int is measured along four agents' trajectories (the teacher acting on its own advice, its
@@ -30,7 +35,15 @@ from eep_utils.cartpole.policies import LookupTablePolicy, LQRController
 from eep_utils.cartpole.students import STUDENTS, imitate
 from eep_utils.chat.embeddings import make_encoder
 from eep_utils.ellm.captions import TransitionCaptioner
-from eep_utils.ellm.goals import GoalTemplateStandIn, advised_actions, goal_request, suggest_goals
+from eep_utils.ellm.goals import (
+    GoalSuggestions,
+    GoalTemplateStandIn,
+    advised_actions,
+    example_set_of_states,
+    example_sets,
+    goal_request,
+    suggest_goals,
+)
 from eep_utils.ellm.rewards import (
     ELLMReward,
     episode_rank_correlation,
@@ -44,22 +57,28 @@ from eep_utils.ellm.rewards import (
 )
 from eep_utils.ellm.verdicts import (
     LARGE_EFFECT,
+    MIN_STATE_DEPENDENCE,
     SMALL_EFFECT,
     compared,
     copied_example_share,
+    copied_goal_share,
+    copies,
     direction_sentence,
     paired_difference,
     push_effect,
     same_goals_share,
     sign_word,
+    state_dependent,
     verdict,
 )
 from eep_utils.experiments.base import ChapterResult, Claim, TeacherFactory, headline_row, teachers_by_setting
 from eep_utils.experiments.params import EllmParams, ParameterError
+from eep_utils.personas_new import Voice, voices
 from eep_utils.stats import Estimate, mean_ci, proportion_ci
 
 CHAPTER = "05_ellm_rewards"
-GOALS_EXPERIMENT = "ellm-goals"  # the transcript the goal requests are recorded in and replayed from
+GOALS_EXPERIMENT = "05_ellm_rewards"  # the transcript the goal requests are recorded in and replayed from
+CONTROL = "no_persona"  # the explicit neutral assistant every persona is compared with
 HOLD = STEPS_PER_DECISION_2023
 EXAMPLE_STATE = STUDY_2023.state_of_words(("center", "stopped", "rightwards", "right"))
 MAIN_PERSONA = "newton"  # the claims are about the chatbot's goals as Newton
@@ -84,8 +103,16 @@ def run(params: EllmParams, artifacts_dir: str | Path, teachers: TeacherFactory 
     if MAIN_PERSONA not in params.personas:
         raise ParameterError(f"the personas setting of 05_ellm_rewards (notebooks/parameters.yaml) is "
                              f"{params.personas}; add {MAIN_PERSONA!r}, whose goals the chapter's claims are about")
+    try:
+        example_sets(params.worked_examples)
+    except ValueError as error:
+        raise ParameterError(f"05_ellm_rewards: {error}") from None
     teachers = teachers or teachers_by_setting(params.teacher)
     personas = params.personas
+    # Every persona in every template and wording is asked; the first template and wording's goals become
+    # rewards (one voice per persona), the others tell a persona's effect on the goals from a wording's.
+    asked = voices(personas, params.templates, params.wordings)
+    rewarded = {p: Voice(p, params.templates[0], params.wordings[0]) for p in personas}
     # Separate seed streams: calibration, analysis trajectories, training and evaluation never share episodes.
     calibration_seed, trajectory_seed = params.seed, params.seed + 10_000
     train_seed, eval_seed = params.seed + 20_000, params.seed + 30_000
@@ -99,8 +126,9 @@ def run(params: EllmParams, artifacts_dir: str | Path, teachers: TeacherFactory 
     teacher_label = teacher_name(goal_teacher.label, goal_teacher.is_chatbot)
     chatbot = goal_teacher.is_chatbot
 
-    # --- Goals, asked once per text state and persona
-    suggestions = {persona: suggest_goals(goal_teacher, persona, params.k) for persona in personas}
+    # --- Goals, asked once per text state and voice, each question after its dealt worked examples
+    by_voice = {voice: suggest_goals(goal_teacher, voice, params.k, params.worked_examples) for voice in asked}
+    suggestions = {p: by_voice[voice] for p, voice in rewarded.items()}
     shown = play_episodes(RandomPolicy(calibration_seed), 1, calibration_seed, HOLD, record=True)
     goal_counts = pd.concat(
         {p: pd.Series([g for goals in suggestions[p].goals for g in goals]).value_counts() for p in personas},
@@ -108,7 +136,13 @@ def run(params: EllmParams, artifacts_dir: str | Path, teachers: TeacherFactory 
     goal_counts.insert(0, "teacher", teacher_label)
     goal_counts.to_csv(output_dir / "goals_per_persona.csv", index=False)
     alike = min(same_goals_share(suggestions[a], suggestions[b]) for a in personas for b in personas if a < b)
-    copied = min(copied_example_share(suggestions[p]) for p in personas)
+
+    # --- Do the goals depend on the state, the persona, the wording? (a census of the text states)
+    dependence = _dependence(by_voice)
+    dependence.assign(teacher=teacher_label).to_csv(output_dir / "goal_dependence.csv")
+    main = dependence.loc[rewarded[MAIN_PERSONA].label]
+    testable = bool(main["state-dependent share"] > MIN_STATE_DEPENDENCE)
+    copied = float(main["copied answers share"])
 
     # --- Similarities, and T calibrated on a random walk's decisions
     similarities = {p: similarity_matrix(encoder, captioner.vocabulary, suggestions[p].vocabulary) for p in personas}
@@ -202,21 +236,32 @@ def run(params: EllmParams, artifacts_dir: str | Path, teachers: TeacherFactory 
     differences = {label: paired_difference(runs[newton_agent].returns, runs[name].returns)
                    for label, name in BASELINES.items()}
 
-    # --- Claims, decided by the differences' intervals (not tested unless a chatbot suggested the goals)
-    claims = _claims(differences, rho_rate, teacher_label, chatbot, teacher_is_constant)
-    summary = _key_result(teacher_label, returns[newton_agent], returns[RANDOM_WALK], returns[STUDENT],
-                          differences, alike, copied)
+    # --- Claims, decided by the differences' intervals (not tested unless a chatbot suggested the goals;
+    # not testable unless Newton's goals depend on the state)
+    state_evidence = _state_evidence(main, rewarded[MAIN_PERSONA])
+    claims = _claims(differences, rho_rate, teacher_label, chatbot, teacher_is_constant,
+                     None if testable else state_evidence)
+    if chatbot and not testable:
+        summary = _not_testable_result(teacher_label, main, dependence, rewarded)
+    else:
+        summary = _key_result(teacher_label, returns[newton_agent], returns[RANDOM_WALK], returns[STUDENT],
+                              differences, alike)
 
-    answered = {p: len(suggestions[p].answers) for p in personas}
+    answered = {voice.label: len(by_voice[voice].answers) for voice in asked}
     highest = max(float(s.max()) for s in similarities.values())
     return ChapterResult(
         chapter=CHAPTER,
         key_result=summary,
-        caveat=_caveat(chatbot, copied),
+        caveat=_caveat(chatbot, testable, state_evidence),
         numbers={
             "teacher_label": teacher_label, "encoder_name": encoder.name, "n_captions": len(captioner.vocabulary),
             "k": params.k, "ellm_threshold": params.ellm_threshold, "n_personas": len(personas),
+            "n_voices": len(asked), "worked_examples": params.worked_examples,
             "n_states": STUDY_2023.n_states, "hold": HOLD,
+            "state_dependent_pct": 100 * float(main["state-dependent share"]),
+            "state_dependent_states": int(main["state-dependent states"]),
+            "copied_pct": 100 * copied, "copied_goals_pct": 100 * float(main["copied goals share"]),
+            "min_state_dependence_pct": 100 * MIN_STATE_DEPENDENCE,
             "unparsed_total": sum(len(suggestions[p].unparsed_states) for p in personas),
             "most_goals": max(len(goals) for p in personas for goals in suggestions[p].goals),
             "max_similarity": highest, "reward_share_pct": 100 * params.reward_share,
@@ -233,9 +278,14 @@ def run(params: EllmParams, artifacts_dir: str | Path, teachers: TeacherFactory 
             "versus_teacher": differences["the chatbot acting on its own goals"],
         },
         sentences={
-            "example_question": _example_question(params.k),
+            "example_question": _example_question(rewarded[MAIN_PERSONA], params.k, params.worked_examples),
             "provenance": _provenance(answered, goal_teacher, teacher_label),
-            "persona_note": _persona_note(alike, copied, len(personas)),
+            "persona_note": _persona_note(alike, len(personas)),
+            "examples_note": _examples_note(params.worked_examples),
+            "dependence_note": _dependence_note(main, rewarded[MAIN_PERSONA], testable),
+            "result_status": _result_status(chatbot, testable, main, rewarded[MAIN_PERSONA], state_evidence),
+            "result_lead": ("**What the pipeline did (no claim rests on it).**" if chatbot and not testable
+                            else "**Result.**"),
             "ellm_t_effect": ("at that T, R_int is zero everywhere" if highest <= params.ellm_threshold
                               else "only the closest few caption–goal pairs pass that T"),
             "contrast_sentence": _contrast_sentence(contrast, effect),
@@ -250,10 +300,11 @@ def run(params: EllmParams, artifacts_dir: str | Path, teachers: TeacherFactory 
         },
         tables={
             "answers": pd.DataFrame({
-                "persona": personas,
-                "answer, as received": [suggestions[p].answers[EXAMPLE_STATE] for p in personas],
-                "goals parsed": ["; ".join(suggestions[p].goals[EXAMPLE_STATE]) for p in personas],
-            }).set_index("persona"),
+                "voice": [voice.label for voice in asked],
+                "answer, as received": [by_voice[voice].answers[EXAMPLE_STATE] for voice in asked],
+                "goals parsed": ["; ".join(by_voice[voice].goals[EXAMPLE_STATE]) for voice in asked],
+            }).set_index("voice"),
+            "dependence": _dependence_table(dependence),
             "captions": pd.DataFrame({
                 "text state before": [", ".join(STUDY_2023.words_of_state(s))
                                       for s in STUDY_2023.state_index(shown.observations)],
@@ -298,14 +349,68 @@ def run(params: EllmParams, artifacts_dir: str | Path, teachers: TeacherFactory 
 # Steps named by what they decide
 
 
+def _dependence(by_voice: dict[Voice, GoalSuggestions]) -> pd.DataFrame:
+    """Per voice asked: how many answers copy a worked example, in how many text states the goals depend on
+    the state, and in how many they differ from the neutral control's (same template and wording) and from
+    the same persona's other wording (same template). Every text state is asked: these are counts over all
+    of them, not estimates from a sample."""
+    rows = {}
+    for voice, suggestions in by_voice.items():
+        dependent = state_dependent(suggestions)
+        control = by_voice.get(Voice(CONTROL, voice.template, voice.wording))
+        reworded = by_voice.get(Voice(voice.persona, voice.template, 3 - voice.wording))
+        rows[voice.label] = {
+            "persona": voice.persona, "template": voice.template, "wording": voice.wording,
+            "copied answers": int(copies(suggestions).sum()), "copied answers share": copied_example_share(suggestions),
+            "copied goals share": copied_goal_share(suggestions),
+            "no goal": len(suggestions.unparsed_states),
+            "state-dependent states": int(dependent.sum()), "state-dependent share": float(dependent.mean()),
+            "differs from the control share": (1 - same_goals_share(suggestions, control)
+                                               if control is not None and voice.persona != CONTROL else np.nan),
+            "differs from the other wording share": (1 - same_goals_share(suggestions, reworded)
+                                                     if reworded is not None else np.nan),
+        }
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("voice")
+
+
+def _dependence_table(dependence: pd.DataFrame) -> pd.DataFrame:
+    """The dependence measures as the chapter shows them (percent of the text states)."""
+    def percent(share: float) -> str:
+        return "—" if np.isnan(share) else f"{100 * share:.0f}%"
+
+    return pd.DataFrame({
+        "answers copying a worked example": dependence["copied answers share"].map(percent),
+        "goals taken from a worked example": dependence["copied goals share"].map(percent),
+        "goals depend on the state": [f"{n} ({percent(share)})" for n, share in
+                                      zip(dependence["state-dependent states"], dependence["state-dependent share"])],
+        "goals differ from the control's": dependence["differs from the control share"].map(percent),
+        "goals differ from the other wording's": dependence["differs from the other wording share"].map(percent),
+    }, index=dependence.index)
+
+
+def _state_evidence(main: pd.Series, voice: Voice) -> str:
+    """Why Newton's goals can or cannot carry a test: how many states' goals depend on the state, and why
+    the others do not (a clause, no final full stop)."""
+    n_states = STUDY_2023.n_states
+    rest = n_states - int(main["state-dependent states"]) - int(main["copied answers"]) - int(main["no goal"])
+    return (f"as {voice.label}, the chatbot's goals depend on the text state in {int(main['state-dependent states'])} "
+            f"of the {n_states} text states ({100 * main['state-dependent share']:.0f}%; a test needs more than "
+            f"{100 * MIN_STATE_DEPENDENCE:.0f}%): in {int(main['copied answers'])} states the answer copies a worked "
+            f"example its question showed, word for word, in {rest} it repeats the most common answer among the "
+            f"states shown the same worked examples, and in {int(main['no goal'])} it gives no goal")
+
+
 def _claims(differences: dict[str, Estimate], rho_rate: Estimate, teacher_label: str, chatbot: bool,
-            teacher_is_constant: bool) -> list[Claim]:
+            teacher_is_constant: bool, untestable: str | None) -> list[Claim]:
     """The R_int agent against each baseline (shown when the paired difference's 95% CI lies above zero),
-    then whether R_int per frame rises with survival; all not tested when no chatbot suggested the goals."""
+    then whether R_int per frame rises with survival; all not tested when no chatbot suggested the goals,
+    and all not testable (`untestable` says why) when the chatbot's goals do not depend on the state."""
 
     def decided(statement: str, estimate: Estimate, evidence: str) -> Claim:
         if not chatbot:
             return Claim.not_tested(statement, evidence, teacher_label)
+        if untestable:
+            return Claim.not_testable(statement, untestable[0].upper() + untestable[1:], teacher_label)
         shown, decidable = verdict(estimate)
         return Claim.decided(statement, shown if decidable else None, evidence, teacher_label)
 
@@ -325,57 +430,116 @@ def _claims(differences: dict[str, Estimate], rho_rate: Estimate, teacher_label:
 
 
 def _key_result(teacher_label: str, agent: Estimate, random_walk: Estimate, student: Estimate,
-                differences: dict[str, Estimate], alike: float, copied: float) -> str:
+                differences: dict[str, Estimate], alike: float) -> str:
     summary = (
         f"With goals from {teacher_label}, the agent trained on ELLM's intrinsic reward alone survives "
         f"{agent.value:.1f} frames (95% CI {agent.low:.1f}–{agent.high:.1f}), "
         f"{compared(differences['a random walk'], explain=False)} a random walk ({random_walk.value:.1f}), and "
         f"{compared(differences['the imitation student of the same chatbot'], explain=False)} the imitation "
         f"student of the same chatbot ({student.value:.1f}).")
-    if alike == 1 and copied > 0.5:
-        summary += (" The chatbot's goals carry neither common sense nor persona: "
-                    f"{100 * copied:.0f}% of its answers repeat the prompt's worked example, for every persona, "
-                    "so whatever R_int rewards comes from the sentence model's reading of those goals.")
-    elif alike == 1:
+    if alike == 1:
         summary += " Every persona got the same goals, so no persona reached the agent."
     return summary
 
 
-def _caveat(chatbot: bool, copied: float) -> str:
+def _not_testable_result(teacher_label: str, main: pd.Series, dependence: pd.DataFrame,
+                         rewarded: dict[str, Voice]) -> str:
+    """The key result when the chatbot's goals do not follow the state: what it did, and no comparison."""
+    summary = (
+        f"With goals from {teacher_label}, this chapter's claims are not testable with this chatbot: as "
+        f"{rewarded[MAIN_PERSONA].label}, its goals depend on the text state in only "
+        f"{int(main['state-dependent states'])} of the {STUDY_2023.n_states} text states "
+        f"({100 * main['state-dependent share']:.0f}%; a test needs more than {100 * MIN_STATE_DEPENDENCE:.0f}%), "
+        f"and {100 * main['copied answers share']:.0f}% of its answers copy a worked example word for word.")
+    if CONTROL in rewarded:
+        summary += (f" Its goals differ from the neutral control's in "
+                    f"{100 * main['differs from the control share']:.0f}% of the states.")
+    return summary + (" R_int built from such goals rewards much the same whatever the state, so no comparison of "
+                      "the agents trained on it is read as a result.")
+
+
+def _caveat(chatbot: bool, testable: bool, state_evidence: str) -> str:
     """What this build's teacher can and cannot show."""
     if not chatbot:
         return ("This build's teacher is not a chatbot: nothing here is about a chatbot's goals; the claims stay "
                 "not tested until a chatbot answers.")
-    if copied > 0.5:
+    if not testable:
         return ("It shows that the whole pipeline runs on a real chatbot's answers, every one recorded and "
-                "replayed. It cannot show ELLM's premise, that an LLM's common sense shapes the reward: "
-                f"{100 * copied:.0f}% of its answers copy the prompt's worked example, whatever the state and "
-                "persona. Testing that needs a larger chatbot (chapter 07).")
+                "replayed. It cannot test ELLM's premise, that a chatbot's common sense about the state shapes "
+                f"the reward: {state_evidence}. Testing it needs a chatbot whose goals follow the state "
+                "(chapter 07 says what asking another one costs).")
     return ("It shows that the whole pipeline runs on a real chatbot's answers, every one recorded and replayed. "
             "Its goals vary with the state; whether they carry common sense is what the comparisons above measure.")
+
+
+def _result_status(chatbot: bool, testable: bool, main: pd.Series, voice: Voice, state_evidence: str) -> str:
+    """Whether the comparisons below decide the claims, said before them."""
+    if not chatbot:
+        return ("This build's goals come from an offline stand-in, not a chatbot: the comparisons below run the "
+                "pipeline, and the claims stay not tested.")
+    if not testable:
+        return (f"**Not testable with this chatbot.** {state_evidence[0].upper()}{state_evidence[1:]}. The returns "
+                "below show what the pipeline does with such goals; no claim is decided by them.")
+    return (f"As {voice.label}, the chatbot's goals depend on the state in {int(main['state-dependent states'])} of "
+            f"the {STUDY_2023.n_states} text states ({100 * main['state-dependent share']:.0f}%), more than "
+            f"{100 * MIN_STATE_DEPENDENCE:.0f}%: the claims below are decided by their intervals.")
 
 
 def _provenance(answered: dict[str, int], goal_teacher, teacher_label: str) -> str:
     """Where the goals came from, and whether every state got an answer."""
     if not all(n == STUDY_2023.n_states for n in answered.values()):
-        return f"Only {answered} answers per persona came back from {teacher_label}."
+        return f"Only {answered} answers per voice came back from {teacher_label}."
     replayed = goal_teacher.usage.replayed
-    return (f"All {sum(answered.values())} answers ({len(answered)} personas × {STUDY_2023.n_states} text states) "
+    return (f"All {sum(answered.values())} answers ({len(answered)} voices × {STUDY_2023.n_states} text states) "
             f"came from {teacher_label}"
             + (f", {replayed} of them replayed from its recordings." if replayed else ", asked in this build."))
 
 
-def _persona_note(alike: float, copied: float, n_personas: int) -> str:
+def _persona_note(alike: float, n_personas: int) -> str:
     if alike == 1:
-        note = (f"All {n_personas} personas were given the same goals in every state: in this build the persona "
+        return (f"All {n_personas} personas were given the same goals in every state: in this build the persona "
                 "does not reach the goals at all.")
-    else:
-        note = ("The personas' goals differ: any two personas were given the same goals in at most "
-                f"{100 * alike:.0f}% of the states.")
-    if copied > 0.5:
-        note += (f" For every persona, {100 * copied:.0f}% of the answers repeat the prompt's worked example word "
-                 "for word, whatever the state.")
-    return note
+    return ("The personas' goals differ: any two personas were given the same goals in at most "
+            f"{100 * alike:.0f}% of the states.")
+
+
+def _examples_note(worked_examples: int) -> str:
+    """How the questions show the answer format."""
+    if worked_examples == 0:
+        return ("The questions show no worked example: the system message alone asks for short phrases, one per "
+                "line, so no answer can be a copy.")
+    sets = example_sets(worked_examples)
+    return (f"Each question comes after {worked_examples} worked exchange{'s' if worked_examples > 1 else ''}, one "
+            f"of {len(sets)} sets cut from a pool of {len(sets) * worked_examples} (written for this book over "
+            "different states, pushing left, right or not at all, each worded its own way). The sets are dealt to "
+            "the text states in a seeded shuffle, never showing a state its own answer, and every voice sees the "
+            "same set in the same state, so voices are compared like with like and no single worked answer can "
+            "be copied everywhere.")
+
+
+def _dependence_note(main: pd.Series, voice: Voice, testable: bool) -> str:
+    """What the dependence table says about the goals the claims are about, chosen by its numbers."""
+    note = (f"As {voice.label}, {int(main['copied answers'])} of the {STUDY_2023.n_states} answers "
+            f"({100 * main['copied answers share']:.0f}%) copy a worked example word for word")
+    if not np.isnan(main["copied goals share"]):
+        note += (f", and {100 * main['copied goals share']:.0f}% of all its goals are taken word for word from the "
+                 "worked examples its question showed")
+    note += (f". Its goals depend on the state (they copy no example and differ from the most common answer "
+             f"among the states shown the same worked examples) in {int(main['state-dependent states'])} states "
+             f"({100 * main['state-dependent share']:.0f}%): "
+             + ("more than half, so the claims can be tested." if testable else
+                f"not more than {100 * MIN_STATE_DEPENDENCE:.0f}%, so the claims are not testable with this "
+                "chatbot."))
+    persona, reworded = main["differs from the control share"], main["differs from the other wording share"]
+    if np.isnan(persona):
+        return note
+    note += (f" Its goals differ from the neutral control's (same template and wording) in {100 * persona:.0f}% of "
+             "the states")
+    if np.isnan(reworded):
+        return note + ("; no second wording was asked in this build, so a persona's effect cannot be told from "
+                       "any change of the system message.")
+    return note + (f", and from its own other wording's in {100 * reworded:.0f}%: rewording the same persona changes "
+                   f"them {'at least as often as' if reworded >= persona else 'less often than'} a change of persona.")
 
 
 def _contrast_sentence(contrast: pd.DataFrame, effect: float) -> str:
@@ -400,10 +564,12 @@ def _teacher_advice(teacher_is_constant: bool) -> str:
             "actions to learn from.")
 
 
-def _example_question(k: int) -> str:
-    """The question the teacher is asked in the example state, as a Markdown code block."""
-    question = goal_request(MAIN_PERSONA, STUDY_2023.describe_state(EXAMPLE_STATE), k).messages[-1][1]
-    return f"```text\n{question}\n```"
+def _example_question(voice: Voice, k: int, worked_examples: int) -> str:
+    """The conversation the teacher is asked as `voice` in the example state, as a Markdown code block."""
+    examples = example_sets(worked_examples)[example_set_of_states(worked_examples)[EXAMPLE_STATE]]
+    request = goal_request(voice, STUDY_2023.describe_state(EXAMPLE_STATE), k, examples)
+    turns = "\n\n".join(f"[{role}]\n{content}" for role, content in request.messages)
+    return f"```text\n{turns}\n```"
 
 
 def _cumulative_reward(rewarded: dict[str, tuple[Rollouts, np.ndarray]], decisions: int = 60) -> pd.DataFrame:

@@ -16,6 +16,7 @@ from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, Literal
 
 from eep_utils.chat.teachers import TEACHER_SETTINGS
+from eep_utils.personas_new import MAIN_TEMPLATES
 
 
 class ParameterError(ValueError):
@@ -209,6 +210,11 @@ class EllmParams(ChapterParams):
     teacher: Teacher = one_of(*TEACHER_SETTINGS)
     embeddings: Literal["auto", "minilm", "api"] = one_of("auto", "minilm", "api")
     personas: list[str] = personas_field()
+    # Every persona is asked in every template and wording; the goals of the first template and wording
+    # become rewards, the others measure how much the goals change with the wording.
+    templates: list[str] = field(metadata={"choices": MAIN_TEMPLATES, "non_empty": True})
+    wordings: list[int] = field(metadata={"choices": (1, 2), "non_empty": True})
+    worked_examples: int = at_least(0)  # worked exchanges shown per goal question (0: none)
     k: int = at_least(1)
     ellm_threshold: float = between(0, 1, open_low=True)
     reward_share: float = between(0, 1, open_low=True, open_high=True)
