@@ -6,6 +6,8 @@ it is the first folder, from the working directory upwards, that holds notebooks
 """
 from pathlib import Path
 
+import yaml
+
 MARKER = Path("notebooks") / "parameters.yaml"
 
 
@@ -19,3 +21,8 @@ def _book_root() -> Path:
 
 ROOT = _book_root()
 DATA_DIR = ROOT / "data"
+
+
+def repository_url(root: Path = ROOT) -> str:
+    """The book's repository on GitHub, e.g. https://github.com/owner/name: typed once, in _config.yml."""
+    return yaml.safe_load((root / "_config.yml").read_text())["repository"]["url"]

@@ -47,6 +47,29 @@ def test_the_library_has_no_import_cycle():
     assert not cycles, f"import cycles: {cycles}"
 
 
+# The research's parts from the bottom up: a module may import from its own layer and those below it only.
+LAYERS = (
+    ("eep_utils.paths", "eep_utils.stats", "eep_utils.personas", "eep_utils.personas_new"),
+    ("eep_utils.chat",),
+    ("eep_utils.cartpole", "eep_utils.personality"),
+    ("eep_utils.ellm", "eep_utils.study2023"),
+    ("eep_utils.experiments",),
+    ("eep_utils.book", "eep_utils.build", "eep_utils.record"),
+)
+
+
+def layer_of(module: str) -> int:
+    return next(number for number, parts in enumerate(LAYERS)
+                for part in parts if module == part or module.startswith(part + "."))
+
+
+def test_imports_point_down_the_layers():
+    paths = {module_name(path): path for path in PACKAGE.rglob("*.py") if module_name(path) != "eep_utils"}
+    upward = [f"{name} imports {target}" for name, path in paths.items()
+              for target in imports_of(path, set(paths)) if layer_of(target) > layer_of(name)]
+    assert not upward, f"imports against the layers {LAYERS}: {upward}"
+
+
 def test_the_cycle_check_finds_a_planted_cycle(tmp_path):
     a, b = tmp_path / "a.py", tmp_path / "b.py"
     a.write_text("def f():\n    from eep_utils.b import g\n")

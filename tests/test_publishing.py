@@ -244,7 +244,7 @@ def test_the_books_address_is_typed_nowhere_else():
     holders = set(COPY_HOLDERS) | set(COLAB_CHAPTERS)
     typed = [path for path in tracked if path not in holders and (ROOT / path).is_file()
              and any(a.encode() in (ROOT / path).read_bytes() for a in (repository, pages_url(repository)))]
-    assert not typed, f"read the address with eep_utils.book.site.repository_url() instead of typing it: {typed}"
+    assert not typed, f"read the address with eep_utils.paths.repository_url() instead of typing it: {typed}"
 
 
 def test_the_sync_finds_the_copies_this_test_reads():

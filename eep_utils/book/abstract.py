@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from eep_utils.personality.agreement import INDEX_MEANING
 from eep_utils.book.report import (
     load_claims,
     load_headlines,
@@ -45,8 +46,6 @@ QUESTION = (
     "Newton…”) be carried into an embodied student trained by imitation on the "
     "chatbot's recorded answers?"
 )
-# An index of 0.46 must not read as a sub-chance AUC: it is a difference of two AUCs.
-INDEX_MEANING = "AUC own − AUC others; 0 = no persona carried"
 _INDEX_PHRASES = (  # how the chapters name the index → a name that says what it is
     (
         re.compile(r"persona-extraction index, AUC own − AUC others \(([^)]*)\)"),

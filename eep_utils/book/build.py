@@ -39,8 +39,8 @@ import nbformat
 from jupyter_client.manager import AsyncKernelManager
 from traitlets.config import Config
 
+from eep_utils.paths import repository_url
 from eep_utils.book.config import MODES, ROOT, ConfigError, NotebookPlan, load_plan
-from eep_utils.book.site import repository_url
 from eep_utils.chat import runlog
 from eep_utils.chat.teachers import TRANSCRIPTS_DIR, settings_problem
 from eep_utils.chat.transcripts import display_path, experiment_of

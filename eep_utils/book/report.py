@@ -15,7 +15,6 @@ import pandas as pd
 from eep_utils.experiments.base import CLAIM_STATUSES, ChapterResult, Claim
 from eep_utils.stats import Estimate
 
-STAND_IN_NOTE = "offline stand-in, not a chatbot"
 
 
 def glue_numbers(**values) -> None:
@@ -153,11 +152,6 @@ def load_headlines(artifacts_dir: str | Path) -> pd.DataFrame:
 
 def load_claims(artifacts_dir: str | Path) -> pd.DataFrame:
     return _load(artifacts_dir, "claims")
-
-
-def teacher_name(label: str, is_chatbot: bool) -> str:
-    """How a table names a teacher: stand-ins say so in the name itself."""
-    return label if is_chatbot or "not a chatbot" in label else f"{label} ({STAND_IN_NOTE})"
 
 
 def publish(results: ChapterResult | list[ChapterResult], artifacts_dir: str | Path) -> None:

@@ -2,7 +2,7 @@
 (`repository: url:`), and its authors, the repository's contributors as its git history names them.
 
 Jupyter Book's repository, issues and launch buttons read the address there, and a chapter reads it with
-`repository_url()`. Some files cannot read it and hold a copy: the citation files are read as they stand
+`eep_utils.paths.repository_url()`. Some files cannot read it and hold a copy: the citation files are read as they stand
 (by GitHub's citation widget and by reference managers; both give the repository and the book's GitHub
 Pages address), and a chapter's Colab cell runs before the code exists on Colab (it is what clones it).
 `copies()` finds every copy and what it should say; `sync_address()` rewrites them, so publishing under
@@ -27,14 +27,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
 
-from eep_utils.paths import ROOT
-
-
-def repository_url(root: Path = ROOT) -> str:
-    """The book's repository on GitHub, e.g. https://github.com/owner/name."""
-    return yaml.safe_load((root / "_config.yml").read_text())["repository"]["url"]
+from eep_utils.paths import ROOT, repository_url
 
 
 def pages_url(repository: str) -> str:

@@ -164,7 +164,7 @@ def to_minari(episodes: EpisodeSet, folder: Path, code_permalink: str, dataset_i
     of the true terminal observation. The teacher's name and the metadata go into the description.
 
     `code_permalink` is where the code that made the episodes is published. The caller gives it (the
-    chapter reads the book's address with eep_utils.book.site.repository_url) rather than this module
+    chapter reads the book's address with eep_utils.paths.repository_url) rather than this module
     reading _config.yml: the address is the book's publishing setting, the episode format sits below the
     book, and the same export serves episodes made outside it.
     """

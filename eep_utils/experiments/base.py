@@ -80,6 +80,14 @@ class Claim:
         return cls(statement, NOT_TESTABLE, why, teacher)
 
 
+STAND_IN_NOTE = "offline stand-in, not a chatbot"
+
+
+def teacher_name(label: str, is_chatbot: bool) -> str:
+    """How a table names a teacher: stand-ins say so in the name itself."""
+    return label if is_chatbot or "not a chatbot" in label else f"{label} ({STAND_IN_NOTE})"
+
+
 def made_if_missing(artefacts, chapter: str, make: Callable[[], object], quick: bool) -> list[str]:
     """An earlier chapter's artefacts (paths), made by `make()` (that chapter's experiment at this mode's
     sizes) if any is missing, as when a reader opens a chapter alone; the one-line note that says so, or none."""

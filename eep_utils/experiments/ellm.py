@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from eep_utils.book.report import teacher_name
+from eep_utils.experiments.base import teacher_name
 from eep_utils.cartpole.body import Rollouts
 from eep_utils.cartpole.embodiment import STEPS_PER_DECISION_2023, STUDY_2023
 from eep_utils.cartpole.evaluation import RandomPolicy, play_episodes

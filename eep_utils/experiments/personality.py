@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from eep_utils.book.abstract import INDEX_MEANING
-from eep_utils.book.report import teacher_name
+from eep_utils.personality.agreement import INDEX_MEANING
+from eep_utils.experiments.base import teacher_name
 from eep_utils.chat.types import Teacher, accepts_grammar
 from eep_utils.experiments.base import ChapterResult, Claim, TeacherFactory, headline_row, teachers_by_setting
 from eep_utils.experiments.params import PersonalityParams

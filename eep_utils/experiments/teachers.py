@@ -27,8 +27,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from eep_utils.book.report import teacher_name
-from eep_utils.book.site import repository_url
+from eep_utils.experiments.base import teacher_name
+from eep_utils.paths import repository_url
 from eep_utils.cartpole.behaviour import action_grid, action_table, rule_agreement
 from eep_utils.cartpole.contrasts import (POWER, BehaviourPower, PersonaContrast, Probes, behaviour_power,
                                           habit_share, persona_contrast, prompt_sequences, return_ci,
@@ -39,7 +39,7 @@ from eep_utils.cartpole.policies import literal_rule_table
 from eep_utils.cartpole.stand_in import RuleStandIn, describe_stand_in_rules
 from eep_utils.cartpole.teaching import (ALL_TOP_LOGPROBS, ANY_CASE_CHOICE_GRAMMAR, BoundedHistoryProtocol, Decision,
                                          Study2023Protocol, ask_once, persona_sentence, run_cartpole_teacher)
-from eep_utils.chat.types import Teacher, accepts_grammar
+from eep_utils.chat.types import accepts_grammar
 from eep_utils.experiments.base import ChapterResult, Claim, TeacherFactory, headline_row, teachers_by_setting
 from eep_utils.experiments.params import ParameterError, TeacherRolloutsParams
 from eep_utils.personas_new import Voice, voices

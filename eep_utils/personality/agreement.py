@@ -21,6 +21,8 @@ from scipy.stats import permutation_test, rankdata
 
 from eep_utils.stats import Estimate
 
+# An index of 0.46 must not read as a sub-chance AUC: it is a difference of two AUCs.
+INDEX_MEANING = "AUC own − AUC others; 0 = no persona carried"
 MEASURES = ("ROC-AUC", "Spearman")
 
 
