@@ -1,10 +1,8 @@
 """The model ladder: one run per chatbot with recordings (and the reader's endpoint), side by side."""
-import json
-
 import pytest
 
 from eep_utils.book.ladder import chatbot_folder, run_every_chatbot
-from eep_utils.book.report import claims_by_chatbot, load_claims, publish
+from eep_utils.book.report import claims_by_chatbot, load_claims, load_summaries, publish
 from eep_utils.chat.local import local_alias
 from eep_utils.chat.teachers import TEACHER_VARIABLE
 from eep_utils.experiments.base import ChapterResult, Claim
@@ -66,6 +64,7 @@ def test_published_side_by_side_every_chatbots_claims_are_saved(tmp_path, transc
     assert "| Personas carry over | shown | not shown |" in table
     publish(results, tmp_path)
     assert sorted(load_claims(tmp_path).teacher) == ["teacher 1", "teacher 2"]
-    numbers = json.loads((tmp_path / "results" / "06_personality.numbers.json").read_text())
-    assert list(numbers) == [results[0].chatbot, results[1].chatbot]
+    summaries = load_summaries(tmp_path)["06_personality"]
+    assert list(summaries) == [results[0].chatbot, results[1].chatbot]
+    assert set(summaries[results[0].chatbot]) == {"numbers", "sentences"}
     assert "One chatbot answered in this build" in claims_by_chatbot(results[:1])

@@ -146,6 +146,13 @@ def load_table(artifacts_dir: str | Path, name: str) -> pd.DataFrame:
     return pd.read_parquet(path)
 
 
+def load_summaries(artifacts_dir: str | Path) -> dict[str, dict[str, dict]]:
+    """chapter -> chatbot -> {"numbers": …, "sentences": …} as the chapters published them (the book's own
+    chatbot first; an Estimate as {"value", "low", "high", "n", "undefined"})."""
+    return {path.name.removesuffix(".summary.json"): json.loads(path.read_text())
+            for path in sorted(results_dir(artifacts_dir).glob("*.summary.json"))}
+
+
 def load_headlines(artifacts_dir: str | Path) -> pd.DataFrame:
     return _load(artifacts_dir, "rows")
 
@@ -180,8 +187,9 @@ def publish(results: ChapterResult | list[ChapterResult], artifacts_dir: str | P
                 rows.append(row)
     claims = {(c.statement, c.teacher): c.as_row() for result in results for c in result.claims}
     save_headline(artifacts_dir, first.chapter, rows, list(claims.values()))
-    (results_dir(artifacts_dir) / f"{first.chapter}.numbers.json").write_text(json.dumps(
-        {result.chatbot: result.summary()["numbers"] for result in results}, indent=1, default=str))
+    (results_dir(artifacts_dir) / f"{first.chapter}.summary.json").write_text(json.dumps(
+        {result.chatbot: {part: result.summary()[part] for part in ("numbers", "sentences")} for result in results},
+        indent=1, default=str))
     key_result(artifacts_dir, first.chapter, first.key_result)
     for name, table in first.exports.items():
         save_table(artifacts_dir, name, table)

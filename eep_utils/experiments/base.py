@@ -156,7 +156,8 @@ class ChapterResult:
 def _plain(value):
     """`value` with numpy scalars, Estimates and tuples as plain JSON values (NaN kept as NaN)."""
     if isinstance(value, Estimate):
-        return {"value": _plain(value.value), "low": _plain(value.low), "high": _plain(value.high), "n": value.n}
+        return {"value": _plain(value.value), "low": _plain(value.low), "high": _plain(value.high), "n": value.n,
+                "undefined": value.undefined}
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
