@@ -16,12 +16,16 @@ import numpy as np
 import pandas as pd
 
 from eep_utils.personality.agreement import INDEX_MEANING
+from eep_utils.book.ladder import run_chapter
 from eep_utils.book.report import (
     load_claims,
     load_headlines,
     load_key_results,
+    load_summaries,
     results_dir,
+    save_results,
 )
+from eep_utils.experiments.params import params_for
 
 # The chapters whose results the introduction summarises, in the book's order. Each
 # saves a headline; the re-run page, the introduction and the appendix save none.
@@ -33,10 +37,21 @@ RESULT_CHAPTERS = (
     "05_ellm_rewards",
     "06_personality",
 )
-# The chapter that answers the book's question; the one whose main claim is on CartPole.
-ANSWER_CHAPTER = "06_personality"
-# The chapters that test a persona, and how many of each one's claims (main first) the abstract quotes.
-ABSTRACT_CLAIMS = {"02_teacher_rollouts": 1, "04_students": 1, "06_personality": 2}
+# The chapter that answers the book's question, the one that asks it on CartPole, and the 2023 study's student.
+ANSWER_CHAPTER, CARTPOLE_CHAPTER, STUDENTS_CHAPTER = "06_personality", "02_teacher_rollouts", "04_students"
+TRANSFER_CLAIM = "A chatbot's persona, not its wording or generic habit, carries into a pixel student"
+JUDGES_CLAIM = "The chatbot's judging personas differ by more than rewording"
+BOUND_CLAIM = "The chatbot's personas, if any, are weaker than the smallest persona"
+CARTPOLE_CLAIM = "Newton's persona changes how the chatbot drives CartPole"
+CARTPOLE_BOUND_CLAIM = "Newton's effect on how the chatbot drives, if any, is smaller"
+# The introduction's claims: the persona claims with their bounds, and the 2023 re-examination (the appendix
+# lists every claim). Each entry is the start of a claim's statement in its chapter.
+MAIN_CLAIMS = {
+    CARTPOLE_CHAPTER: (CARTPOLE_CLAIM, CARTPOLE_BOUND_CLAIM),
+    STUDENTS_CHAPTER: ("A student of", "The 2023 recipe does better on correctly paired frames"),
+    "05_ellm_rewards": ("An agent trained on ELLM's intrinsic reward alone",),
+    ANSWER_CHAPTER: (TRANSFER_CLAIM, JUDGES_CLAIM, BOUND_CLAIM),
+}
 MATRIX_TABLE = "06_persona_matrix"
 # The introduction's claims table stays short; the appendix lists every claim.
 MAX_MAIN_CLAIMS = 8
@@ -74,28 +89,26 @@ class BookResults:
     headlines: pd.DataFrame
     claims: pd.DataFrame
     key_results: dict[str, str]
+    summaries: dict[str, dict[str, dict]]  # chapter -> chatbot -> {"numbers", "sentences"}
     chapters: tuple[str, ...] = RESULT_CHAPTERS
+    notes: tuple[str, ...] = ()  # chapters run here because this page was opened alone
 
 
-def load_results(artifacts_dir: str | Path, chapters=RESULT_CHAPTERS) -> BookResults:
-    """Every chapter's headline, claims and key result; a missing headline is an error.
+def load_results(artifacts_dir: str | Path, quick: bool | None = None, chapters=RESULT_CHAPTERS) -> BookResults:
+    """Every chapter's headlines, claims, key result and summary, as the build left them.
 
-    A missing key result is not: the abstract names the chapters without one."""
-    missing = [
-        c for c in chapters if not (results_dir(artifacts_dir) / f"{c}.json").exists()
-    ]
-    if missing:
-        raise MissingResults(
-            f"no headline from {', '.join(missing)} in {artifacts_dir}: run "
-            "`python -m eep_utils.build` so that every chapter runs before the "
-            "introduction"
-        )
-    return BookResults(
-        load_headlines(artifacts_dir),
-        load_claims(artifacts_dir),
-        load_key_results(artifacts_dir),
-        tuple(chapters),
-    )
+    A chapter whose results are missing (this page opened alone, as in Colab) is run here at the quick or
+    full book's sizes (`quick`), once per chatbot, and a note says so; with `quick` None it is an error."""
+    missing = [c for c in chapters if not (results_dir(artifacts_dir) / f"{c}.summary.json").exists()]
+    if missing and quick is None:
+        raise MissingResults(f"no results from {', '.join(missing)} in {artifacts_dir}: run "
+                             "`python -m eep_utils.build` so that every chapter runs before this page")
+    for chapter in missing:
+        save_results(run_chapter(chapter, params_for(chapter, quick), artifacts_dir), artifacts_dir)
+    notes = (f"{', '.join(missing)} had not run in {artifacts_dir}: they ran here, at the "
+             f"{'quick' if quick else 'full'} book's sizes.",) if missing else ()
+    return BookResults(load_headlines(artifacts_dir), load_claims(artifacts_dir), load_key_results(artifacts_dir),
+                       load_summaries(artifacts_dir), tuple(chapters), notes)
 
 
 def readable(text: str) -> str:
@@ -123,107 +136,153 @@ def _first(frame: pd.DataFrame, chapter: str) -> pd.Series | None:
     return None if rows.empty else rows.iloc[0]
 
 
-def chatbot_name(results: BookResults) -> str | None:
-    """This build's chatbot: the judge of the chapter that answers the question."""
-    row = _first(results.headlines, ANSWER_CHAPTER)
-    return row.teacher if row is not None and row.is_chatbot else None
+def _estimate(value) -> str:
+    """An Estimate as the chapters saved it ({"value", "low", "high", …}), in words: "0.03 [0.02, 0.05]"."""
+    if not isinstance(value, dict) or not np.isfinite(value["value"]):
+        return "undefined"
+    return f"{value['value']:.2f} [{value['low']:.2f}, {value['high']:.2f}]"
 
 
-def _what_was_done(chatbot: str | None) -> str:
-    who = (
-        f"In this build the chatbot is {chatbot}"
-        if chatbot
-        else "No chatbot answered in this build (its teachers were offline stand-ins)"
-    )
-    return (
-        f"{who}: prompted as different personas, it drove CartPole-v1 through a text "
-        "channel and judged from captions whether cartoon creatures are cute; every "
-        "answer was recorded, and students that sense the world directly (the cart's "
-        "numbers, the creatures' pixels) learned to imitate the recordings without "
-        "ever seeing a reward, beside hand-made baselines and ELLM-style goal rewards."
-    )
+def chatbots(results: BookResults) -> list[str]:
+    """The chatbots of this build, the book's own first: those that judged in the game of personality."""
+    return [name for name in results.summaries.get(ANSWER_CHAPTER, {}) if name]
 
 
-def _findings(results: BookResults) -> list[str]:
-    """The persona chapters' main claims, each with its status and evidence (key results are longer:
-    each chapter opens with its own, and the appendix lists them all)."""
-    sentences = []
-    for chapter, how_many in ABSTRACT_CLAIMS.items():
-        claims = results.claims[results.claims.chapter == chapter] if not results.claims.empty else results.claims
-        if claims.empty:
-            sentences.append(f"(Chapter {chapter_number(chapter)}) stated no claim in this build.")
-        sentences += [f"(Chapter {chapter_number(chapter)}) “{item.claim}”: {item.status} "
-                      f"({readable(item.evidence)})." for item in claims.head(how_many).itertuples()]
-    return sentences
+def _claim(results: BookResults, chapter: str, start: str, chatbot: str) -> pd.Series | None:
+    claims = results.claims
+    if claims.empty:
+        return None
+    chosen = claims[(claims.chapter == chapter) & claims.claim.str.startswith(start) & (claims.teacher == chatbot)]
+    return None if chosen.empty else chosen.iloc[0]
 
 
-def _index(row: pd.Series) -> str:
-    measure = readable(row.measure)
-    if pd.isna(row["mean"]):
-        return (
-            f"the {measure} is undefined in this build (a judge whose held-out "
-            "verdicts are all alike leaves every AUC against it undefined)"
-        )
-    return (
-        f"the {measure} is {row['mean']:.2f} (95% CI {row.ci_low:.2f} to "
-        f"{row.ci_high:.2f})"
-    )
+def _status(results: BookResults, chapter: str, start: str, chatbot: str) -> str:
+    claim = _claim(results, chapter, start, chatbot)
+    return "not made" if claim is None else claim.status
 
 
-def _answer(results: BookResults, chatbot: str | None) -> str:
-    row, item = (
-        _first(results.headlines, ANSWER_CHAPTER),
-        _first(results.claims, ANSWER_CHAPTER),
-    )
-    if row is None or item is None:
-        raise MissingResults(f"{ANSWER_CHAPTER} saved no main measure or no claim")
-    if not chatbot:
-        return (
-            f"The answer is not tested here: the judge was {row.teacher}, not a "
-            f"chatbot; {_index(row)}."
-        )
-    taste = "their own persona's taste rather than the other personas'"
-    answer = {
-        "shown": "yes, for this model, these personas and these creatures: pixel "
-        f"students carried {taste}",
-        "not shown": "not shown: this build's pixel students are not shown to carry "
-        f"{taste}",
-        "inconclusive": "undecided",
-        "not tested": "not tested",
-    }[item.status]
-    return f"With this build's chatbot the answer is {answer}: {_index(row)}."
+def _numbers(results: BookResults, chapter: str, chatbot: str) -> dict:
+    summary = results.summaries.get(chapter, {})
+    if chatbot not in summary:
+        raise MissingResults(f"{chapter} saved no results for {chatbot!r}: run `python -m eep_utils.build`")
+    return summary[chatbot]["numbers"]
+
+
+def answer_for(results: BookResults, chatbot: str) -> str:
+    """The book's answer for one chatbot, chosen by the claims' statuses and stated with their numbers."""
+    judging = _numbers(results, ANSWER_CHAPTER, chatbot)
+    transfer = _status(results, ANSWER_CHAPTER, TRANSFER_CLAIM, chatbot)
+    judges = _status(results, ANSWER_CHAPTER, JUDGES_CLAIM, chatbot)
+    bound = _status(results, ANSWER_CHAPTER, BOUND_CLAIM, chatbot)
+    judges_words = {"shown": "differ from their own rewordings by a little more than from each other",
+                    "not shown": "differ no more than their own rewordings do",
+                    }.get(judges, "cannot be told from their rewordings in this build")
+    sentence = (f"**{chatbot}:** its judging personas {judges_words} (a persona effect beyond wording of "
+                f"{_estimate(judging['judges_contrast'])}, Spearman ρ over pictures), and ")
+    if transfer == "shown":
+        sentence += (f"pixel students carry them: the extraction index is {_estimate(judging['index_xgb_auc'])}.")
+    else:
+        sentence += (f"no pixel student is shown to carry them (extraction index "
+                     f"{_estimate(judging['index_xgb_auc'])}, where 0 means no persona carried).")
+    if bound == "shown":
+        sentence += (f" **Any persona it holds is weaker than the smallest this pipeline detects with 80% power:** "
+                     f"synthetic judges, mixed with its own answers at strength s = "
+                     f"{_estimate(judging['min_detectable'])}, show a persona effect of "
+                     f"{_estimate(judging['synthetic_effect_at_min'])}.")
+    elif transfer != "shown":
+        sentence += (" At these sizes the pipeline could not reliably detect even the strongest synthetic persona "
+                     "tried, so this null result sets no bound.")
+    driving = _numbers(results, CARTPOLE_CHAPTER, chatbot) if chatbot in results.summaries.get(
+        CARTPOLE_CHAPTER, {}) else None
+    if driving is not None:
+        moved = {"shown": "moved its CartPole decisions more than rewording did",
+                 "not shown": "moved its CartPole decisions no more than rewording did"}.get(
+            _status(results, CARTPOLE_CHAPTER, CARTPOLE_CLAIM, chatbot), "had an undecided effect on its decisions")
+        sentence += f" Newton's persona {moved} ({_estimate(driving['newton_effect'])} in P(right) over text states)"
+        if _status(results, CARTPOLE_CHAPTER, CARTPOLE_BOUND_CLAIM, chatbot) == "shown":
+            sentence += (f", less than the behaviour test detects with 80% power (a synthetic teacher deviating in "
+                         f"{100 * driving['min_detectable']:.1f}% of the states)")
+        sentence += "."
+    return sentence
+
+
+def study_2023_sentence(results: BookResults) -> str:
+    """What re-examining the 2023 recordings found, from chapter 04 (or that they were not available)."""
+    summary = next(iter(results.summaries.get(STUDENTS_CHAPTER, {}).values()), {})
+    numbers = summary.get("numbers", {})
+    if "own_action_rows" not in numbers:
+        return "The 2023 recordings were not available to this build, so its re-examination is not shown here."
+    return (f"Re-examining the 2023 study's own recordings, only {numbers['own_action_rows']} of the "
+            f"{numbers['rows_2023']:,} training pairs of its student match an observation with its own action; "
+            f"trained on correctly aligned pairs, its recipe survives {numbers['aligned_return']:.2f} frames against "
+            f"{numbers['published_arrays_return']:.2f} on the published arrays.")
 
 
 def compose_abstract(results: BookResults) -> str:
-    """One paragraph: the question, what was done, the persona chapters' claims, the answer."""
-    chatbot = chatbot_name(results)
-    return " ".join(
-        [
-            QUESTION,
-            _what_was_done(chatbot),
-            *_findings(results),
-            _answer(results, chatbot),
-        ]
-    )
+    """The abstract: the question, what was done, the answer for each chatbot, the 2023 re-examination."""
+    names = chatbots(results)
+    if not names:
+        raise MissingResults(f"{ANSWER_CHAPTER} names no chatbot: run `python -m eep_utils.build`")
+    done = (f"We asked {' and '.join(names)} to be different personas, each in two prompt templates and two "
+            "wordings, as it drove CartPole-v1 through text and judged from captions whether cartoon creatures are "
+            "cute; we recorded every answer and trained students that see only the cart's numbers or the "
+            "creatures' pixels to imitate them.")
+    return "\n\n".join([f"{QUESTION} {done}", *(answer_for(results, name) for name in names),
+                         study_2023_sentence(results)])
 
 
 def main_claims(claims: pd.DataFrame) -> pd.DataFrame:
-    """Each chapter's main (first) claim, for the introduction's short table."""
-    main = claims.groupby("chapter", sort=False).head(1)
-    if len(main) > MAX_MAIN_CLAIMS:
-        raise ValueError(
-            f"{len(main)} main claims: the introduction shows at most "
-            f"{MAX_MAIN_CLAIMS}; the appendix shows them all"
-        )
-    return pd.DataFrame(
-        {
-            "chapter": main.chapter,
-            "claim": main.claim,
-            "status": main.status,
-            "evidence": main.evidence.map(readable),
-            "chatbot": main.teacher,
-        }
+    """The persona claims, their bounds and the 2023 re-examination, each chatbot's status side by side."""
+    rows = []
+    for chapter, starts in MAIN_CLAIMS.items():
+        for start in starts:
+            of_claim = claims[(claims.chapter == chapter) & claims.claim.str.startswith(start)]
+            if of_claim.empty:
+                continue
+            rows.append({"chapter": f"{chapter_number(chapter):02d}", "claim": of_claim.claim.iloc[0],
+                         **{teacher: status for teacher, status in zip(of_claim.teacher, of_claim.status)}})
+    if len(rows) > MAX_MAIN_CLAIMS:
+        raise ValueError(f"{len(rows)} main claims: the introduction shows at most {MAX_MAIN_CLAIMS}")
+    return pd.DataFrame(rows).fillna("—")
+
+
+def headline_figure(results: BookResults):
+    """For each chatbot, the persona effects the book measured, with the smallest effect its pipeline detects
+    with 80% power (synthetic, a positive control) beside them: a null result read as a bound."""
+    import matplotlib.pyplot as plt
+
+    from eep_utils.book.style import dot_plot, figure_size
+
+    names = chatbots(results)
+    panels = (
+        (ANSWER_CHAPTER, "Game of personality",
+         (("judges_contrast", "judges: persona beyond wording"), ("index_xgb_auc", "students: extraction index"),
+          ("synthetic_effect_at_min", "synthetic judges at 80% power")),
+         "effect (ρ or AUC difference), 95% CI"),
+        (CARTPOLE_CHAPTER, "CartPole",
+         (("newton_effect", "Newton beyond wording"), ("effect_at_min", "synthetic teacher at 80% power")),
+         "gap in P(right) over text states, 95% CI"),
     )
+    fig, axes = plt.subplots(2, 1, figsize=figure_size(1.05), layout="constrained",
+                             gridspec_kw={"height_ratios": [3, 2]})
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for axis, (chapter, title, measures, unit) in zip(axes, panels):
+        labels, values, lows, highs, dot_colours = [], [], [], [], []
+        for number, name in enumerate(names):
+            numbers = results.summaries.get(chapter, {}).get(name, {}).get("numbers", {})
+            for key, label in measures:
+                value = numbers.get(key)
+                value = value if isinstance(value, dict) else {"value": value, "low": value, "high": value}
+                if value["value"] is None or not np.isfinite(value["value"]):
+                    continue
+                labels.append(label if len(names) == 1 else f"{label} ({name.split(' ')[0]})")
+                values.append(value["value"]), lows.append(value["low"]), highs.append(value["high"])
+                dot_colours.append("0.55" if key in ("synthetic_effect_at_min", "effect_at_min")
+                                   else colours[number % len(colours)])
+        dot_plot(axis, labels, values, lows, highs, unit=unit, reference=0.0, reference_label="no effect",
+                 colours=dot_colours)
+        axis.set_title(title)
+    return fig
 
 
 def measures_table(headlines: pd.DataFrame) -> pd.DataFrame:
@@ -266,106 +325,20 @@ def key_results_list(results: BookResults) -> str:
     )
 
 
-def cartpole_returns(headlines: pd.DataFrame) -> pd.DataFrame:
-    """The CartPole returns of the teachers, students and baselines, in that order."""
-    rows = headlines[
-        headlines.chapter.isin(CARTPOLE_ROLES)
-        & headlines.measure.str.startswith(CARTPOLE_PREFIX)
-    ]
-    order = list(CARTPOLE_ROLES)
-    rows = rows.assign(
-        role=rows.chapter.map(CARTPOLE_ROLES),
-        label=rows.measure.str.removeprefix(CARTPOLE_PREFIX),
-        _order=rows.chapter.map(order.index),
-    )
-    return rows.sort_values("_order", kind="stable")[
-        ["role", "label", "teacher", "is_chatbot", "mean", "ci_low", "ci_high", "n"]
-    ].reset_index(drop=True)
-
-
-def headline_figure(matrix: pd.DataFrame, cartpole: pd.DataFrame, chatbot: str | None):
-    """The persona × persona agreement matrix beside CartPole's returns."""
-    import matplotlib.pyplot as plt
-    from matplotlib.patches import Patch
-    from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
-
-    fig, (left, right) = plt.subplots(
-        1,
-        2,
-        figsize=(14, max(5.0, 0.42 * len(cartpole) + 1.5)),
-        layout="constrained",
-        gridspec_kw={"width_ratios": [1, 1.25]},
-    )
-    values = matrix.to_numpy(float)
-    left.set_facecolor("lightgrey")  # an undefined cell (NaN) is left blank on grey
-    image = left.imshow(values, cmap="viridis", vmin=0.0, vmax=1.0)
-    for (i, j), value in np.ndenumerate(values):
-        left.text(
-            j,
-            i,
-            "undefined" if np.isnan(value) else f"{value:.2f}",
-            ha="center",
-            va="center",
-            fontsize=7 if np.isnan(value) else 8,
-            color="black" if np.isnan(value) or value > 0.6 else "white",
-        )
-    left.set_xticks(range(matrix.shape[1]), matrix.columns, rotation=35, ha="right")
-    left.set_yticks(range(matrix.shape[0]), matrix.index)
-    left.set_xlabel(
-        f"{matrix.columns.name} (judge persona, whose verdicts are the labels)"
-    )
-    left.set_ylabel(f"{matrix.index.name} (XGBoost on pixels, trained on that persona)")
-    left.set_title(
-        "Game of personality:\ndoes each student agree most with its own persona?",
-        fontsize=10,
-    )
-    fig.colorbar(
-        image, ax=left, shrink=0.8, label="ROC-AUC on held-out pictures (0.5 = chance)"
-    )
-
-    colours = [
-        "tab:red" if chatbot_row else "tab:grey" for chatbot_row in cartpole.is_chatbot
-    ]
-    labels = [
-        label if label.startswith(role) else f"{role}: {label}"
-        for role, label in zip(cartpole.role, cartpole.label)
-    ]
-    positions = range(len(cartpole))[::-1]  # the first row on top
-    right.barh(
-        list(positions),
-        cartpole["mean"],
-        color=colours,
-        xerr=[cartpole["mean"] - cartpole.ci_low, cartpole.ci_high - cartpole["mean"]],
-        capsize=3,
-    )
-    right.set_yticks(list(positions), labels, fontsize=8)
-    # The full-state controller's maximum return would flatten every other bar.
-    right.set_xscale("log")
-    right.xaxis.set_major_locator(LogLocator(subs=(1, 2, 5)))
-    right.xaxis.set_major_formatter(ScalarFormatter())
-    right.xaxis.set_minor_formatter(NullFormatter())
-    right.set_xlabel(
-        "CartPole-v1 return, frames per episode (log scale): mean, 95% CI"
-    )
-    right.set_title(
-        "CartPole: chatbot teachers, their imitating students, baselines", fontsize=10
-    )
-    right.legend(
-        handles=[
-            Patch(
-                color="tab:red",
-                label="a chatbot: this build's or the 2023 "
-                "recordings' (teachers and their students)",
-            ),
-            Patch(color="tab:grey", label="no chatbot (baselines, offline stand-ins)"),
-        ],
-        loc="upper center",
-        bbox_to_anchor=(0.5, -0.12),
-        fontsize=8,
-    )
-    fig.suptitle(
-        "This build's headline results — chatbot: "
-        f"{chatbot or 'none (offline stand-ins)'}",
-        fontsize=12,
-    )
-    return fig
+def figure_caption(results: BookResults) -> str:
+    """The headline figure's message, chosen by the numbers: where each chatbot's measured persona effects lie
+    against the effect a synthetic persona needs to be detected with 80% power."""
+    sentences = []
+    for name in chatbots(results):
+        judging = _numbers(results, ANSWER_CHAPTER, name)
+        detectable, measured = judging.get("synthetic_effect_at_min"), judging.get("judges_contrast")
+        if not (isinstance(detectable, dict) and np.isfinite(detectable["value"])):
+            sentences.append(f"For {name}, no synthetic persona tried was detected with 80% power, so the figure "
+                             "bounds nothing")
+            continue
+        below = measured["high"] < detectable["low"]
+        sentences.append(f"For {name}, the judges' persona effect ({_estimate(measured)}) lies "
+                         f"{'wholly below' if below else 'not wholly below'} the effect a synthetic persona shows "
+                         f"when the pipeline detects it with 80% power ({_estimate(detectable)}, grey)")
+    return ("; ".join(sentences) + ". Each dot is an estimate with its 95% confidence interval; the synthetic "
+            "judges and teacher are positive controls, never chatbot results.")

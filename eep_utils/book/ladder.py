@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from eep_utils.chat.teachers import ENDPOINT, TEACHER_VARIABLE, available_chatbots
+from eep_utils.experiments import experiment
 from eep_utils.experiments.base import ChapterResult
 from eep_utils.experiments.params import ChapterParams
 
@@ -47,3 +48,11 @@ def run_every_chatbot(run: Callable[..., ChapterResult], params: ChapterParams, 
         result.chatbot = chatbot.label
         results.append(result)
     return results
+
+
+def run_chapter(chapter: str, params: ChapterParams, artifacts_dir: str | Path) -> list[ChapterResult]:
+    """A chapter's experiment, once per chatbot when it asks one (`run_every_chatbot`), else once."""
+    run = experiment(chapter).run
+    if not hasattr(params, "teacher"):
+        return [run(params, artifacts_dir)]
+    return run_every_chatbot(run, params, artifacts_dir)

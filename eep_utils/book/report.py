@@ -107,10 +107,7 @@ def _load(artifacts_dir: str | Path, part: str) -> pd.DataFrame:
 
 
 def key_result(artifacts_dir: str | Path, chapter: str, markdown: str) -> None:
-    """The chapter's key result, one or two sentences computed from this build's numbers.
-
-    Glued as `key_result` for the box that opens the chapter (a glue is resolved at render time, so
-    the box can sit above the cells that compute it) and saved for the introduction's abstract."""
+    """The key result of a chapter not yet moved into eep_utils.experiments (chapter 07): glued and saved."""
     from IPython.display import Markdown
     from myst_nb import glue
 
@@ -179,6 +176,19 @@ def publish(results: ChapterResult | list[ChapterResult], artifacts_dir: str | P
         else:
             glue_numbers(**{name: value})
     glue_markdown(**first.sentences, caveat=first.caveat or "", by_chatbot=claims_by_chatbot(results))
+    from IPython.display import Markdown
+    from myst_nb import glue
+
+    glue("key_result", Markdown(first.key_result), display=False)
+    save_results(results, artifacts_dir)
+    for result in results:
+        for note in result.notes:
+            print(note)
+
+
+def save_results(results: list[ChapterResult], artifacts_dir: str | Path) -> None:
+    """Save a chapter's results for the introduction and the appendix (see `publish`), gluing nothing."""
+    first = results[0]
     rows, seen = [], set()
     for result in results:
         for row in result.headline:
@@ -188,24 +198,27 @@ def publish(results: ChapterResult | list[ChapterResult], artifacts_dir: str | P
     claims = {(c.statement, c.teacher): c.as_row() for result in results for c in result.claims}
     save_headline(artifacts_dir, first.chapter, rows, list(claims.values()))
     (results_dir(artifacts_dir) / f"{first.chapter}.summary.json").write_text(json.dumps(
-        {result.chatbot: {part: result.summary()[part] for part in ("numbers", "sentences")} for result in results},
+        {answered_by(result): {part: result.summary()[part] for part in ("numbers", "sentences")}
+         for result in results},
         indent=1, default=str))
-    key_result(artifacts_dir, first.chapter, first.key_result)
+    (results_dir(artifacts_dir) / f"{first.chapter}.key_result.md").write_text(first.key_result)
     for name, table in first.exports.items():
         save_table(artifacts_dir, name, table)
-    for result in results:
-        for note in result.notes:
-            print(note)
+
+
+def answered_by(result: ChapterResult) -> str:
+    """Who answered a result's prompts: the ladder's chatbot, else the teacher its claims name."""
+    return result.chatbot or next((claim.teacher for claim in result.claims), "")
 
 
 def claims_by_chatbot(results: list[ChapterResult]) -> str:
     """The chapter's claims with each chatbot's status side by side (Markdown), or the sentence that says
     one chatbot answered and how another joins it."""
     if len(results) == 1:
-        who = results[0].chatbot or next((c.teacher for c in results[0].claims), "")
+        who = answered_by(results[0])
         return (f"One chatbot answered in this build{f': {who}' if who else ''}. Another joins it, in a column "
                 "of its own, with one setting (see *Re-run with your own chatbot*).")
-    names = [result.chatbot for result in results]
+    names = [answered_by(result) for result in results]
     lines = ["| claim | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
     for number, claim_of_first in enumerate(results[0].claims):
         statuses = [result.claims[number].status if number < len(result.claims) else "—" for result in results]

@@ -8,3 +8,16 @@ ellm         05: ELLM-style rewards from the chatbot's goals
 personality  06: the game of personality: judges, pixel students, the persona × persona matrix
 rerun        07: what re-running the book with another chatbot asks, counted by running it
 """
+
+import importlib
+from types import ModuleType
+
+# Each chapter's experiment module, by notebook name (imported when asked for: the build checks parameters
+# without loading the numerical libraries).
+EXPERIMENTS = {"01_embodiment": "embodiment", "02_teacher_rollouts": "teachers", "03_baselines": "baselines",
+               "04_students": "students", "05_ellm_rewards": "ellm", "06_personality": "personality"}
+
+
+def experiment(chapter: str) -> ModuleType:
+    """The experiment module of a chapter (its `run`)."""
+    return importlib.import_module(f"eep_utils.experiments.{EXPERIMENTS[chapter]}")
