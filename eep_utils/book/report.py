@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -204,6 +205,22 @@ def save_results(results: list[ChapterResult], artifacts_dir: str | Path) -> Non
     (results_dir(artifacts_dir) / f"{first.chapter}.key_result.md").write_text(first.key_result)
     for name, table in first.exports.items():
         save_table(artifacts_dir, name, table)
+    details = results_dir(artifacts_dir) / "details" / first.chapter
+    shutil.rmtree(details, ignore_errors=True)  # a rebuild replaces the chapter's details
+    details.mkdir(parents=True)
+    for number, (title, table) in enumerate(first.details.items()):
+        table.to_parquet(details / f"{number:02d}.parquet")
+    (details / "titles.json").write_text(json.dumps(list(first.details)))
+
+
+def load_details(artifacts_dir: str | Path) -> dict[str, dict[str, pd.DataFrame]]:
+    """chapter -> title -> table: what each chapter left for the appendix, in the book's order."""
+    found = {}
+    for folder in sorted((results_dir(artifacts_dir) / "details").glob("*")):
+        titles = json.loads((folder / "titles.json").read_text())
+        found[folder.name] = {title: pd.read_parquet(folder / f"{number:02d}.parquet")
+                              for number, title in enumerate(titles)}
+    return found
 
 
 def answered_by(result: ChapterResult) -> str:

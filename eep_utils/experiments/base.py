@@ -116,6 +116,7 @@ class ChapterResult:
     claims     the chapter's claims, main claim first
     headline   rows of measures for the introduction and the appendix (`headline_row`)
     exports    tables other chapters read (saved as Parquet under results/)
+    details    tables the appendix shows for this chapter, by title (the chapter's page keeps to its argument)
     notes      one-line messages about this run (an earlier chapter's artefact was missing and made here)
     """
 
@@ -130,6 +131,7 @@ class ChapterResult:
     claims: list[Claim] = field(default_factory=list)
     headline: list[dict] = field(default_factory=list)
     exports: dict[str, pd.DataFrame] = field(default_factory=dict)
+    details: dict[str, pd.DataFrame] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
     def claim(self, start: str) -> Claim:
