@@ -40,10 +40,13 @@ from eep_utils.cartpole.stand_in import RuleStandIn
 from eep_utils.cartpole.teaching import (
     BoundedHistoryProtocol,
     Study2023Protocol,
-    label_observations,
+    ask_once,
     run_cartpole_teacher,
 )
 from eep_utils.chat.client import OpenAIChatbot
+from eep_utils.personas_new import Voice
+
+NEWTON = Voice("newton", "you-are", 1)  # the 2023 study's prompt
 
 LATENCY_S = 0.1
 
@@ -61,12 +64,15 @@ def throughput(quick: bool) -> None:
         for in_flight in (1, 8, 32):
             n = (8 if quick else 20) * in_flight
             observations = rng.uniform([-0.5, -0.5, -0.1, -0.5], [0.5, 0.5, 0.1, 0.5], size=(n, 4))
+            # Every observation asked, repeats included: the server's rate is measured, not the text states'.
+            texts = [STUDY_2023.describe(observation) for observation in observations]
             chatbot = OpenAIChatbot("local-model", base_url=base_url, max_in_flight=in_flight, timeout=10)
-            label_observations(chatbot, "newton", observations[:in_flight], max_in_flight=in_flight)  # warm up
+            protocol = BoundedHistoryProtocol(turns=0)
+            ask_once(chatbot, NEWTON, texts[:in_flight], protocol, max_in_flight=in_flight)  # warm up
             started, cpu_started = time.perf_counter(), time.process_time()
-            actions, _, statuses = label_observations(chatbot, "newton", observations, max_in_flight=in_flight)
+            decisions = ask_once(chatbot, NEWTON, texts, protocol, max_in_flight=in_flight)
             seconds, cpu_ms = time.perf_counter() - started, 1000 * (time.process_time() - cpu_started) / n
-            assert len(actions) == n and set(statuses) == {"ok"}
+            assert len(decisions) == n and {d.status for d in decisions} == {"ok"}
             rate, ideal = n / seconds, in_flight / LATENCY_S
             sequential_rate = sequential_rate or rate
             print(f"{in_flight:>9} {n:>9} {seconds:>8.2f} {rate:>10.1f} {ideal:>6.0f} {rate / ideal:>8.0%} "
@@ -91,7 +97,7 @@ def prompt_growth(quick: bool) -> None:
         for name, protocol in (("2023 (whole history)", Study2023Protocol()),
                                ("bounded history (4 turns)", BoundedHistoryProtocol(turns=4, logprobs=False))):
             chatbot = OpenAIChatbot("local-model", base_url=server.base_url, timeout=30)
-            episodes = run_cartpole_teacher(chatbot, "newton", protocol, n_episodes, seed=0)
+            episodes = run_cartpole_teacher(chatbot, NEWTON, protocol, n_episodes, seed=0)
             decisions = episodes.decisions.assign(index=episodes.decisions.groupby("episode").cumcount())
             means = [decisions[(decisions["index"] >= a) & (decisions["index"] < b)]["prompt_tokens"].mean()
                      for a, b in buckets]

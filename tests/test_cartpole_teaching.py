@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from local_openai_server import LocalOpenAIServer
-from eep_utils.cartpole.teaching import (FAILED_MESSAGE_2023, FALLBACK_HISTORY_TEXT, REMINDER, BoundedHistoryProtocol,
-                                         Study2023Protocol, initial_messages, label_observations, run_cartpole_teacher,
-                                         system_prompt)
+from eep_utils.cartpole.teaching import (FAILED_MESSAGE_2023, FALLBACK_HISTORY_TEXT, REMINDER, TASK_PROMPT_2023,
+                                         BoundedHistoryProtocol, Study2023Protocol, initial_messages,
+                                         label_observations, run_cartpole_teacher, system_prompt)
 from eep_utils.cartpole.stand_in import STAND_IN_RULES, RuleStandIn, describe_stand_in_rules
 from eep_utils.chat.client import OpenAIChatbot
 from eep_utils.cartpole.embodiment import FIVE_WORDS, STUDY_2023
@@ -24,7 +24,10 @@ from eep_utils.chat.types import BudgetExhausted, ChatRequest
 from eep_utils.chat.usage import Budget
 from eep_utils.chat.recording import RecordingTeacher, ReplayTeacher
 from eep_utils.chat.transcripts import TranscriptStore
-from eep_utils.personas import PERSONAS
+from eep_utils.personas_new import Voice
+
+# The 2023 study's frame: each persona in the template "you-are", wording 1 (Newton's is the 2023 sentence).
+NEWTON, CONTROL, ARISTOTLE = (Voice(persona, "you-are", 1) for persona in ("newton", "no_persona", "aristotle"))
 
 
 def recorded_prompts() -> list:
@@ -36,13 +39,15 @@ def recorded_prompts() -> list:
 
 
 def test_newton_prompt_and_examples_are_the_2023_ones():
-    assert initial_messages("newton") == recorded_prompts()[0][:15]
+    assert initial_messages(NEWTON) == recorded_prompts()[0][:15]
 
 
 def test_personas_differ_only_in_the_persona_sentence():
-    newton, plain, aristotle = (system_prompt(n) for n in ("newton", "no_persona", "aristotle"))
-    assert newton == "You are Sir Isaac Newton. " + plain and aristotle.endswith(plain) and aristotle != plain
-    assert "far-left" in system_prompt("newton", FIVE_WORDS)  # the schema follows the projection
+    task = TASK_PROMPT_2023.format(schema=STUDY_2023.schema())
+    newton, control, aristotle = (system_prompt(voice) for voice in (NEWTON, CONTROL, ARISTOTLE))
+    assert newton == "You are Sir Isaac Newton. " + task and control == "You are a helpful assistant. " + task
+    assert aristotle.startswith("You are Aristotle, who ") and aristotle.endswith(". " + task)
+    assert "far-left" in system_prompt(NEWTON, FIVE_WORDS)  # the schema follows the projection
 
 
 def _exchanges(episode_messages, start):
@@ -53,7 +58,7 @@ def _exchanges(episode_messages, start):
 
 def test_study_2023_conversation_reproduces_the_recorded_one():
     prompts = recorded_prompts()
-    conversation = Study2023Protocol().conversation(PERSONAS["newton"])
+    conversation = Study2023Protocol().conversation(NEWTON)
     # Episodes 13-20 continue one conversation (12 began after a context-overflow restart).
     conversation.history, conversation.episodes_played = list(prompts[12]), 12
     for episode in range(13, 21):
@@ -76,7 +81,7 @@ def test_study_2023_conversation_reproduces_the_recorded_one():
 
 def test_study_2023_reset_rule_and_settings():
     protocol = Study2023Protocol(history_episodes=2)
-    conversation = protocol.conversation(PERSONAS["newton"])
+    conversation = protocol.conversation(NEWTON)
     initial = list(conversation.history)
     for played in range(1, 5):
         conversation.add_exchange("cart-position: center", "left")
@@ -89,7 +94,7 @@ def test_study_2023_reset_rule_and_settings():
 
 
 def test_bounded_history_prompt_does_not_grow():
-    conversation = BoundedHistoryProtocol(turns=3).conversation(PERSONAS["newton"])
+    conversation = BoundedHistoryProtocol(turns=3).conversation(NEWTON)
     sizes = []
     for step in range(10):
         messages = conversation.messages_for(f"state {step}")
@@ -97,7 +102,7 @@ def test_bounded_history_prompt_does_not_grow():
         conversation.add_exchange(f"state {step}", "left")
     assert sizes == [16, 18, 20, 22] + [22] * 6
     assert [m["content"] for m in messages[15:21:2]] == ["state 6", "state 7", "state 8"]
-    assert BoundedHistoryProtocol(turns=0).conversation(PERSONAS["newton"]).messages_for("s")[-2]["content"] == "right"
+    assert BoundedHistoryProtocol(turns=0).conversation(NEWTON).messages_for("s")[-2]["content"] == "right"
 
 
 # --- the rule stand-in ---------------------------------------------------------------------------
@@ -115,7 +120,7 @@ def state_text(velocity="stopped", spin="zero", angle="upright", position="cente
 ])
 def test_stand_in_follows_its_rule(persona, spin, angle, expected):
     stand_in = RuleStandIn(persona)
-    request = ChatRequest.from_messages(initial_messages(persona) +
+    request = ChatRequest.from_messages(initial_messages(Voice(persona, "you-are", 1)) +
                                         [{"role": "user", "content": state_text(spin=spin, angle=angle)},
                                          {"role": "assistant", "content": "hmm"}, {"role": "user", "content": REMINDER}])
     answer = complete(stand_in, request)
@@ -132,7 +137,7 @@ def test_stand_in_table_and_its_description():
 
 
 def test_stand_in_rollouts_match_the_reference_player():
-    episodes = run_cartpole_teacher(RuleStandIn("newton"), "newton", BoundedHistoryProtocol(), 6, seed=3)
+    episodes = run_cartpole_teacher(RuleStandIn("newton"), NEWTON, BoundedHistoryProtocol(), 6, seed=3)
     assert list(episodes.frames.columns) == FRAME_COLUMNS and list(episodes.decisions.columns) == DECISION_COLUMNS
     assert not episodes.is_chatbot and episodes.teacher == RuleStandIn("newton").label
     policy = LookupTablePolicy(STUDY_2023, RuleStandIn("newton").table())
@@ -161,8 +166,8 @@ class _SpentTeacher:
 
 @pytest.mark.parametrize("protocol", [BoundedHistoryProtocol(), Study2023Protocol()], ids=["bounded", "2023"])
 def test_a_run_stopped_before_any_episode_ends_gives_empty_typed_tables(protocol, tmp_path):
-    stopped = run_cartpole_teacher(_SpentTeacher(), "newton", protocol, 3, seed=0)
-    played = run_cartpole_teacher(RuleStandIn("newton"), "newton", protocol, 1, seed=0)
+    stopped = run_cartpole_teacher(_SpentTeacher(), NEWTON, protocol, 3, seed=0)
+    played = run_cartpole_teacher(RuleStandIn("newton"), NEWTON, protocol, 1, seed=0)
     assert "budget" in stopped.metadata["stopped_early"] and stopped.n_episodes == 0
     for empty, full in ((stopped.frames, played.frames), (stopped.decisions, played.decisions)):
         assert len(empty) == 0 and list(empty.columns) == list(full.columns)
@@ -175,8 +180,8 @@ def test_a_run_stopped_before_any_episode_ends_gives_empty_typed_tables(protocol
 
 
 def test_protocols_share_starting_states_so_comparisons_are_paired():
-    sequential = run_cartpole_teacher(RuleStandIn("no_persona"), "no_persona", Study2023Protocol(), 5, seed=42)
-    concurrent = run_cartpole_teacher(RuleStandIn("no_persona"), "no_persona", BoundedHistoryProtocol(), 5, seed=42)
+    sequential = run_cartpole_teacher(RuleStandIn("no_persona"), CONTROL, Study2023Protocol(), 5, seed=42)
+    concurrent = run_cartpole_teacher(RuleStandIn("no_persona"), CONTROL, BoundedHistoryProtocol(), 5, seed=42)
     assert sequential.frames.equals(concurrent.frames)
     assert sequential.metadata["protocol"] != concurrent.metadata["protocol"]
 
@@ -195,9 +200,9 @@ def live(server, **options):
 
 
 def test_study_2023_rollout_sends_the_2023_conversation(server):
-    episodes = run_cartpole_teacher(live(server), "newton", Study2023Protocol(), 3, seed=42)
+    episodes = run_cartpole_teacher(live(server), NEWTON, Study2023Protocol(), 3, seed=42)
     first = server.received[0]
-    assert first["messages"][:15] == initial_messages("newton")
+    assert first["messages"][:15] == initial_messages(NEWTON)
     assert first["messages"][15]["content"] == STUDY_2023.describe(episodes.frames.iloc[0][["x", "x_dot", "theta", "theta_dot"]].to_numpy())
     assert first["temperature"] == 0 and first["max_tokens"] == 2 and "logprobs" not in first
     lengths = [len(body["messages"]) for body in server.received]
@@ -212,7 +217,7 @@ def test_study_2023_rollout_sends_the_2023_conversation(server):
 
 def test_unreadable_answers_are_retried_once_then_fall_back_flagged(server):
     server.queue("refusal", "text:left", "empty", "text:left or right")
-    episodes = run_cartpole_teacher(live(server), "newton", Study2023Protocol(), 1, seed=0)
+    episodes = run_cartpole_teacher(live(server), NEWTON, Study2023Protocol(), 1, seed=0)
     first, second = episodes.decisions.iloc[0], episodes.decisions.iloc[1]
     assert (first["status"], first["action"], first["answer"]) == ("retried", 0, "left")
     assert (second["status"], second["action"]) == ("fallback", 1) and math.isnan(second["p_right"])
@@ -230,14 +235,14 @@ def test_unreadable_answers_are_retried_once_then_fall_back_flagged(server):
 
 def test_context_overflow_restarts_the_conversation(server):
     server.queue("text:left", "context")
-    episodes = run_cartpole_teacher(live(server), "newton", Study2023Protocol(), 1, seed=0)
+    episodes = run_cartpole_teacher(live(server), NEWTON, Study2023Protocol(), 1, seed=0)
     assert episodes.metadata["context_restarts"] == 1
     assert len(server.received[2]["messages"]) == 16  # the initial prompt and the current state only
     assert episodes.decisions.iloc[1]["status"] == "ok"
 
 
 def test_soft_labels_from_log_probabilities(server):
-    episodes = run_cartpole_teacher(live(server), "newton", BoundedHistoryProtocol(turns=2), 4, seed=1, max_in_flight=4)
+    episodes = run_cartpole_teacher(live(server), NEWTON, BoundedHistoryProtocol(turns=2), 4, seed=1, max_in_flight=4)
     decisions = episodes.decisions
     expected = np.where(decisions["action"] == 1, 0.8, 0.2)
     assert np.allclose(decisions["p_right"], expected)
@@ -247,10 +252,10 @@ def test_soft_labels_from_log_probabilities(server):
 
 def test_record_then_replay_gives_identical_episodes(server, tmp_path):
     store_path = tmp_path / "cartpole.jsonl"
-    recorded = run_cartpole_teacher(RecordingTeacher(live(server), TranscriptStore(store_path)), "newton",
+    recorded = run_cartpole_teacher(RecordingTeacher(live(server), TranscriptStore(store_path)), NEWTON,
                                     BoundedHistoryProtocol(turns=2), 4, seed=5, max_in_flight=4)
     asked = len(server.received)
-    replayed = run_cartpole_teacher(ReplayTeacher(TranscriptStore(store_path), "local-model"), "newton",
+    replayed = run_cartpole_teacher(ReplayTeacher(TranscriptStore(store_path), "local-model"), NEWTON,
                                     BoundedHistoryProtocol(turns=2), 4, seed=5, max_in_flight=4)
     assert len(server.received) == asked
     assert replayed.frames.equals(recorded.frames)
@@ -262,7 +267,7 @@ def test_record_then_replay_gives_identical_episodes(server, tmp_path):
 def test_budget_stops_cleanly_and_the_next_run_resumes(server, tmp_path):
     store_path = tmp_path / "cartpole.jsonl"
     limited = RecordingTeacher(live(server, budget=Budget(max_requests=15)), TranscriptStore(store_path))
-    partial = run_cartpole_teacher(limited, "newton", BoundedHistoryProtocol(turns=1), 6, seed=9, max_in_flight=2)
+    partial = run_cartpole_teacher(limited, NEWTON, BoundedHistoryProtocol(turns=1), 6, seed=9, max_in_flight=2)
     assert "request budget" in partial.metadata["stopped_early"] and len(server.received) == 15
     assert partial.n_episodes < 6
     ends = partial.frames.groupby("episode").last()
@@ -270,17 +275,20 @@ def test_budget_stops_cleanly_and_the_next_run_resumes(server, tmp_path):
     folder = partial.save(tmp_path / "partial")
     assert EpisodeSet.load(folder).metadata["stopped_early"] == partial.metadata["stopped_early"]
 
-    full = run_cartpole_teacher(RecordingTeacher(live(server), TranscriptStore(store_path)), "newton",
+    full = run_cartpole_teacher(RecordingTeacher(live(server), TranscriptStore(store_path)), NEWTON,
                                 BoundedHistoryProtocol(turns=1), 6, seed=9, max_in_flight=2)
     assert full.metadata["stopped_early"] is None and full.n_episodes == 6
     assert len(server.received) == len(TranscriptStore(store_path))  # nothing asked twice
 
 
-def test_label_observations_asks_single_questions(server):
-    observations = np.array([[0, 0, 0.05, 0], [0, 0, -0.05, 0.5], [0.5, -0.5, 0.0, 0.0]])
+def test_label_observations_asks_single_questions_once_per_text_state(server):
+    observations = np.array([[0, 0, 0.05, 0], [0, 0, -0.05, 0.5], [0.5, -0.5, 0.0, 0.0], [0, 0, 0.051, 0]])
     server.queue("text:right", "text:left", "empty", "empty")
-    actions, p_right, statuses = label_observations(live(server), "no_persona", observations, max_in_flight=1)
-    assert list(actions) == [1, 0, 1] and statuses == ["ok", "ok", "fallback"]
-    assert np.allclose(p_right[:2], [0.8, 0.2]) and math.isnan(p_right[2])
-    assert all(len(body["messages"]) in (16, 18) for body in server.received)
-    assert server.received[0]["messages"][0]["content"] == system_prompt("no_persona")
+    actions, p_right, statuses = label_observations(live(server), CONTROL, observations,
+                                                    BoundedHistoryProtocol(turns=0), max_in_flight=1)
+    assert list(actions) == [1, 0, 1, 1] and statuses == ["ok", "ok", "fallback", "ok"]
+    assert np.allclose(p_right[[0, 1, 3]], [0.8, 0.2, 0.8]) and math.isnan(p_right[2])
+    # The last observation is described as the first one is: its answer is the first one's, not asked again.
+    assert len(server.received) == 4 and all(len(body["messages"]) in (16, 18) for body in server.received)
+    assert server.received[0]["messages"][0]["content"] == system_prompt(CONTROL)
+    assert server.received[0]["top_logprobs"] == 20

@@ -11,6 +11,7 @@ from eep_utils.cartpole.contrasts import (Probes, behaviour_power, contrast_term
 from eep_utils.cartpole.embodiment import STUDY_2023
 from eep_utils.cartpole.stand_in import RuleStandIn
 from eep_utils.cartpole.teaching import BoundedHistoryProtocol, run_cartpole_teacher
+from eep_utils.personas_new import Voice
 from eep_utils.stats import bootstrap_ci
 
 PERSONAS = ("newton", "no_persona", "aristotle")
@@ -97,7 +98,8 @@ def test_habit_share_counts_states_where_the_decision_is_the_controls():
 
 
 def test_episodes_that_replay_the_same_prompts_are_one_cluster():
-    episodes = run_cartpole_teacher(RuleStandIn("newton"), "newton", BoundedHistoryProtocol(turns=0), 3, seed=7)
+    episodes = run_cartpole_teacher(RuleStandIn("newton"), Voice("newton", "you-are", 1),
+                                    BoundedHistoryProtocol(turns=0), 3, seed=7)
     decisions = episodes.decisions
     replayed = decisions[decisions["episode"] == 0].assign(episode=1)  # episode 1 asks episode 0's prompts
     other = decisions[decisions["episode"] == 2].assign(answer="Left")  # episode 2 answered otherwise

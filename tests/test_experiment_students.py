@@ -1,28 +1,40 @@
 """Chapter 04's experiment at tiny sizes: claims chosen by the evidence, stand-ins never called chatbots,
-the 2023 part made only with the recordings, equal summaries from equal runs, clear upstream errors."""
+the 2023 part made only with the recordings, equal summaries from equal runs, clear upstream errors; its
+labels asked exactly as chapter 02 asks its probes, and its recording complete at the quick book's size."""
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import matplotlib
 import matplotlib.pyplot as plt
+import numpy as np
 import pytest
 
 from eep_utils.book.figures import students as figures
 from eep_utils.cartpole.evaluation import RandomPolicy, RandomWalkBaseline, play_episodes, save_random_walk
 from eep_utils.cartpole.stand_in import AGAINST, TOWARD, RuleStandIn, StandInRule
-from eep_utils.cartpole.teaching import BoundedHistoryProtocol, run_cartpole_teacher
+from eep_utils.cartpole.embodiment import STUDY_2023
+from eep_utils.cartpole.teaching import ALL_TOP_LOGPROBS, ANY_CASE_CHOICE_GRAMMAR, ask_once, run_cartpole_teacher
+from eep_utils.chat.teachers import make_teacher
+from eep_utils.chat.transcripts import request_key
+from eep_utils.chat.types import accepts_grammar
 from eep_utils.experiments import students
-from eep_utils.experiments.base import INCONCLUSIVE, NOT_TESTED, SHOWN
-from eep_utils.experiments.params import StudentsParams
+from eep_utils.experiments import teachers as teacher_rollouts
+from eep_utils.experiments.base import NOT_TESTABLE, NOT_TESTED, SHOWN
+from eep_utils.experiments.params import StudentsParams, params_for
+from eep_utils.personas_new import Voice
 from eep_utils.study2023.fetch import LOCAL_FOLDER_VARIABLE, local_copy_problem
 
 matplotlib.use("Agg")
 
 ANGLE, SWING = "pole-angle", "pole-angular-velocity"
 # Rules over the text state whose episodes are short (a few dozen frames), so that students play quickly.
-# "lean" and "against the swing" choose differently wherever the pole swings the way it leans.
+# "lean" and "with the swing" choose differently wherever the pole swings against its lean: a difference
+# of the pole's two quantities, which students shown a few episodes carry to the states they never visited.
+# "against the swing" differs from "lean" wherever the pole swings at all.
 LEAN = ((ANGLE, TOWARD), (SWING, TOWARD))
+WITH_THE_SWING = ((SWING, TOWARD), (ANGLE, TOWARD))
 AGAINST_THE_SWING = ((SWING, AGAINST), (ANGLE, TOWARD))
 TINY = dict(quick=True, seed=1, teacher="auto", personas=["newton", "no_persona"], validation_fraction=0.25,
             eval_episodes=4, reproduction_episodes=4, replay_frames=200, dagger_iterations=1,
@@ -42,20 +54,44 @@ class RuleTeacher(RuleStandIn):
         self.label = f"test rule {checks} ({'taken for a chatbot' if is_chatbot else 'not a chatbot'})"
 
 
+class RecordingRule(RuleTeacher):
+    """A rule taken for a chatbot that honours a grammar, as the local one does; it keeps every request."""
+
+    accepts_grammar = True
+
+    def __init__(self, checks):
+        super().__init__(checks, is_chatbot=True)
+        self.requests = []
+
+    async def acomplete(self, request):
+        self.requests.append(request)
+        return await super().acomplete(request)
+
+
+def main_voice(persona: str) -> Voice:
+    return Voice(persona, teacher_rollouts.MAIN_TEMPLATE, teacher_rollouts.MAIN_WORDING)
+
+
 def prepared_artifacts(folder: Path, rules: dict, is_chatbot: bool) -> Path:
-    """Chapter 01's random walk and chapter 02's rollouts, as those chapters save them, at tiny sizes."""
+    """Chapter 01's random walk, and chapter 02's rollouts and probes of the main voices, as those chapters
+    save them, at tiny sizes and with chapter 02's protocols."""
     walk = play_episodes(RandomPolicy(1), 20, 2, steps_per_decision=2)
     save_random_walk(folder, RandomWalkBaseline(walk.returns, 1, 2, 2))
+    texts = [STUDY_2023.describe_state(state) for state in range(STUDY_2023.n_states)]
+    probed = {}
     for persona, checks in rules.items():
-        played = run_cartpole_teacher(RuleTeacher(checks, is_chatbot), persona, BoundedHistoryProtocol(turns=2),
-                                      N_EPISODES, seed=2023)
+        teacher, voice = RuleTeacher(checks, is_chatbot), main_voice(persona)
+        played = run_cartpole_teacher(teacher, voice, teacher_rollouts.answer_protocol(2, False), N_EPISODES,
+                                      seed=2023)
         played.save(folder / "rollouts" / persona)
+        probed[voice] = ask_once(teacher, voice, texts, teacher_rollouts.answer_protocol(0, False))
+    teacher_rollouts.save_probes(probed, folder)
     return folder
 
 
 def factory(rules: dict, is_chatbot: bool):
-    """The chapter's teachers (for the labels experiments, cartpole-<persona>-labels, and chapter 02's when its
-    rollouts are missing): each persona's rule, whose persona the offline stand-in names."""
+    """The chapter's teachers (for its labels, experiment 04_students, and chapter 02's when its artefacts are
+    missing): each persona's rule, whose persona the offline stand-in names."""
     return lambda experiment, stand_in: RuleTeacher(rules[stand_in.persona], is_chatbot)
 
 
@@ -74,7 +110,7 @@ def without_recordings(tmp_path_factory):
 def differing(tmp_path_factory):
     """Newton and the control taken for chatbots whose rules differ in some text states; with the 2023
     recordings where this machine has them."""
-    rules = {"newton": LEAN, "no_persona": AGAINST_THE_SWING}
+    rules = {"newton": LEAN, "no_persona": WITH_THE_SWING}
     folder = prepared_artifacts(tmp_path_factory.mktemp("differing"), rules, is_chatbot=True)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(LOCAL_FOLDER_VARIABLE, RECORDINGS or str(tmp_path_factory.mktemp("no-recordings")))
@@ -95,12 +131,14 @@ def test_a_persona_difference_the_students_inherit_is_shown(differing):
     assert set(differing.figures["dagger"]["histories"]) == set(TINY["personas"])
 
 
-def test_without_a_persona_difference_the_claim_is_not_shown(tmp_path, without_recordings):
+def test_without_a_persona_difference_the_claim_is_not_testable(tmp_path, without_recordings):
     rules = {"newton": LEAN, "no_persona": LEAN}
     result = run(prepared_artifacts(tmp_path, rules, is_chatbot=True), rules, is_chatbot=True)
     follows = result.claim(FOLLOWS)
-    assert follows.status == INCONCLUSIVE
+    assert follows.status == NOT_TESTABLE
     assert "the teachers never differ there" in follows.evidence
+    assert f"chose the same way in all {STUDY_2023.n_states} states" in result.caveat
+    assert "not testable with this chatbot" in result.caveat
 
 
 @pytest.fixture(scope="module")
@@ -178,3 +216,41 @@ def test_opened_alone_it_makes_chapters_01_and_02s_artefacts_and_says_so(tmp_pat
 def test_personas_without_newton_and_the_control_are_refused(tmp_path):
     with pytest.raises(ValueError, match="must include 'newton' and 'no_persona'"):
         students.run(StudentsParams.check({**TINY, "personas": ["newton", "aristotle"]}), tmp_path)
+
+
+def test_labels_are_asked_as_chapter_02_asks_its_probes(tmp_path, without_recordings):
+    rules = {"newton": LEAN, "no_persona": WITH_THE_SWING}
+    folder = prepared_artifacts(tmp_path, rules, is_chatbot=True)
+    asked = {}
+
+    def teachers(experiment, stand_in):
+        assert experiment == students.CHAPTER == "04_students"  # one experiment for every persona's labels
+        asked[stand_in.persona] = RecordingRule(rules[stand_in.persona])
+        return asked[stand_in.persona]
+
+    students.run(StudentsParams.check(TINY), folder, teachers)
+    texts = [STUDY_2023.describe_state(state) for state in range(STUDY_2023.n_states)]
+    for persona, teacher in asked.items():
+        prober = RecordingRule(rules[persona])  # chapter 02's probes of the same voice, every state
+        ask_once(prober, main_voice(persona), texts, teacher_rollouts.answer_protocol(0, accepts_grammar(prober)))
+        labels = {request_key(teacher.model, request) for request in teacher.requests}
+        probes = {request_key(prober.model, request) for request in prober.requests}
+        assert labels and labels <= probes, f"{persona}: a label request that is no probe of its voice"
+        assert {(r.grammar, r.top_logprobs) for r in teacher.requests} == {(ANY_CASE_CHOICE_GRAMMAR, ALL_TOP_LOGPROBS)}
+
+
+def test_the_sealed_recording_answers_every_label_the_quick_book_asks(tmp_path, without_recordings):
+    """Chapter 04 alone at the quick book's sizes, replaying: it makes chapters 01 and 02's artefacts (chapter
+    02 replaying its own recording), and every label it asks is in its recording (a miss would raise)."""
+    params = replace(params_for(students.CHAPTER, quick=True), teacher="replay")
+    result = students.run(params, tmp_path)
+    assert not [note for note in result.notes if "skipped" in note]
+    assert set(result.figures["dagger"]["histories"]) == set(params.personas)
+    assert result.tables["students"]["fidelity on own states (%)"].ne("—").all()
+    # Every text state of every teacher is recorded, so no size of the book, and no rollout, can miss one.
+    every_state = np.array([STUDY_2023.observation_of_state(state) for state in range(STUDY_2023.n_states)])
+    for persona in params.personas:
+        labeller = students._labeller(make_teacher("replay", stand_in=RuleStandIn(persona),
+                                                   experiment=students.CHAPTER), main_voice(persona))
+        actions, p_right = labeller(every_state)
+        assert len(actions) == STUDY_2023.n_states and np.isfinite(p_right).any()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import jupytext
 import matplotlib.pyplot as plt
+import pandas as pd
 import pytest
 from IPython.display import Image
 from matplotlib.figure import Figure
@@ -20,14 +21,14 @@ from eep_utils.cartpole.contrasts import PersonaContrast
 from eep_utils.cartpole.embodiment import STUDY_2023
 from eep_utils.cartpole.episodes import EpisodeSet
 from eep_utils.cartpole.stand_in import RuleStandIn
-from eep_utils.cartpole.teaching import BoundedHistoryProtocol, ask_once, decide, run_cartpole_teacher
+from eep_utils.cartpole.teaching import (FEW_SHOT_2023, TASK_PROMPT_2023, BoundedConversation, BoundedHistoryProtocol,
+                                         ask_once, decide, run_cartpole_teacher)
 from eep_utils.chat.running import run_sync
 from eep_utils.chat.transcripts import request_key
 from eep_utils.chat.types import ChatAnswer
 from eep_utils.experiments import teachers
 from eep_utils.experiments.base import INCONCLUSIVE, NOT_SHOWN, NOT_TESTED, SHOWN
 from eep_utils.experiments.params import ParameterError, TeacherRolloutsParams, params_for
-from eep_utils.personas import Persona as OldPersona
 from eep_utils.personas_new import PERSONAS, template_named, voices
 from eep_utils.stats import Estimate
 from eep_utils.study2023.fetch import LOCAL_FOLDER_VARIABLE, local_copy_problem
@@ -156,18 +157,21 @@ def test_the_power_curve_rises_with_the_share_of_deviating_states(with_chatbots)
 
 class RecordingScriptProtocol(BoundedHistoryProtocol):
     """The protocol of the script that records chapter 02's requests (written before this chapter was):
-    chapter 04's protocol with the any-case grammar and 20 alternatives put in by hand."""
+    chapter 04's old protocol with the any-case grammar and 20 alternatives put in by hand, and its
+    conversation opened by an old-style persona whose sentence is the voice's introduction (built here by
+    hand, as that persona's system prompt was)."""
 
     def request_settings(self):
         return {"temperature": 0.0, "max_tokens": 2, "logprobs": True, "top_logprobs": 20,
                 "grammar": 'root ::= " "? ("left" | "Left" | "LEFT" | "right" | "Right" | "RIGHT")'
                 if self.constrained else None}
 
-
-def as_recorded(voice) -> OldPersona:
-    """The recording script's voice: an old-style persona whose sentence is the voice's introduction."""
-    sentence = template_named(voice.template).introduce(voice.of(), voice.wording) + " "
-    return OldPersona(voice.slug, voice.of().name, (sentence,))
+    def conversation(self, voice, projection=STUDY_2023):
+        sentence = template_named(voice.template).introduce(voice.of(), voice.wording) + " "
+        messages = [{"role": "system", "content": sentence + TASK_PROMPT_2023.format(schema=projection.schema())}]
+        for state, answer in FEW_SHOT_2023:
+            messages += [{"role": "user", "content": state}, {"role": "assistant", "content": answer}]
+        return BoundedConversation(messages, self.turns)
 
 
 def test_the_chapter_asks_exactly_what_the_recording_script_recorded(with_chatbots):
@@ -179,8 +183,8 @@ def test_the_chapter_asks_exactly_what_the_recording_script_recorded(with_chatbo
         for constrained in ([True, False] if (voice.template, voice.wording) == ("you-are", 1) else [True]):
             protocol = RecordingScriptProtocol(turns=0, constrained=constrained)
             for text in texts[:3]:  # the probes: one question per state, no history
-                run_sync(decide(double, protocol.conversation(as_recorded(voice)), text, protocol.request_settings()))
-        run_cartpole_teacher(double, as_recorded(voice), RecordingScriptProtocol(turns=2, constrained=True),
+                run_sync(decide(double, protocol.conversation(voice), text, protocol.request_settings()))
+        run_cartpole_teacher(double, voice, RecordingScriptProtocol(turns=2, constrained=True),
                              TINY.n_episodes, TINY.seed, steps_per_decision=2)
     recorded = {request_key(double.model, request) for request in double.requests}
     chapter = {request_key(double.model, request) for request in asked}
@@ -224,6 +228,8 @@ def test_alone_in_an_empty_folder_it_leaves_the_rollouts_and_datasets_other_chap
     assert set(decisions_per_episode(folder / "rollouts", TINY.personas)) == set(TINY.personas)
     assert len(result.tables["minari"]) == len(ROLLOUT_FOLDERS) == len(set(result.tables["minari"]["Minari dataset"]))
     assert (folder / "minari").is_dir()
+    probes = pd.read_parquet(folder / teachers.PROBES_FILE)  # chapter 04 compares its students on them
+    assert len(probes) == 12 * STUDY_2023.n_states and set(probes["state"]) == set(range(STUDY_2023.n_states))
 
 
 def test_return_intervals_resample_distinct_prompt_sequences_not_episodes(with_chatbots):

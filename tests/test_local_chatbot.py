@@ -23,7 +23,9 @@ from eep_utils.chat.running import complete, complete_all
 from eep_utils.chat.teachers import model_folder
 from eep_utils.chat.transcripts import TranscriptStore, request_key, request_of_record
 from eep_utils.chat.types import ChatRequest
+from eep_utils.personas_new import Voice
 
+NEWTON = Voice("newton", "you-are", 1)  # the 2023 study's prompt
 INSTALL = "python -m pip install -r requirements-record.txt; the test command installs it"
 # Elsewhere these tests skip without llama.cpp's server; in CI that would pass with none of them run.
 pytestmark = pytest.mark.skipif(not local.server_installed() and not os.environ.get("CI"),
@@ -82,17 +84,18 @@ def chatbot():
 
 def cartpole_request(observation, constrained=True) -> ChatRequest:
     protocol = BoundedHistoryProtocol(turns=0, constrained=constrained)
-    messages = initial_messages("newton") + [{"role": "user", "content": STUDY_2023.describe(observation)}]
+    messages = initial_messages(NEWTON) + [{"role": "user", "content": STUDY_2023.describe(observation)}]
     return ChatRequest.from_messages(messages, **protocol.request_settings())
 
 
 def test_constrained_cartpole_answers_are_choices_with_consistent_log_probabilities(chatbot):
     observations = np.random.default_rng(0).normal(0, 0.2, size=(6, 4))
     answers = complete_all(chatbot, [cartpole_request(o) for o in observations], max_in_flight=2)
-    assert {answer.text for answer in answers} <= {"left", "right"}
-    for answer in answers:
-        probabilities = choice_probabilities(answer, answer.text)
-        assert probabilities is not None and agrees_with(probabilities, answer.text)
+    chosen = [answer.text.strip().lower() for answer in answers]  # the grammar admits any casing and a space
+    assert set(chosen) <= {"left", "right"}
+    for answer, choice in zip(answers, chosen):
+        probabilities = choice_probabilities(answer, choice)
+        assert probabilities is not None and agrees_with(probabilities, choice)
         assert math.isclose(sum(probabilities.values()), 1.0)
     assert chatbot.server.alive() and chatbot.server.base_url.startswith("http://127.0.0.1:")
     # The port is the one the server bound and reported, not one chosen before it started.
@@ -111,7 +114,7 @@ def test_a_judgment_constrained_to_yes_or_no_carries_its_probability(chatbot):
 
 def test_a_teacher_rollout_on_the_local_chatbot_records_soft_labels_that_agree_with_actions(chatbot, tmp_path):
     teacher = RecordingTeacher(chatbot, TranscriptStore(tmp_path / "t.jsonl"))
-    episodes = run_cartpole_teacher(teacher, "newton", BoundedHistoryProtocol(turns=2, constrained=True),
+    episodes = run_cartpole_teacher(teacher, NEWTON, BoundedHistoryProtocol(turns=2, constrained=True),
                                     n_episodes=1, seed=2023, max_in_flight=1)
     decisions = episodes.decisions
     assert len(decisions) > 0 and set(decisions.status) == {"ok"} and episodes.is_chatbot

@@ -41,7 +41,7 @@ def test_the_plan_counts_each_chapters_requests_from_its_parameters():
         assert row["completion tokens per request"] == DECISION_TOKENS
     for persona in students["personas"]:
         assert plan.loc[("04", f"DAgger and fidelity labels, {persona}"), "requests"] == \
-            (students["dagger_iterations"] + 1 + STUDENTS_ASKED_FOR_FIDELITY) * students["dagger_max_labels"]
+            (students["dagger_iterations"] + 1 + STUDENTS_ASKED_FOR_FIDELITY) * STUDY_2023.n_states  # once per state
     assert (plan.loc["05", "requests"] == STUDY_2023.n_states).all()
     goals = FULL["05_ellm_rewards"]
     assert len(plan.loc["05"]) == len(goals["personas"]) * len(goals["templates"]) * len(goals["wordings"])

@@ -11,6 +11,7 @@ from eep_utils.chat.running import complete
 from eep_utils.chat.teachers import make_teacher
 from eep_utils.chat.types import ChatbotError, ChatRequest
 from eep_utils.chat.batch import export_batch
+from eep_utils.personas_new import Voice
 
 # Assembled at run time so that no key-shaped string is ever committed (a secret scanner would flag it).
 DUMMY_KEY = "sk-" + "test-DUMMY-0123456789abcdefABCDEF"
@@ -41,7 +42,8 @@ def test_key_is_used_but_never_written(tmp_path, monkeypatch):
             monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
             teacher = make_teacher("auto", stand_in=RuleStandIn("newton"), experiment="cartpole",
                                    transcripts_dir=tmp_path / "transcripts")
-            episodes = run_cartpole_teacher(teacher, "newton", BoundedHistoryProtocol(turns=2), 3, seed=0)
+            episodes = run_cartpole_teacher(teacher, Voice("newton", "you-are", 1), BoundedHistoryProtocol(turns=2), 3,
+                                            seed=0)
             episodes.save(tmp_path / "episodes")
             server.queue("500", "500", "500", "500", "500", "500")
             with pytest.raises(ChatbotError) as failure:

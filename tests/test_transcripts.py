@@ -397,8 +397,9 @@ def test_the_committed_recordings_match_their_manifests_and_every_record_its_dig
     folders = sorted(path for path in (Path(ROOT) / "data" / "transcripts").iterdir() if path.is_dir())
     assert [folder.name for folder in folders] == ["SmolLM2-135M-Instruct-Q4_1"]
     sealed = sorted(folders[0].glob("*.jsonl.gz"))
-    # Every chatbot chapter's recording (chapter 04's too, once its redesign is recorded), each sealed.
-    assert {path.name.removesuffix('.jsonl.gz') for path in sealed} >= {"02_teacher_rollouts", "05_ellm_rewards", "06_personality"}
+    # Every chatbot chapter's recording, each sealed, and nothing else.
+    assert {path.name.removesuffix(".jsonl.gz") for path in sealed} == {
+        "02_teacher_rollouts", "04_students", "05_ellm_rewards", "06_personality"}
     for path in sealed:
         store = TranscriptStore(path.with_suffix("").with_suffix(".jsonl"), strict=True)
         manifest = json.loads(path.with_suffix("").with_suffix(".manifest.json").read_text())

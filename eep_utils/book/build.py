@@ -115,10 +115,11 @@ class ChapterReads:
 CHAPTER_READS = {
     "01_embodiment": ChapterReads(),
     "02_teacher_rollouts": ChapterReads(settings=CHATBOT_SETTINGS + STUDY_2023_SETTINGS,
-                                        recordings=("cartpole-*-bounded",), study_2023=True, book_address=True),
+                                        recordings=("02_teacher_rollouts*",), study_2023=True,
+                                        book_address=True),
     "03_baselines": ChapterReads(upstream=("01_embodiment",), settings=STUDY_2023_SETTINGS, study_2023=True),
     "04_students": ChapterReads(upstream=("01_embodiment", "02_teacher_rollouts"),
-                                settings=CHATBOT_SETTINGS + STUDY_2023_SETTINGS, recordings=("cartpole-*-labels",),
+                                settings=CHATBOT_SETTINGS + STUDY_2023_SETTINGS, recordings=("04_students*",),
                                 study_2023=True),
     "05_ellm_rewards": ChapterReads(settings=CHATBOT_SETTINGS + EMBEDDING_SETTINGS,
                                     recordings=("05_ellm_rewards*",)),

@@ -23,13 +23,14 @@ from eep_utils.chat.types import ChatRequest
 from eep_utils.chat.usage import approximate_tokens
 from eep_utils.ellm.goals import goal_requests
 from eep_utils.personality.judging import judgment_request
-from eep_utils.personas import PERSONAS as CARTPOLE_PERSONAS
-from eep_utils.personas_new import MAIN_TEMPLATES, SEARCH_TEMPLATES, voices
+from eep_utils.personas_new import MAIN_TEMPLATES, SEARCH_TEMPLATES, Voice, voices
 
 # Completion tokens per answer: a push word; about eight per suggested goal; a yes or no.
 DECISION_TOKENS, TOKENS_PER_GOAL, JUDGMENT_TOKENS = 2, 8, 2
 # Chapter 04 asks the teacher for fidelity labels once per student: four students and the tuned XGBoost.
 STUDENTS_ASKED_FOR_FIDELITY = 5
+# CartPole's teachers as chapters 02 and 04 plan them here: each persona in the 2023 study's frame.
+CARTPOLE_TEMPLATE, CARTPOLE_WORDING = "you-are", 1
 # One state, from the middle of the state table, stands for every state a chapter asks about.
 EXAMPLE_STATE = STUDY_2023.describe_state(STUDY_2023.n_states // 2)
 EXAMPLE_CAPTION = "a small round kitten with big eyes and soft orange fur"
@@ -37,8 +38,8 @@ EXAMPLE_CAPTION = "a small round kitten with big eyes and soft orange fur"
 
 def cartpole_request(persona: str, turns: int, state: str = EXAMPLE_STATE) -> ChatRequest:
     """A CartPole decision request from mid-episode, its history of `turns` exchanges full."""
-    protocol = BoundedHistoryProtocol(turns=turns)
-    conversation = protocol.conversation(CARTPOLE_PERSONAS[persona])
+    protocol = BoundedHistoryProtocol(turns=turns, constrained=True)
+    conversation = protocol.conversation(Voice(persona, CARTPOLE_TEMPLATE, CARTPOLE_WORDING))
     for _ in range(turns):
         conversation.add_exchange(state, "right")
     return ChatRequest.from_messages(conversation.messages_for(state), **protocol.request_settings())
@@ -62,9 +63,12 @@ def request_plan(parameters: dict[str, dict], decisions: dict[str, float]) -> pd
     for persona in rollouts["personas"]:
         rows.append(_row("02", f"CartPole decisions, {persona}", rollouts["n_episodes"] * decisions[persona],
                          cartpole_request(persona, rollouts["history_turns"]), DECISION_TOKENS))
+    # Each round of labels asks every text state at most once (a state's question is the same however often
+    # the student visits it).
     labelling_rounds = students["dagger_iterations"] + 1 + STUDENTS_ASKED_FOR_FIDELITY
+    labels_per_round = min(students["dagger_max_labels"], STUDY_2023.n_states)
     for persona in students["personas"]:
-        rows.append(_row("04", f"DAgger and fidelity labels, {persona}", labelling_rounds * students["dagger_max_labels"],
+        rows.append(_row("04", f"DAgger and fidelity labels, {persona}", labelling_rounds * labels_per_round,
                          cartpole_request(persona, 0), DECISION_TOKENS))
     for voice in voices(goals["personas"], goals["templates"], goals["wordings"]):
         request = goal_requests(voice, goals["k"], goals["worked_examples"])[STUDY_2023.n_states // 2]
@@ -89,8 +93,8 @@ def _row(chapter: str, purpose: str, requests: float, request: ChatRequest, comp
 
 
 # Which chapter sends each experiment's requests (an experiment's name is its transcript file's stem).
-CHAPTER_OF_EXPERIMENT = (("02_teacher_rollouts", "02"), ("cartpole-*-bounded", "02"), ("cartpole-*-labels", "04"),
-                         ("05_ellm_rewards", "05"), ("06_personality", "06"))
+CHAPTER_OF_EXPERIMENT = (("02_teacher_rollouts", "02"), ("04_students", "04"), ("05_ellm_rewards", "05"),
+                         ("06_personality", "06"))
 
 # Example prices, USD per million (prompt, completion) tokens: OpenAI's standard-tier list prices, with
 # the month each was set. Assumptions for illustration, not quotes: check the provider's page.

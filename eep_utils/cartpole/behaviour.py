@@ -1,6 +1,6 @@
 """What a teacher did, in numbers and pictures: its action table over text states, agreement with a rule,
-whether two teachers' students differ where the teachers do, and an animation of one episode. Works on any
-`EpisodeSet`."""
+whether two teachers' students differ where the teachers do (state by state), and an animation of one
+episode."""
 from __future__ import annotations
 
 import io
@@ -50,18 +50,6 @@ def rule_agreement(episodes: EpisodeSet, rule_table: np.ndarray, projection: Pro
     return proportion_ci(int(agrees.sum()), len(agrees))
 
 
-def majority_actions(observations, actions, projection: Projection = STUDY_2023) -> np.ndarray:
-    """Per text state: 1 where most of the actions taken there were "right", 0 where most were "left",
-    NaN where none was taken or the two were taken equally often (no majority)."""
-    states = projection.state_index(np.asarray(observations))
-    visits = np.bincount(states, minlength=projection.n_states)
-    rights = np.bincount(states, weights=np.asarray(actions, dtype=np.float64), minlength=projection.n_states)
-    majority = np.full(projection.n_states, np.nan)
-    decided = (visits > 0) & (2 * rights != visits)
-    majority[decided] = (2 * rights[decided] > visits[decided]).astype(np.float64)
-    return majority
-
-
 def cohen_kappa(a, b) -> float:
     """Agreement of two yes/no patterns beyond what their rates alone give by chance (1: identical,
     0: chance, below 0: opposed). NaN when either pattern is constant: kappa is then 0 or undefined
@@ -75,34 +63,43 @@ def cohen_kappa(a, b) -> float:
 
 @dataclass
 class DisagreementPatterns:
-    """Two teachers and their students compared on the same text states."""
+    """Two teachers and their students compared on the same text states, the unit of every interval."""
 
-    states: pd.DataFrame  # per compared text state: its words and the four majority actions
-    teachers: Estimate  # share of states where the teachers' majority actions differ (Wilson 95% CI)
+    states: pd.DataFrame  # per compared text state: its words, the teachers' decisions and the students' actions
+    teachers: Estimate  # share of states where the teachers' decisions differ (Wilson 95% CI over text states)
     students: Estimate  # the same for their students
-    pattern: Estimate  # Cohen's kappa between the two disagreement patterns (percentile bootstrap over states)
+    pattern: Estimate  # Cohen's kappa between the two disagreement patterns (percentile bootstrap over text states)
+
+    @property
+    def teachers_differ_in(self) -> int:
+        """How many of the compared text states the teachers' decisions differ in."""
+        return int((self.states["teacher_a"] != self.states["teacher_b"]).sum()) if len(self.states) else 0
 
 
-def disagreement_patterns(teacher_a: EpisodeSet, teacher_b: EpisodeSet, student_a, student_b,
-                          projection: Projection = STUDY_2023, n_resamples: int = 2000,
-                          seed: int = 0) -> DisagreementPatterns:
-    """Do two students differ where their teachers differ?
+def disagreement_patterns(teacher_a, teacher_b, student_a, student_b, projection: Projection = STUDY_2023,
+                          n_resamples: int = 2000, seed: int = 0) -> DisagreementPatterns:
+    """Do two students differ where their teachers differ, text state by text state?
 
-    Each teacher's action in a text state is its majority action over its own checked decisions there
-    (the pairs its student trained on). Each student is asked about the same observations, both
-    teachers' pooled, so that the students differ only by what they learned; its action in a text state
-    is its majority action over them. States where any of the four has no majority are left out."""
-    observations_a, actions_a, _ = teacher_a.training_pairs(dynamics_checked=True)
-    observations_b, actions_b, _ = teacher_b.training_pairs(dynamics_checked=True)
-    pooled = np.concatenate([observations_a, observations_b])
-    majorities = {"teacher_a": majority_actions(observations_a, actions_a, projection),
-                  "teacher_b": majority_actions(observations_b, actions_b, projection),
-                  "student_a": majority_actions(pooled, np.asarray(student_a(pooled)), projection),
-                  "student_b": majority_actions(pooled, np.asarray(student_b(pooled)), projection)}
-    compared = np.all([np.isfinite(m) for m in majorities.values()], axis=0)
-    states = pd.DataFrame({"state": np.flatnonzero(compared),
-                           "words": [", ".join(projection.words_of_state(s)) for s in np.flatnonzero(compared)],
-                           **{who: m[compared].astype(np.int64) for who, m in majorities.items()}})
+    `teacher_a` and `teacher_b` hold each teacher's decision in every text state of the projection (1 right,
+    0 left, NaN where it named no direction), asked once per state (chapter 02's probes): a temperature-0
+    teacher asked the same prompt again says the same, so a state is one piece of evidence however often
+    episodes visit it. Each student is asked about the state's representative observation
+    (`projection.observation_of_state`). States where either teacher gave no decision are left out."""
+    teachers = [np.asarray(t, dtype=np.float64) for t in (teacher_a, teacher_b)]
+    if any(t.shape != (projection.n_states,) for t in teachers):
+        raise ValueError(f"a teacher's decisions must be one per text state ({projection.n_states}), "
+                         f"not of shape {[t.shape for t in teachers]}")
+    compared = np.flatnonzero(np.isfinite(teachers[0]) & np.isfinite(teachers[1]))
+    observations = np.array([projection.observation_of_state(s) for s in compared]).reshape(-1, 4)
+
+    def asked(student) -> np.ndarray:
+        return np.asarray(student(observations), dtype=np.int64).reshape(-1) if len(compared) else np.zeros(0, int)
+
+    states = pd.DataFrame({"state": compared,
+                           "words": [", ".join(projection.words_of_state(s)) for s in compared],
+                           "teacher_a": teachers[0][compared].astype(np.int64),
+                           "teacher_b": teachers[1][compared].astype(np.int64),
+                           "student_a": asked(student_a), "student_b": asked(student_b)})
     teachers_differ = (states["teacher_a"] != states["teacher_b"]).to_numpy()
     students_differ = (states["student_a"] != states["student_b"]).to_numpy()
     n = len(states)
@@ -117,8 +114,12 @@ def disagreement_patterns(teacher_a: EpisodeSet, teacher_b: EpisodeSet, student_
 
 
 def follows_teachers(result: DisagreementPatterns) -> bool | None:
-    """True if the students' disagreement pattern follows the teachers' (kappa's 95% CI above 0), False
-    if it opposes it (CI below 0), None if this build cannot tell (the CI spans 0 or kappa is undefined)."""
+    """True if the students' disagreement pattern follows the teachers' (kappa's 95% CI above 0), False if it
+    opposes it (CI below 0) or the students differ nowhere although the teachers differ somewhere (they carried
+    none of it; kappa is undefined for a pattern without a difference), None if this build cannot tell (the CI
+    spans 0, or kappa is otherwise undefined)."""
+    if result.teachers.value > 0 and result.students.value == 0:
+        return False
     low, high = result.pattern.low, result.pattern.high
     if not (np.isfinite(low) and np.isfinite(high)):
         return None
@@ -127,32 +128,35 @@ def follows_teachers(result: DisagreementPatterns) -> bool | None:
 
 def disagreement_statement(result: DisagreementPatterns, a: str, b: str, students: str) -> str:
     """The chapter's answer, in words, to whether `a`'s and `b`'s students differ the way `a` and `b`
-    do; every number in it comes from `result`."""
+    do; every number in it comes from `result`, every interval says its unit (text states)."""
     def share(estimate):
-        return f"{100 * estimate.value:.0f}% (95% CI {100 * estimate.low:.0f}–{100 * estimate.high:.0f}%)"
+        return (f"{100 * estimate.value:.0f}% (95% CI {100 * estimate.low:.0f}–{100 * estimate.high:.0f}% over "
+                "text states)")
 
     n = result.teachers.n
     if n == 0:
-        return (f"no text state has a majority action for {a}, {b} and both their {students}, "
-                "so this build cannot compare them")
-    found = (f"on the {n} text states where {a}, {b} and both their {students} have a majority "
-             f"action, the teachers choose differently in {share(result.teachers)} of them and the "
-             f"students in {share(result.students)}")
+        return f"no text state has a decision of both {a} and {b}, so this build cannot compare their {students}"
+    found = (f"on the {n} text states that {a} and {b} each answered, asked once per state, the teachers choose "
+             f"differently in {share(result.teachers)} and their {students}, asked at each state's representative "
+             f"observation, in {share(result.students)}")
     if result.teachers.value == 0:
         return found + "; the teachers never differ there, so there is no difference to inherit"
     if result.teachers.value == 1:
         return found + "; the teachers differ everywhere, so there is no pattern to follow"
+    if result.students.value == 0:
+        return found + "; the students differ in none of the states where the teachers differ, so they carry none of it"
     kappa = result.pattern
     if not np.isfinite(kappa.value):
-        return found + ("; the students differ everywhere or nowhere, so whether they differ where "
-                        "the teachers do cannot be measured (Cohen's kappa is undefined)")
+        return found + ("; the students differ everywhere, so whether they differ where the teachers do cannot be "
+                        "measured (Cohen's kappa is undefined)")
     measured = f"Cohen's kappa between the two patterns is {kappa.value:.2f}"
     if not np.isfinite(kappa.low):
         return found + f"; {measured}, but too few states for an interval: this build cannot tell"
-    interval = f"95% CI {kappa.low:.2f} to {kappa.high:.2f}"
+    undefined = (f"; kappa was undefined in {kappa.undefined} resamples, left out" if kappa.undefined else "")
+    interval = f"95% CI {kappa.low:.2f} to {kappa.high:.2f} over text states{undefined}"
     verdict = follows_teachers(result)
     if verdict is None:
-        return (found + f"; {measured} ({interval}, which includes 0): this build cannot tell "
+        return (found + f"; {measured} ({interval}), an interval that includes 0: this build cannot tell "
                 "whether the students differ where the teachers do")
     where = "the teachers differ" if verdict else "the teachers agree"
     return found + f"; the students differ where {where}, more than chance explains: {measured} ({interval})"

@@ -8,8 +8,9 @@ of CartPole's two actions; `student.predict` is a policy for `eep_utils.cartpole
 - `OriginalXGBoostStudent`: the 2023 study's model, exactly (same trees on the same data).
 - `XGBoostStudent`, `LogisticStudent`, `MLPStudent`: better-posed alternatives; `tune_student` picks
   hyperparameters by cross-validation grouped by episode.
-- Metrics: closed-loop return, agreement with the teacher on its states, fidelity on the student's
-  own states, significance against random and teacher returns.
+- Metrics: closed-loop return, agreement with the teacher on its states (intervals over clusters of
+  episodes that replay the same prompts), fidelity on the student's own states, significance against the
+  random walk's returns.
 - `dagger`: the student plays, the teacher labels what it visited, the data grows, the student retrains.
 """
 from __future__ import annotations
@@ -36,7 +37,7 @@ from tqdm import tqdm
 from eep_utils.cartpole.body import Rollouts
 from eep_utils.cartpole.embodiment import STEPS_PER_DECISION_2023
 from eep_utils.cartpole.evaluation import play_episodes
-from eep_utils.stats import Estimate, proportion_ci, welch_test
+from eep_utils.stats import Estimate, cluster_bootstrap_ci, proportion_ci, welch_test
 
 Labeller = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]  # observations -> (actions, p_right)
 
@@ -249,6 +250,33 @@ def agreement(policy, observations, teacher_actions) -> Estimate:
     return proportion_ci(matches, len(chosen))
 
 
+def clustered_agreement(policy, observations, teacher_actions, clusters, n_resamples: int = 2000,
+                        seed: int = 0) -> Estimate:
+    """Share of observations where the policy does what the teacher did, with a 95% CI that resamples
+    clusters of rows, not rows: a temperature-0 teacher's episodes that replay the same prompts repeat its
+    decisions (`eep_utils.cartpole.contrasts.prompt_sequences`), so a cluster is one piece of evidence."""
+    return cluster_bootstrap_ci(np.mean, _matches(policy, observations, teacher_actions), clusters=[clusters],
+                                n_resamples=n_resamples, seed=seed)
+
+
+def agreement_beyond_constant(policy, observations, teacher_actions, clusters, n_resamples: int = 2000,
+                              seed: int = 0) -> Estimate:
+    """Agreement minus `constant_agreement` on the same rows, with a 95% CI that resamples clusters of rows
+    (as `clustered_agreement`), the same draw for both: above 0 when the policy has learned when the teacher
+    pushes which way, not only which way it pushes more often."""
+    rows = np.column_stack([_matches(policy, observations, teacher_actions), np.asarray(teacher_actions).reshape(-1)])
+
+    def excess(rows: np.ndarray) -> float:
+        return float(rows[:, 0].mean() - constant_agreement(rows[:, 1]))
+
+    return cluster_bootstrap_ci(excess, rows, clusters=[clusters], n_resamples=n_resamples, seed=seed)
+
+
+def _matches(policy, observations, teacher_actions) -> np.ndarray:
+    chosen = np.asarray(policy(np.asarray(observations))).reshape(-1)
+    return (chosen == np.asarray(teacher_actions).reshape(-1)).astype(np.float64)
+
+
 def constant_agreement(teacher_actions) -> float:
     """The agreement a student reaches by always taking the teacher's more common action: the level an
     imitating student must beat before it can be said to have learned when the teacher pushes which way."""
@@ -329,22 +357,26 @@ def dagger(make_student: Callable[[], object], label_fn: Labeller, observations,
 
 
 def assess_student(student, validation: tuple, teacher_returns, random_returns, *, eval_episodes: int, seed: int,
-                   label_fn: Labeller | None = None, max_labels: int = 2000) -> tuple[dict, Rollouts]:
+                   label_fn: Labeller | None = None, max_labels: int = 2000,
+                   n_resamples: int = 2000) -> tuple[dict, Rollouts]:
     """Everything the chapter reports for one fitted student: agreement with the teacher on held-out
-    episodes, closed-loop return (95% CI), the share of the teacher's mean return it keeps, its
-    fidelity on its own states when the teacher can be asked (`label_fn`), and Welch's tests
-    against the random walk and the teacher. Returns the row and the student's rollouts."""
-    validation_observations, validation_actions = validation
+    episodes (`validation`: their observations, actions and each row's cluster; 95% CI over clusters),
+    closed-loop return (95% CI over its episodes), the share of the teacher's mean return it keeps, its
+    fidelity on its own states when the teacher can be asked (`label_fn`), and Welch's test against the
+    random walk (both sides' episodes independent; the teacher's repeat prompts, so no test against them).
+    Returns the row and the student's rollouts."""
+    validation_observations, validation_actions, validation_clusters = validation
     played = closed_loop_return(student.predict, eval_episodes, seed)
     returns = played.summary()
-    held_out = agreement(student.predict, validation_observations, validation_actions)
-    row = {"return": returns.value, "return 95% CI": f"[{returns.low:.1f}, {returns.high:.1f}]",
+    held_out = clustered_agreement(student.predict, validation_observations, validation_actions, validation_clusters,
+                                   n_resamples, seed)
+    row = {"return": returns.value, "return, 95% CI over episodes": f"[{returns.low:.1f}, {returns.high:.1f}]",
            "share of teacher's return (%)": 100 * returns.value / float(np.mean(teacher_returns)),
            "agreement on held-out teacher states (%)": 100 * held_out.value,
-           "agreement 95% CI (%)": f"[{100 * held_out.low:.1f}, {100 * held_out.high:.1f}]",
+           "agreement, 95% CI over held-out prompt sequences (%)": f"[{100 * held_out.low:.1f}, "
+                                                                   f"{100 * held_out.high:.1f}]",
            "fidelity on own states (%)": np.nan,
-           "p vs random walk": welch_test(played.returns, random_returns),
-           "p vs teacher": welch_test(played.returns, teacher_returns)}
+           "p vs random walk": welch_test(played.returns, random_returns)}
     if label_fn is not None:
         row["fidelity on own states (%)"] = 100 * fidelity(student.predict, label_fn, min(eval_episodes, 200),
                                                             seed + 1, max_labels=max_labels).value

@@ -3,9 +3,8 @@
 Every conversation starts with the 2023 system prompt, opened by who the chatbot is asked to be, and
 the 2023 study's seven example turns. Who it is asked to be is a voice (`eep_utils.personas_new.Voice`:
 a persona in a template and wording, whose introduction opens the prompt, "You are Sir Isaac Newton."
-for Newton in the template "you-are" and wording 1, the 2023 sentence), or, for chapter 04's
-recordings until it is redesigned, a persona of `eep_utils.personas` (its sentence). A protocol decides
-what is sent at each decision:
+for Newton in the template "you-are" and wording 1, the 2023 sentence). A protocol decides what is sent
+at each decision:
 
 - `Study2023Protocol` reproduces the 2023 chat run: the whole conversation re-sent at every
   decision, "You failed, the pole fell too far. Try again:" between episodes, and, once more than
@@ -14,11 +13,11 @@ what is sent at each decision:
 - `BoundedHistoryProtocol(turns=k)` sends the system prompt, the examples and only the last k
   exchanges of the current episode, so the prompt does not grow and episodes run concurrently.
 
-Answers are read with `parse_choice`. A protocol's grammar and number of log-probability alternatives
-are its settings: `ANY_CASE_CHOICE_GRAMMAR` with `ALL_TOP_LOGPROBS` reads the model the way it answers
-(every casing of left and right, with or without a leading space, and P(right) pooled over every
-spelling at the choice position, with the *answer mass*, the probability those spellings hold there);
-the defaults, `CHOICE_GRAMMAR` with `TOP_LOGPROBS`, are what chapter 04's recordings asked. An answer that names no single direction is counted, asked
+Answers are read with `parse_choice`, and the model is read the way it answers: the grammar
+(`ANY_CASE_CHOICE_GRAMMAR`, where the teacher honours one) admits every casing of left and right, with
+or without a leading space, and P(right) is pooled over every spelling at the choice position among
+`ALL_TOP_LOGPROBS` alternatives, with the *answer mass*, the probability those spellings hold there.
+An answer that names no single direction is counted, asked
 again once with a short reminder ("retried"), and if still unreadable resolved by the 2023 study's
 own default, "right" (written " right" into the conversation, as the study did), flagged
 "fallback" so that students do not learn it as the teacher's decision.
@@ -47,7 +46,6 @@ from eep_utils.cartpole.episodes import DECISION_COLUMNS, FRAME_COLUMNS, Episode
 from eep_utils.chat.parsing import MAX_CHARACTERS_PER_TOKEN, agrees_with, choice_reading, parse_choice, within_length
 from eep_utils.chat.running import aclose, run_sync
 from eep_utils.chat.types import BudgetExhausted, ChatAnswer, ChatRequest, Teacher
-from eep_utils.personas import Persona, persona_named
 from eep_utils.personas_new import Voice, template_named
 
 # The 2023 study's system prompt, word for word; only the persona sentence and the state schema vary.
@@ -82,33 +80,25 @@ REMINDER = "Answer only left or right."
 FALLBACK_CHOICE = "right"  # the 2023 scripts' default after unreadable answers
 FALLBACK_HISTORY_TEXT = " right"  # what they wrote into the conversation in its place
 CHOICES = ACTIONS
-CHOICE_GRAMMAR = 'root ::= "left" | "right"'  # GBNF: the answer is exactly one of the two words (chapter 04)
-TOP_LOGPROBS = 10  # alternatives per answer token (chapter 04's recordings)
 # The way a small model answers: "Left" or " right" as readily as "left"; a choice read in one casing
-# measures casing. Every spelling is admitted, and all of them are read (chapter 02).
+# measures casing. Every spelling is admitted (GBNF), and all of them are read.
 ANY_CASE_CHOICE_GRAMMAR = 'root ::= " "? ("left" | "Left" | "LEFT" | "right" | "Right" | "RIGHT")'
-ALL_TOP_LOGPROBS = 20  # the most the chat completions API gives
-
-Speaker = str | Persona | Voice  # who the chatbot is asked to be: a voice, or chapter 04's persona (or its key)
+ALL_TOP_LOGPROBS = 20  # alternatives per answer token: the most the chat completions API gives
 
 
-def persona_sentence(who: Speaker) -> str:
-    """What opens the system prompt before the task text: a voice's introduction and a space, or a
-    persona's sentence ("" for chapter 04's no-persona)."""
-    if isinstance(who, Voice):
-        return template_named(who.template).introduce(who.of(), who.wording) + " "
-    return persona_named(who).sentence
+def persona_sentence(voice: Voice) -> str:
+    """What opens the system prompt before the task text: the voice's introduction and a space."""
+    return template_named(voice.template).introduce(voice.of(), voice.wording) + " "
 
 
-def system_prompt(persona: Speaker, projection: Projection = STUDY_2023) -> str:
-    """The 2023 system prompt as `persona` (a voice, or a persona in its wording), with the projection's
-    state schema."""
-    return persona_sentence(persona) + TASK_PROMPT_2023.format(schema=projection.schema())
+def system_prompt(voice: Voice, projection: Projection = STUDY_2023) -> str:
+    """The 2023 system prompt as `voice`, with the projection's state schema."""
+    return persona_sentence(voice) + TASK_PROMPT_2023.format(schema=projection.schema())
 
 
-def initial_messages(persona: Speaker, projection: Projection = STUDY_2023) -> list[dict]:
+def initial_messages(voice: Voice, projection: Projection = STUDY_2023) -> list[dict]:
     """The system prompt and the 2023 study's example turns: where every conversation starts."""
-    messages = [{"role": "system", "content": system_prompt(persona, projection)}]
+    messages = [{"role": "system", "content": system_prompt(voice, projection)}]
     for state_text, answer in FEW_SHOT_2023:
         messages += [{"role": "user", "content": state_text}, {"role": "assistant", "content": answer}]
     return messages
@@ -156,10 +146,10 @@ class Study2023Protocol:
 
     def request_settings(self) -> dict:
         return {"temperature": 0.0, "max_tokens": 2, "logprobs": self.logprobs,
-                "top_logprobs": TOP_LOGPROBS if self.logprobs else None}
+                "top_logprobs": ALL_TOP_LOGPROBS if self.logprobs else None}
 
-    def conversation(self, persona: Speaker, projection: Projection = STUDY_2023) -> Study2023Conversation:
-        return Study2023Conversation(initial_messages(persona, projection), self.history_episodes)
+    def conversation(self, voice: Voice, projection: Projection = STUDY_2023) -> Study2023Conversation:
+        return Study2023Conversation(initial_messages(voice, projection), self.history_episodes)
 
 
 class BoundedConversation:
@@ -191,14 +181,13 @@ class BoundedHistoryProtocol:
 
     `constrained` adds `grammar`, which lets the answer be only a spelling of "left" or "right" (llama.cpp's
     server reads it; an endpoint that does not, such as OpenAI's, must be asked with constrained=False).
-    `top_logprobs` alternatives are asked for each answer token. The defaults are chapter 04's recordings';
-    chapter 02 asks with `ANY_CASE_CHOICE_GRAMMAR` and `ALL_TOP_LOGPROBS`."""
+    `top_logprobs` alternatives are asked for each answer token."""
 
     turns: int = 4
     logprobs: bool = True
     constrained: bool = False
-    grammar: str = CHOICE_GRAMMAR
-    top_logprobs: int = TOP_LOGPROBS
+    grammar: str = ANY_CASE_CHOICE_GRAMMAR
+    top_logprobs: int = ALL_TOP_LOGPROBS
     shares_history = False
 
     def __post_init__(self):
@@ -218,8 +207,8 @@ class BoundedHistoryProtocol:
                 "top_logprobs": self.top_logprobs if self.logprobs else None,
                 "grammar": self.grammar if self.constrained else None}
 
-    def conversation(self, persona: Speaker, projection: Projection = STUDY_2023) -> BoundedConversation:
-        return BoundedConversation(initial_messages(persona, projection), self.turns)
+    def conversation(self, voice: Voice, projection: Projection = STUDY_2023) -> BoundedConversation:
+        return BoundedConversation(initial_messages(voice, projection), self.turns)
 
 
 # --- Asking for one decision -----------------------------------------------------------------------
@@ -244,8 +233,8 @@ async def decide(teacher: Teacher, conversation, state_text: str, settings: dict
     An answer is a decision when it names exactly one direction and is no longer than the request
     allowed (a server that ignored max_tokens may ramble for kilobytes and end on a direction word).
     P(right) is read where the teacher made its choice (`choice_reading`) and kept only if it favours the
-    choice made; otherwise it is NaN, so a soft label never contradicts the action. Under a grammar that
-    admits only the exact words (`CHOICE_GRAMMAR`) only those tokens count; otherwise every spelling does."""
+    choice made; otherwise it is NaN, so a soft label never contradicts the action. Every spelling of left
+    and right at that position counts."""
     restarts = 0
 
     async def ask(messages: list[dict]) -> tuple[ChatRequest, ChatAnswer]:
@@ -278,7 +267,7 @@ async def decide(teacher: Teacher, conversation, state_text: str, settings: dict
         choice, history_text = FALLBACK_CHOICE, FALLBACK_HISTORY_TEXT
     else:
         history_text = answer.text
-        reading = choice_reading(answer, choice, CHOICES, exact=request.grammar == CHOICE_GRAMMAR)
+        reading = choice_reading(answer, choice, CHOICES)
         if reading is not None:
             probabilities, mass = reading
             p_right = probabilities["right"] if agrees_with(probabilities, choice) else math.nan
@@ -315,7 +304,7 @@ async def _play_episode(teacher, conversation, episode: int, seed: int, settings
     return frames, decisions, sum(d.context_restarts for _, d in asked)
 
 
-def run_cartpole_teacher(teacher: Teacher, persona: Speaker, protocol, n_episodes: int, seed: int,
+def run_cartpole_teacher(teacher: Teacher, voice: Voice, protocol, n_episodes: int, seed: int,
                          steps_per_decision: int = 2, max_in_flight: int = 8,
                          projection: Projection = STUDY_2023) -> EpisodeSet:
     """Let the teacher play `n_episodes` of CartPole-v1 through text, and record every frame and decision.
@@ -324,7 +313,6 @@ def run_cartpole_teacher(teacher: Teacher, persona: Speaker, protocol, n_episode
     If the teacher's budget runs out, the run stops cleanly: the finished episodes are returned
     (metadata `stopped_early` says why), the unfinished one is dropped, and its exchanges stay in
     the transcript so the next run resumes without asking them again."""
-    persona = persona if isinstance(persona, Voice) else persona_named(persona)
     settings = protocol.request_settings()
     finished: dict[int, tuple] = {}
 
@@ -335,7 +323,7 @@ def run_cartpole_teacher(teacher: Teacher, persona: Speaker, protocol, n_episode
     async def main() -> str | None:
         try:
             if protocol.shares_history:
-                conversation = protocol.conversation(persona, projection)
+                conversation = protocol.conversation(voice, projection)
                 for episode in range(n_episodes):
                     await play(episode, conversation)
             else:
@@ -346,7 +334,7 @@ def run_cartpole_teacher(teacher: Teacher, persona: Speaker, protocol, n_episode
                     # answered and recorded, and each stops at its own next request.
                     try:
                         async with gate:
-                            await play(episode, protocol.conversation(persona, projection))
+                            await play(episode, protocol.conversation(voice, projection))
                     except BudgetExhausted as error:
                         budget_stops.append(str(error))
 
@@ -368,7 +356,7 @@ def run_cartpole_teacher(teacher: Teacher, persona: Speaker, protocol, n_episode
     frames = pd.DataFrame([row for e in episodes for row in finished[e][0]], columns=FRAME_COLUMNS)
     decisions = pd.DataFrame([row for e in episodes for row in finished[e][1]], columns=DECISION_COLUMNS)
     metadata = {
-        **speaker_metadata(persona), "system_prompt": system_prompt(persona, projection),
+        **speaker_metadata(voice), "system_prompt": system_prompt(voice, projection),
         "protocol": protocol.name, "seed": seed, "n_episodes_requested": n_episodes,
         "steps_per_decision": steps_per_decision,
         "projection": projection.name, "model": teacher.model,
@@ -378,18 +366,16 @@ def run_cartpole_teacher(teacher: Teacher, persona: Speaker, protocol, n_episode
     return EpisodeSet(teacher.label, teacher.is_chatbot, frames, decisions, metadata)
 
 
-def speaker_metadata(who: Persona | Voice) -> dict:
-    """Who played, for an episode set's metadata: the persona, its wording and, for a voice, its template."""
-    if isinstance(who, Voice):
-        return {"persona": who.persona, "persona_wording": who.wording, "template": who.template, "voice": who.label}
-    return {"persona": who.key, "persona_wording": who.wording}
+def speaker_metadata(voice: Voice) -> dict:
+    """Who played, for an episode set's metadata: the persona, its wording, its template and the voice."""
+    return {"persona": voice.persona, "persona_wording": voice.wording, "template": voice.template,
+            "voice": voice.label}
 
 
-def ask_once(teacher: Teacher, persona: Speaker, state_texts: list[str], protocol: BoundedHistoryProtocol,
+def ask_once(teacher: Teacher, voice: Voice, state_texts: list[str], protocol: BoundedHistoryProtocol,
              max_in_flight: int = 8, projection: Projection = STUDY_2023) -> list[Decision]:
     """The teacher's decision on each state text, each asked as an independent single question (no
     history: the protocol's turns are not used), up to `max_in_flight` at once."""
-    persona = persona if isinstance(persona, Voice) else persona_named(persona)
     settings = protocol.request_settings()
 
     async def main() -> list[Decision]:
@@ -397,7 +383,7 @@ def ask_once(teacher: Teacher, persona: Speaker, state_texts: list[str], protoco
 
         async def one(text: str) -> Decision:
             async with gate:
-                return await decide(teacher, BoundedConversation(initial_messages(persona, projection), 0), text,
+                return await decide(teacher, BoundedConversation(initial_messages(voice, projection), 0), text,
                                     settings)
 
         try:
@@ -408,16 +394,17 @@ def ask_once(teacher: Teacher, persona: Speaker, state_texts: list[str], protoco
     return run_sync(main())
 
 
-def label_observations(teacher: Teacher, persona: str | Persona, observations: np.ndarray, max_in_flight: int = 8,
-                       projection: Projection = STUDY_2023, logprobs: bool = True, constrained: bool = False):
-    """The teacher's action for each observation, asked as independent single questions (for DAgger), with
-    chapter 04's grammar and alternatives.
+def label_observations(teacher: Teacher, voice: Voice, observations: np.ndarray, protocol: BoundedHistoryProtocol,
+                       max_in_flight: int = 8, projection: Projection = STUDY_2023):
+    """The teacher's action for each observation (for DAgger and fidelity): its text state asked as an
+    independent single question (`ask_once`), each distinct text once, as a probe of that state is asked.
 
     Returns (actions, p_right, statuses): int64 actions (0 left, 1 right), the teacher's probability
     of "right" where log-probabilities were given (else NaN), and "ok"/"retried"/"fallback" each."""
     texts = [projection.describe(o) for o in np.asarray(observations, dtype=np.float64).reshape(-1, 4)]
-    decisions = ask_once(teacher, persona, texts, BoundedHistoryProtocol(turns=0, logprobs=logprobs,
-                                                                         constrained=constrained),
-                         max_in_flight, projection)
+    distinct = list(dict.fromkeys(texts))
+    decided = dict(zip(distinct, ask_once(teacher, voice, distinct, protocol, max_in_flight, projection),
+                       strict=True))
+    decisions = [decided[text] for text in texts]
     return (np.array([d.action for d in decisions], dtype=np.int64),
             np.array([d.p_right for d in decisions], dtype=np.float64), [d.status for d in decisions])

@@ -67,8 +67,7 @@ def _spells(token: str) -> str:
 
 
 def choice_probabilities(answer: ChatAnswer, chosen: str, choices: Sequence[str] = ("left", "right"),
-                         exact: bool = False, synonyms: dict[str, Sequence[str]] | None = None
-                         ) -> dict[str, float] | None:
+                         synonyms: dict[str, Sequence[str]] | None = None) -> dict[str, float] | None:
     """The teacher's probability of each choice, read where it made the choice it made.
 
     The position is the first answer token that spells `chosen` (any case, surrounding spaces or
@@ -80,26 +79,22 @@ def choice_probabilities(answer: ChatAnswer, chosen: str, choices: Sequence[str]
     the chosen token is the most probable one there, so the result favours `chosen`; `agrees_with`
     checks that.
 
-    `synonyms` adds words that spell a choice ({"yes": ["true"], "no": ["false"]} for a JSON verdict).
-    `exact` (for an answer a grammar constrained to the exact choice words): only the tokens the grammar
-    admits, spelled exactly, count; a variant it forbids ("Yes", " no") is no vote for its choice."""
-    reading = choice_reading(answer, chosen, choices, exact, synonyms)
+    `synonyms` adds words that spell a choice ({"yes": ["true"], "no": ["false"]} for a JSON verdict)."""
+    reading = choice_reading(answer, chosen, choices, synonyms)
     return None if reading is None else reading[0]
 
 
 def choice_reading(answer: ChatAnswer, chosen: str, choices: Sequence[str] = ("left", "right"),
-                   exact: bool = False, synonyms: dict[str, Sequence[str]] | None = None
-                   ) -> tuple[dict[str, float], float] | None:
+                   synonyms: dict[str, Sequence[str]] | None = None) -> tuple[dict[str, float], float] | None:
     """`choice_probabilities`, and the *answer mass*: the total probability the choices' spellings hold at
     that position before renormalising (small: the model was mostly about to say something else)."""
     if not answer.logprobs:
         return None
-    spelled = (lambda token: token) if exact else _spells
-    wanted = {(choice if exact else choice.lower()): choice for choice in choices}
+    wanted = {choice.lower(): choice for choice in choices}
     for choice, words in (synonyms or {}).items():
-        wanted.update({(word if exact else word.lower()): choice for word in words})
+        wanted.update({word.lower(): choice for word in words})
     for position in answer.logprobs:
-        if wanted.get(spelled(position["token"])) != chosen:
+        if wanted.get(_spells(position["token"])) != chosen:
             continue
         if not position.get("top_logprobs"):
             return None
@@ -107,7 +102,7 @@ def choice_reading(answer: ChatAnswer, chosen: str, choices: Sequence[str] = ("l
         alternatives = {alt["token"]: alt["logprob"] for alt in position["top_logprobs"]}
         alternatives.setdefault(position["token"], position["logprob"])
         for token, logprob in alternatives.items():
-            choice = wanted.get(spelled(token))
+            choice = wanted.get(_spells(token))
             if choice is not None:
                 mass[choice] += math.exp(logprob)
         total = sum(mass.values())

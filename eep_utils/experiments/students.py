@@ -1,17 +1,23 @@
 """Chapter 04 · Embodied students: imitation carries a teacher's CartPole behaviour into a body.
 
 A student senses CartPole's four numbers directly (never the text, never the reward) and learns only to
-imitate a teacher's recorded decisions. The experiment, top to bottom:
+imitate a teacher's recorded decisions. The teachers are chapter 02's: each persona of `params.personas`
+in the template "you-are" and wording 1 (Newton's is the 2023 prompt; `no_persona` is the explicit
+neutral control, "a helpful assistant"). The experiment, top to bottom:
 
 1. The 2023 student re-examined (needs the 2023 recordings; without them its claims are not made): its
    training pairs checked against CartPole's dynamics, and its published table reproduced.
 2. Students of this build's teachers (chapter 02's rollouts, and the 2023 chat run): four kinds of
    student (five when tuned) trained on whole episodes, validation episodes held out, each played for
-   `eval_episodes` episodes against its teacher and the book's random walk (chapter 01's).
-3. Newton's and the control's students compared on the same text states: do they differ where their
-   teachers differ?
-4. DAgger, where the teacher can still be asked (its labels, like the fidelity labels, are the
-   `cartpole-<persona>-labels` experiments), and soft labels where the teacher gave log-probabilities.
+   `eval_episodes` episodes against its teacher and the book's random walk (chapter 01's). Agreement on
+   held-out episodes is resampled by the prompt sequences they replay, not by decisions.
+3. Newton's and the control's students compared text state by text state: the teachers' decisions are
+   chapter 02's probes (one question per state), the students' their actions at each state's
+   representative observation. Do the students differ where the teachers do?
+4. DAgger, where the teacher can still be asked: its labels, like the fidelity labels, are asked as chapter
+   02 asks its probes (the voice's system prompt, any casing of left and right, 20 alternatives), one
+   question per text state, all recorded in the experiment `04_students`; soft labels where the teacher
+   gave log-probabilities.
 """
 from __future__ import annotations
 
@@ -24,40 +30,40 @@ import pandas as pd
 from eep_utils.cartpole.behaviour import (DisagreementPatterns, disagreement_patterns, disagreement_statement,
                                           follows_teachers)
 from eep_utils.cartpole.body import Rollouts
-from eep_utils.cartpole.embodiment import STEPS_PER_DECISION_2023
+from eep_utils.cartpole.contrasts import prompt_sequences, return_ci
+from eep_utils.cartpole.embodiment import STEPS_PER_DECISION_2023, STUDY_2023
 from eep_utils.cartpole.episodes import EpisodeSet, push_consistency
 from eep_utils.cartpole.evaluation import (RANDOM_WALK_FILE, RandomWalkBaseline, compared, load_random_walk,
                                            play_episode_from)
 from eep_utils.cartpole.stand_in import RuleStandIn
-from eep_utils.cartpole.students import (STUDENTS, TUNING_GRIDS, Labeller, agreement, assess_student,
-                                         closed_loop_return, constant_agreement, dagger, split_by_episode,
-                                         tune_student)
+from eep_utils.cartpole.students import (STUDENTS, TUNING_GRIDS, Labeller, agreement_beyond_constant,
+                                         assess_student, closed_loop_return, clustered_agreement,
+                                         constant_agreement, dagger, split_by_episode, tune_student)
 from eep_utils.cartpole.teaching import label_observations
 from eep_utils.chat.types import Teacher, TranscriptMiss, accepts_grammar
 from eep_utils.experiments import embodiment
 from eep_utils.experiments import teachers as teacher_rollouts
-from eep_utils.experiments.base import (ChapterResult, Claim, TeacherFactory, headline_row, made_if_missing,
+from eep_utils.experiments.base import (ChapterResult, Claim, TeacherFactory, headline_row, made_if_missing, teacher_name,
                                        teachers_by_setting)
 from eep_utils.experiments.params import StudentsParams, params_for
-from eep_utils.stats import Estimate, mean_ci, proportion_ci
+from eep_utils.personas_new import Voice
+from eep_utils.stats import Estimate, above_zero, proportion_ci
 from eep_utils.study2023.fetch import OriginalStudyUnavailable
 from eep_utils.study2023.recordings import ORIGINAL_TRAINING_ROWS, OriginalStudy, locate
 from eep_utils.study2023.replay import zipped_pair_alignment
 from eep_utils.study2023.reproduction import aligned_statement, pairing_statement, reproduction_table
 
-CHAPTER = "04_students"
+CHAPTER = "04_students"  # also the experiment (transcript) every DAgger and fidelity label is recorded in
 NEWTON, CONTROL = "newton", "no_persona"  # the pair whose students are compared
 CHATGPT_2023 = "chatgpt_2023"  # the 2023 chat run's demonstrations
 STUDENT_KINDS = ("original_xgboost", "xgboost", "logistic", "mlp")
 TUNED = "xgboost (tuned)"
 EVAL_SEED_OFFSET = 40_000  # students play episodes no teacher and no baseline chapter played
 SHOWN_EPISODES = 20  # episodes the animated student plays; the longest is shown
+N_RESAMPLES = 2000  # bootstrap resamples of every interval the chapter computes
 PUBLISHED, HERE = "XGBoost student, published model", "played here"
-
-CAVEAT = ("The comparison rests on the text states that both teachers visited and where all four have a "
-          "majority; with few episodes these are few, and a teacher's majority in a rarely visited state is "
-          "itself uncertain. A chatbot with a two-turn history may also act differently in one text state at "
-          "different times; the majority summarises that.")
+UNIT_SEQUENCES = "95% CI over held-out prompt sequences"
+UNIT_STATES = "95% CI over text states"
 
 
 def run(params: StudentsParams, artifacts_dir: str | Path, teachers: TeacherFactory | None = None) -> ChapterResult:
@@ -68,7 +74,7 @@ def run(params: StudentsParams, artifacts_dir: str | Path, teachers: TeacherFact
     teachers = teachers or teachers_by_setting(params.teacher)
     eval_seed = params.seed + EVAL_SEED_OFFSET
     notes: list[str] = []
-    result = ChapterResult(CHAPTER, key_result="", caveat=CAVEAT, notes=notes)
+    result = ChapterResult(CHAPTER, key_result="", notes=notes)
     random_walk = _random_walk(params, artifacts_dir, notes)
 
     # 1. The 2023 student, re-examined: its pairs against CartPole's dynamics, its table reproduced.
@@ -86,30 +92,43 @@ def run(params: StudentsParams, artifacts_dir: str | Path, teachers: TeacherFact
         result.sentences["why_numbers_differ"] = ("Without the 2023 recordings this build reproduces no part of "
                                                   "the published table.")
 
-    # 2. Students of this build's teachers, each played against its teacher and the random walk.
-    demonstrations = _rollouts(params, artifacts_dir, notes, teachers)
+    # 2. Students of chapter 02's teachers, each played against its teacher and the random walk.
+    demonstrations, probes = _chapter_02(params, artifacts_dir, notes, teachers)
     if chat is not None:
         demonstrations[CHATGPT_2023] = chat
-    asked = {persona: teachers(f"cartpole-{persona}-labels", RuleStandIn(persona)) for persona in params.personas}
-    labellers = {persona: _labeller(teacher, persona) for persona, teacher in asked.items()}
-    trained = {name: train_students(episodes, labellers.get(name), random_walk.returns, params, eval_seed)
+    clusters = {name: prompt_sequences(episodes, shared_history=name == CHATGPT_2023)
+                for name, episodes in demonstrations.items()}
+    voices = {persona: Voice(persona, teacher_rollouts.MAIN_TEMPLATE, teacher_rollouts.MAIN_WORDING)
+              for persona in params.personas}
+    asked = {persona: teachers(CHAPTER, RuleStandIn(persona)) for persona in params.personas}
+    labellers = {persona: _labeller(teacher, voices[persona]) for persona, teacher in asked.items()}
+    trained = {name: train_students(episodes, clusters[name], labellers.get(name), random_walk.returns, params,
+                                    eval_seed)
                for name, episodes in demonstrations.items()}
     result.tables["demonstrations"] = pd.DataFrame([
         {"demonstrations of": name, "teacher": d.teacher, "chatbot": d.is_chatbot, "episodes": d.n_episodes,
-         "decisions": len(d.decisions)} for name, d in demonstrations.items()]).set_index("demonstrations of")
+         "distinct prompt sequences": len(np.unique(clusters[name])), "decisions": len(d.decisions)}
+        for name, d in demonstrations.items()]).set_index("demonstrations of")
     result.tables["students"] = _students_display(trained)
-    result.figures["returns"] = _returns_figure_data(demonstrations, trained)
+    result.figures["returns"] = _returns_figure_data(demonstrations, clusters, trained, params.seed)
     result.numbers.update(eval_episodes=params.eval_episodes, walk_episodes=len(random_walk.returns))
 
-    # 3. Do Newton's and the control's students differ where their teachers do?
-    patterns = {kind: disagreement_patterns(demonstrations[NEWTON], demonstrations[CONTROL],
+    # 3. Do Newton's and the control's students differ where their teachers do? Unit: the text state.
+    decisions = {persona: probe_decisions(probes, voices[persona]) for persona in (NEWTON, CONTROL)}
+    patterns = {kind: disagreement_patterns(decisions[NEWTON], decisions[CONTROL],
                                             trained[NEWTON].students[kind].predict,
-                                            trained[CONTROL].students[kind].predict, seed=params.seed)
+                                            trained[CONTROL].students[kind].predict, n_resamples=N_RESAMPLES,
+                                            seed=params.seed)
                 for kind in trained[NEWTON].students}
-    result.tables["disagreement"] = _disagreement_display(patterns)
+    taught = taught_states(patterns["xgboost"], demonstrations[NEWTON], demonstrations[CONTROL])
+    result.tables["disagreement"] = _disagreement_display(patterns, taught)
     pattern = patterns["xgboost"]
     same_way = disagreement_statement(pattern, "Newton", "the control", "XGBoost students")
     result.sentences["same_way"] = same_way
+    consistency = {persona: rollouts_repeat_probes(demonstrations[persona], decisions[persona])
+                   for persona in (NEWTON, CONTROL)}
+    result.numbers.update(states_compared=pattern.teachers.n, states_taught=taught,
+                          teachers_differ=pattern.teachers_differ_in)
 
     # 4. DAgger where the teacher can be asked again; soft labels where it gave log-probabilities.
     histories = {}
@@ -133,30 +152,36 @@ def run(params: StudentsParams, artifacts_dir: str | Path, teachers: TeacherFact
 
     # Claims, the key result and what the chapter concludes.
     newton = trained[NEWTON]
-    agrees = agreement(newton.students["xgboost"].predict, *newton.held_out)
+    student = newton.students["xgboost"].predict
+    agrees = clustered_agreement(student, *newton.held_out, n_resamples=N_RESAMPLES, seed=params.seed)
+    beyond = agreement_beyond_constant(student, *newton.held_out, n_resamples=N_RESAMPLES, seed=params.seed)
     constant = constant_agreement(newton.held_out[1])
     newton_return = newton.rollouts["xgboost"].summary()
-    newton_teacher = mean_ci(demonstrations[NEWTON].returns())
     teacher_a, teacher_b = demonstrations[NEWTON], demonstrations[CONTROL]
-    above_constant = compared(agrees, Estimate(constant, constant, constant, len(newton.held_out[1])))
+    newton_teacher = return_ci(teacher_a.returns(), clusters[NEWTON], N_RESAMPLES, params.seed)
+    chatbot = teacher_a.is_chatbot and teacher_b.is_chatbot
+    who = teacher_name(teacher_a.teacher, teacher_a.is_chatbot)
     result.claims.append(_claim(
         f"A student of {teacher_a.teacher} as Newton agrees with its teacher on held-out episodes more often "
         "than always pushing the teacher's more common way",
-        tested=teacher_a.is_chatbot, verdict=_above(above_constant),
-        evidence=f"agreement {agrees} (Wilson 95% CI); the constant {constant:.2f}", teacher=teacher_a.teacher))
+        tested=teacher_a.is_chatbot, verdict=above_zero(beyond),
+        evidence=(f"agreement {agrees.value:.2f}, the constant {constant:.2f}; the difference {beyond.value:.2f} "
+                  f"[{beyond.low:.2f}, {beyond.high:.2f}] ({UNIT_SEQUENCES}, {beyond.n} of them)"),
+        teacher=teacher_a.teacher))
     follows = follows_teachers(pattern)
-    # Teachers that never (or always) differ leave no pattern for students to follow: the chatbot
-    # answered, but this build's statistic is undefined, so the claim is inconclusive.
-    testable = 0 < pattern.teachers.value < 1
-    result.claims.append(_claim(
-        "The XGBoost student of Newton differs from the control's where the teachers do",
-        tested=teacher_a.is_chatbot and teacher_b.is_chatbot, verdict=follows if testable else None,
-        evidence=same_way, teacher=teacher_a.teacher))
+    follows_statement = "The XGBoost student of Newton differs from the control's where the teachers do"
+    if not chatbot:
+        result.claims.append(Claim.not_tested(follows_statement, same_way, teacher_a.teacher))
+    elif 0 < pattern.teachers.value < 1:
+        result.claims.append(Claim.decided(follows_statement, follows, same_way, teacher_a.teacher))
+    else:  # teachers that never (or always) differ leave no pattern for students to follow
+        result.claims.append(Claim.not_testable(follows_statement, same_way, teacher_a.teacher))
     if study is not None:  # the 2023 part's claims are made only with its recordings
         chatgpt, walk = trained[CHATGPT_2023].rollouts["original_xgboost"].summary(), random_walk.summary()
         result.claims.append(Claim.decided(
             "A student trained on correctly paired 2023 ChatGPT decisions beats a random walk",
-            _above(compared(chatgpt, walk)), f"return {chatgpt} vs random walk {walk} (95% CIs)", chat.teacher))
+            _above(compared(chatgpt, walk)), f"return {chatgpt} vs random walk {walk} (95% CIs over episodes)",
+            chat.teacher))
         aligned, aligned_better = aligned_statement(reproduction)
         result.claims.append(Claim.decided(
             "The 2023 recipe does better on correctly paired frames than on the published arrays",
@@ -166,14 +191,21 @@ def run(params: StudentsParams, artifacts_dir: str | Path, teachers: TeacherFact
         result.sentences["study_statement"] = "The 2023 recordings were not available to this build."
     result.headline = best_students(demonstrations, trained)
     result.sentences["stand_in_note"] = _stand_in_note(demonstrations)
-    result.numbers.update(agree_newton=Estimate(100 * agrees.value, 100 * agrees.low, 100 * agrees.high, agrees.n),
+    result.numbers.update(agree_newton=_percent(agrees), agree_beyond_newton=_percent(beyond),
                           constant_newton=100 * constant)
     result.key_result = (
         f"The XGBoost student of {teacher_a.teacher} as Newton agrees with it on **{100 * agrees.value:.0f}%** of "
-        f"held-out decisions (95% CI {100 * agrees.low:.0f}–{100 * agrees.high:.0f}%; always pushing its more "
-        f"common way: {100 * constant:.0f}%) and survives {newton_return.value:.1f} frames against the teacher's "
+        f"held-out decisions (95% CI {100 * agrees.low:.0f}–{100 * agrees.high:.0f}% over {agrees.n} held-out "
+        f"prompt sequences; always pushing its more common way: {100 * constant:.0f}%) and survives "
+        f"{newton_return.value:.1f} frames (mean over {newton_return.n} episodes) against the teacher's "
         f"{newton_teacher.value:.1f}. For Newton's and the control's students, {same_way}.")
+    result.caveat = caveat(chatbot, who, pattern, taught, consistency, beyond)
     return result
+
+
+def _percent(estimate: Estimate) -> Estimate:
+    return Estimate(100 * estimate.value, 100 * estimate.low, 100 * estimate.high, estimate.n,
+                    estimate.level, estimate.undefined)
 
 
 # --- Earlier chapters' artefacts --------------------------------------------------------------------------
@@ -187,13 +219,16 @@ def _random_walk(params: StudentsParams, artifacts_dir, notes: list[str]) -> Ran
     return load_random_walk(artifacts_dir, STEPS_PER_DECISION_2023)
 
 
-def _rollouts(params: StudentsParams, artifacts_dir, notes: list[str], teachers: TeacherFactory) -> dict:
-    """Chapter 02's rollouts of every persona (artifacts_dir/rollouts/<persona>), asked of the same teachers."""
+def _chapter_02(params: StudentsParams, artifacts_dir, notes: list[str],
+                teachers: TeacherFactory) -> tuple[dict[str, EpisodeSet], pd.DataFrame]:
+    """Chapter 02's rollouts of every persona's main voice (artifacts_dir/rollouts/<persona>) and every voice's
+    probes (artifacts_dir/probes.parquet), made by chapter 02's experiment if missing."""
     folders = [Path(artifacts_dir) / "rollouts" / persona for persona in params.personas]
-    notes += made_if_missing(folders, teacher_rollouts.CHAPTER,
+    probes = Path(artifacts_dir) / teacher_rollouts.PROBES_FILE
+    notes += made_if_missing([*folders, probes], teacher_rollouts.CHAPTER,
                              lambda: teacher_rollouts.run(params_for(teacher_rollouts.CHAPTER, params.quick),
                                                           artifacts_dir, teachers), params.quick)
-    return {folder.name: EpisodeSet.load(folder) for folder in folders}
+    return {folder.name: EpisodeSet.load(folder) for folder in folders}, pd.read_parquet(probes)
 
 
 def _study_2023() -> tuple[OriginalStudy | None, EpisodeSet | None, str]:
@@ -281,23 +316,26 @@ class TrainedStudents:
     students: dict  # kind -> fitted student
     rows: dict  # kind -> the students table's row
     rollouts: dict[str, Rollouts]  # kind -> the student's own episodes
-    held_out: tuple[np.ndarray, np.ndarray]  # the validation episodes' (observations, actions)
+    held_out: tuple[np.ndarray, np.ndarray, np.ndarray]  # the validation episodes' observations, actions, clusters
     training_pairs: int
 
 
-def _labeller(teacher: Teacher, persona: str) -> Labeller:
-    """The teacher asked about states it never saw (DAgger, fidelity), one independent question each."""
-    constrained = accepts_grammar(teacher)
-    return lambda observations: label_observations(teacher, persona, observations, constrained=constrained)[:2]
+def _labeller(teacher: Teacher, voice: Voice) -> Labeller:
+    """The teacher asked about states it never saw (DAgger, fidelity) as chapter 02 asks its probes: one
+    independent question per text state, in the voice, read the way the model answers."""
+    protocol = teacher_rollouts.answer_protocol(0, accepts_grammar(teacher))
+    return lambda observations: label_observations(teacher, voice, observations, protocol)[:2]
 
 
-def train_students(episodes: EpisodeSet, label_fn: Labeller | None, random_returns, params: StudentsParams,
-                   eval_seed: int) -> TrainedStudents:
+def train_students(episodes: EpisodeSet, clusters: np.ndarray, label_fn: Labeller | None, random_returns,
+                   params: StudentsParams, eval_seed: int) -> TrainedStudents:
     """Every kind of student trained on the teacher's dynamics-checked decisions (whole episodes held out
-    for validation), then played and assessed (`assess_student`); fidelity only where `label_fn` can ask."""
+    for validation), then played and assessed (`assess_student`); fidelity only where `label_fn` can ask.
+    `clusters` labels the teacher's episodes (in episode order) by the prompt sequence they replay."""
     X, y, groups = episodes.training_pairs(dynamics_checked=True)
+    cluster_of = dict(zip(sorted(episodes.frames["episode"].unique()), clusters, strict=True))
     train, validation = split_by_episode(groups, params.validation_fraction, params.seed)
-    held_out = X[validation], y[validation]
+    held_out = X[validation], y[validation], np.array([cluster_of[episode] for episode in groups[validation]])
     students = {kind: STUDENTS[kind]() for kind in STUDENT_KINDS}
     if params.tune:
         students[TUNED] = tune_student(STUDENTS["xgboost"](), TUNING_GRIDS["xgboost"], X[train], y[train],
@@ -308,7 +346,8 @@ def train_students(episodes: EpisodeSet, label_fn: Labeller | None, random_retur
             student.fit(X[train], y[train])
         rows[kind], rollouts[kind] = assess_student(student, held_out, episodes.returns(), random_returns,
                                                     eval_episodes=params.eval_episodes, seed=eval_seed,
-                                                    label_fn=label_fn, max_labels=params.dagger_max_labels)
+                                                    label_fn=label_fn, max_labels=params.dagger_max_labels,
+                                                    n_resamples=N_RESAMPLES)
     return TrainedStudents(students, rows, rollouts, held_out, len(train))
 
 
@@ -317,15 +356,17 @@ def _students_display(trained: dict[str, TrainedStudents]) -> pd.DataFrame:
                           for name, t in trained.items() for kind, row in t.rows.items()])
     return _formatted(table, {"return": "{:.1f}", "share of teacher's return (%)": "{:.0f}",
                               "agreement on held-out teacher states (%)": "{:.1f}",
-                              "fidelity on own states (%)": "{:.1f}", "p vs random walk": "{:.2g}",
-                              "p vs teacher": "{:.2g}"}).set_index(["teacher", "student"])
+                              "fidelity on own states (%)": "{:.1f}",
+                              "p vs random walk": "{:.2g}"}).set_index(["teacher", "student"])
 
 
-def _returns_figure_data(demonstrations: dict[str, EpisodeSet], trained: dict[str, TrainedStudents]) -> pd.DataFrame:
-    """Per teacher: its return, then each student's (mean and 95% CI over episodes)."""
+def _returns_figure_data(demonstrations: dict[str, EpisodeSet], clusters: dict[str, np.ndarray],
+                         trained: dict[str, TrainedStudents], seed: int) -> pd.DataFrame:
+    """Per teacher: its return (95% CI over the distinct prompt sequences its episodes replay), then each
+    student's (95% CI over its episodes, each from its own starting state)."""
     rows = []
     for name, episodes in demonstrations.items():
-        entries = [("teacher", mean_ci(episodes.returns()))]
+        entries = [("teacher", return_ci(episodes.returns(), clusters[name], N_RESAMPLES, seed))]
         entries += [(kind, played.summary()) for kind, played in trained[name].rollouts.items()]
         rows += [{"teacher": name, "who": who, "label": f"{name}: {who}", **e.as_dict()} for who, e in entries]
     return pd.DataFrame(rows)
@@ -354,20 +395,104 @@ def _stand_in_note(demonstrations: dict[str, EpisodeSet]) -> str:
 # --- 3. Newton's and the control's students ---------------------------------------------------------------
 
 
-def _disagreement_display(patterns: dict[str, DisagreementPatterns]) -> pd.DataFrame:
+def probe_decisions(probes: pd.DataFrame, voice: Voice) -> np.ndarray:
+    """The voice's decision in every text state as chapter 02's probes read it (1 right, 0 left, NaN where it
+    named no direction), in state order."""
+    rows = probes[(probes["persona"] == voice.persona) & (probes["template"] == voice.template)
+                  & (probes["wording"] == voice.wording)].sort_values("state")
+    if rows["state"].tolist() != list(range(STUDY_2023.n_states)):
+        raise ValueError(f"chapter 02's probes ({teacher_rollouts.PROBES_FILE}) hold {len(rows)} text states for "
+                         f"{voice.label}, not all {STUDY_2023.n_states}: run chapter 02 again")
+    return rows["decision"].to_numpy(np.float64)
+
+
+def taught_states(pattern: DisagreementPatterns, *teachers: EpisodeSet) -> int:
+    """How many of the compared text states occur in every teacher's demonstrations (elsewhere a student
+    extrapolates)."""
+    compared = set(pattern.states["state"])
+    for episodes in teachers:
+        observations, _, _ = episodes.training_pairs(dynamics_checked=True)
+        compared &= set(STUDY_2023.state_index(observations).tolist())
+    return len(compared)
+
+
+def rollouts_repeat_probes(episodes: EpisodeSet, decisions: np.ndarray) -> tuple[int, int]:
+    """(states, of) — in how many of the text states the teacher's rollouts visited, where its probe named a
+    direction, every decision the rollouts took there is the probe's: a rollout carries two turns of
+    history, which can change a temperature-0 answer, and students learn the rollouts."""
+    observations, actions, _ = episodes.training_pairs(dynamics_checked=True)
+    states = STUDY_2023.state_index(observations)
+    visited = [state for state in np.unique(states) if np.isfinite(decisions[state])]
+    same = sum(bool(np.all(actions[states == state] == decisions[state])) for state in visited)
+    return same, len(visited)
+
+
+def _disagreement_display(patterns: dict[str, DisagreementPatterns], taught: int) -> pd.DataFrame:
     def percent(e):
         return f"{100 * e.value:.0f} [{100 * e.low:.0f}, {100 * e.high:.0f}]"
 
     def kappa(e):
         if not np.isfinite(e.value):  # a pattern that is constant has no kappa
             return "undefined"
+        if not np.isfinite(e.low):
+            return f"{e.value:.2f} (no interval)"
         return f"{e.value:.2f} [{e.low:.2f}, {e.high:.2f}]"
 
     return pd.DataFrame([{"student": kind, "text states compared": r.teachers.n,
-                          "teachers differ (%, 95% CI)": percent(r.teachers),
-                          "students differ (%, 95% CI)": percent(r.students),
-                          "kappa between the patterns (95% CI)": kappa(r.pattern)}
+                          "of them in both teachers' demonstrations": taught,
+                          f"teachers differ (%, {UNIT_STATES})": percent(r.teachers),
+                          f"students differ (%, {UNIT_STATES})": percent(r.students),
+                          f"kappa between the patterns ({UNIT_STATES})": kappa(r.pattern),
+                          "resamples where kappa is undefined": r.pattern.undefined}
                          for kind, r in patterns.items()]).set_index("student")
+
+
+def caveat(chatbot: bool, who: str, pattern: DisagreementPatterns, taught: int,
+           consistency: dict[str, tuple[int, int]], beyond: Estimate) -> str:
+    """What limits the chapter's conclusions, chosen by this build's numbers and naming its chatbot."""
+    if not chatbot:
+        return ("The teachers here are stand-ins: differences between their students are differences between "
+                "rules we wrote. Only a chatbot teacher can show that imitation carries a *persona* into a body, so "
+                "the introduction marks these claims \"not tested\" in this build.")
+    n, differ = pattern.teachers.n, pattern.teachers_differ_in
+    parts = []
+    if n == 0:
+        parts.append(f"{who} named no direction as both Newton and the control in any text state, so their students "
+                     "cannot be compared")
+    elif differ == 0:
+        parts.append(f"Asked once per text state, {who} as Newton and as the neutral control chose the same way in "
+                     f"all {n} states: there is no persona difference for a student to inherit, so whether imitation "
+                     "carries a persona into a body is not testable with this chatbot")
+    elif differ == n:
+        parts.append(f"Asked once per text state, {who} as Newton and as the neutral control chose differently in "
+                     f"all {n} states, so no pattern of difference is left for the students to follow")
+    else:
+        verdict = follows_teachers(pattern)
+        rests = (f"Asked once per text state, {who} as Newton and as the neutral control chose differently in "
+                 f"{differ} of {n} states; the comparison of their students rests on those {differ}")
+        if verdict is None:
+            rests += (", too few for kappa's interval over text states to tell following from chance"
+                      if np.isfinite(pattern.pattern.value) else ", and the students' pattern left kappa undefined")
+        elif pattern.students.value == 0:
+            rests += "; their students, asked at each state's representative observation, differ in none of them"
+        parts.append(rests)
+    if n and taught < n:
+        parts.append(f"{n - taught} of the {n} compared states never occur in both teachers' demonstrations: there a "
+                     "student's action is its extrapolation, not something it was shown")
+    drifted = {persona: counts for persona, counts in consistency.items() if counts[0] < counts[1]}
+    if drifted:
+        listed = " and ".join(f"{'Newton' if persona == NEWTON else 'the control'} in {same} of the {of} text "
+                              "states its rollouts visited" for persona, (same, of) in drifted.items())
+        parts.append("With two turns of history in their rollouts, the teachers did not always answer as in their "
+                     f"probes: every rollout decision matched the probe for {listed}; a student learns the "
+                     "rollouts, the comparison reads the probes")
+    if beyond.n < 5:
+        parts.append(f"The held-out episodes of Newton's teacher replay only {beyond.n} distinct prompt "
+                     f"sequence{'s' if beyond.n != 1 else ''}, so the agreement's interval rests on that many")
+    parts.append("Whether a bigger model's personas carry further is one setting away (`EEP_LOCAL_MODEL` for a "
+                 "bigger GGUF, or `OPENAI_BASE_URL`, `OPENAI_API_KEY` and `EEP_CHATBOT_MODEL` for an endpoint; "
+                 "*Re-run with your own chatbot* estimates the time and cost)")
+    return ". ".join(parts) + "."
 
 
 # --- 4. Soft labels and one student's episode -------------------------------------------------------------
@@ -391,7 +516,7 @@ def soft_label_students(with_probabilities: dict[str, EpisodeSet], eval_episodes
             student = STUDENTS["xgboost"]().fit(X, y, p_right=labels)
             e = closed_loop_return(student.predict, eval_episodes, eval_seed).summary()
             rows.append({"teacher": name, "labels": kind, "return": f"{e.value:.1f}",
-                         "95% CI": f"[{e.low:.1f}, {e.high:.1f}]"})
+                         "95% CI over episodes": f"[{e.low:.1f}, {e.high:.1f}]"})
     return pd.DataFrame(rows).set_index(["teacher", "labels"])
 
 

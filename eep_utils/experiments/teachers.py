@@ -60,6 +60,7 @@ BOUND_CLAIM = ("Newton's effect on how the chatbot drives, if any, is smaller th
 SYNTHETIC = "synthetic teacher (a positive control, not a chatbot)"
 UNIT_STATES = "95% CI over text states"
 UNIT_CLUSTERS = "95% CI over distinct prompt sequences"
+PROBES_FILE = "probes.parquet"  # every voice's probe answers (artifacts_dir/probes.parquet): chapter 04 reads them
 
 
 def run(params: TeacherRolloutsParams, artifacts_dir: str | Path,
@@ -99,6 +100,7 @@ def run(params: TeacherRolloutsParams, artifacts_dir: str | Path,
     probed = {voice: ask_once(asked[voice.persona], voice, texts, answer_protocol(0, grammar), params.max_in_flight)
               for voice in cast}
     probes = probes_of(probed, params)
+    save_probes(probed, artifacts_dir)
     first = {persona: Voice(persona, params.templates[0], 1) for persona in params.personas}
     free = {persona: ask_once(asked[persona], voice, texts, answer_protocol(0, False), params.max_in_flight)
             if grammar else probed[voice] for persona, voice in first.items()}
@@ -282,14 +284,30 @@ def soft_p_right(decision: Decision) -> float:
     return decision.p_right if np.isfinite(decision.p_right) else float(decision.action)
 
 
+def probe_decision(decision: Decision) -> float:
+    """1.0 right, 0.0 left, NaN where the answer named no direction (a fallback is not the teacher's choice)."""
+    return math.nan if decision.status == "fallback" else float(decision.action)
+
+
 def probes_of(probed: dict[Voice, list[Decision]], params: TeacherRolloutsParams) -> Probes:
     """The probe answers as arrays [template, persona, wording, state]."""
     def array(read) -> np.ndarray:
         return np.array([[[[read(d) for d in probed[Voice(p, t, w)]] for w in (1, 2)] for p in params.personas]
                          for t in params.templates], dtype=np.float64)
 
-    return Probes(tuple(params.templates), tuple(params.personas), array(soft_p_right),
-                  array(lambda d: math.nan if d.status == "fallback" else float(d.action)), array(lambda d: d.mass))
+    return Probes(tuple(params.templates), tuple(params.personas), array(soft_p_right), array(probe_decision),
+                  array(lambda d: d.mass))
+
+
+def save_probes(probed: dict[Voice, list[Decision]], folder: Path) -> None:
+    """The probe answers, one row per voice and text state (a probe's position is its state), as `probes_of`
+    reads them: saved for chapter 04, which compares its students where these teachers differ."""
+    rows = [{"persona": voice.persona, "template": voice.template, "wording": voice.wording, "state": state,
+             "p_right": soft_p_right(decision), "decision": probe_decision(decision), "mass": decision.mass,
+             "status": decision.status}
+            for voice, decisions in probed.items() for state, decision in enumerate(decisions)]
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows).to_parquet(Path(folder) / PROBES_FILE)
 
 
 def reading_table(probed: dict[Voice, list[Decision]], chatbot: bool) -> pd.DataFrame:
