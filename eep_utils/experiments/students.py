@@ -86,13 +86,15 @@ def run(params: StudentsParams, artifacts_dir: str | Path, teachers: TeacherFact
         result.sentences["why_numbers_differ"] = ("Without the 2023 recordings this build reproduces no part of "
                                                   "the published table.")
 
-    # 2. Students of this build's teachers, each played against its teacher and the random walk.
+    # 2. Students of this build's teachers, each played against its teacher and the random walk; the personas'
+    # students (and DAgger's, section 4) asked about by their teachers.
     demonstrations = _rollouts(params, artifacts_dir, notes, teachers)
+    labels = ask(params, teachers, demonstrations, random_walk.returns)
+    asked = labels.teachers
     if chat is not None:
         demonstrations[CHATGPT_2023] = chat
-    asked = {persona: teachers(f"cartpole-{persona}-labels", RuleStandIn(persona)) for persona in params.personas}
-    labellers = {persona: _labeller(teacher, persona) for persona, teacher in asked.items()}
-    trained = {name: train_students(episodes, labellers.get(name), random_walk.returns, params, eval_seed)
+    trained = {name: labels.trained[name] if name in labels.trained else
+               train_students(episodes, None, random_walk.returns, params, eval_seed)
                for name, episodes in demonstrations.items()}
     result.tables["demonstrations"] = pd.DataFrame([
         {"demonstrations of": name, "teacher": d.teacher, "chatbot": d.is_chatbot, "episodes": d.n_episodes,
@@ -111,18 +113,10 @@ def run(params: StudentsParams, artifacts_dir: str | Path, teachers: TeacherFact
     same_way = disagreement_statement(pattern, "Newton", "the control", "XGBoost students")
     result.sentences["same_way"] = same_way
 
-    # 4. DAgger where the teacher can be asked again; soft labels where it gave log-probabilities.
-    histories = {}
-    for persona in params.personas:
-        X, y, _ = demonstrations[persona].training_pairs(dynamics_checked=True)
-        try:
-            histories[persona] = dagger(STUDENTS["xgboost"], labellers[persona], X, y,
-                                        iterations=params.dagger_iterations,
-                                        rollout_episodes=params.dagger_rollout_episodes,
-                                        max_new_labels=params.dagger_max_labels, eval_episodes=params.eval_episodes,
-                                        seed=eval_seed, progress=False).history
-        except TranscriptMiss as error:
-            notes.append(f"DAgger for {persona} skipped: the replayed transcripts lack its labels ({error}).")
+    # 4. DAgger where the teacher can be asked again (asked in section 2); soft labels where it gave
+    # log-probabilities.
+    histories = labels.dagger
+    notes += labels.notes
     result.figures["dagger"] = {"histories": histories, "teachers": {p: asked[p].label for p in histories}}
     with_probabilities = {name: d for name, d in demonstrations.items() if np.isfinite(d.soft_labels()).any()}
     result.sentences["soft_labels"] = _soft_labels_sentence(with_probabilities)
@@ -283,6 +277,41 @@ class TrainedStudents:
     rollouts: dict[str, Rollouts]  # kind -> the student's own episodes
     held_out: tuple[np.ndarray, np.ndarray]  # the validation episodes' (observations, actions)
     training_pairs: int
+
+
+@dataclass
+class Labels:
+    """Everything chapter 04 asks its teachers, with the students it asked about."""
+
+    teachers: dict[str, Teacher]  # per persona, the teacher asked (the `cartpole-<persona>-labels` experiment)
+    trained: dict[str, TrainedStudents]  # per persona, its students, their fidelity labelled by the teacher
+    dagger: dict[str, pd.DataFrame]  # per persona, DAgger's history (none where the labels were not recorded)
+    notes: list[str]  # which DAgger runs were skipped, and why
+
+
+def ask(params: StudentsParams, teachers: TeacherFactory, demonstrations: dict[str, EpisodeSet],
+        random_returns) -> Labels:
+    """Every request chapter 04 sends, and the answers: each persona's teacher labels the states its students
+    reach on their own (their fidelity) and the states DAgger's students visit. Which states those are depends
+    on the students, so they are trained and played here, from chapter 02's `demonstrations` of each persona, and
+    assessed against the random walk's `random_returns` (the assessment asks nothing)."""
+    eval_seed = params.seed + EVAL_SEED_OFFSET
+    asked = {persona: teachers(f"cartpole-{persona}-labels", RuleStandIn(persona)) for persona in params.personas}
+    labellers = {persona: _labeller(teacher, persona) for persona, teacher in asked.items()}
+    trained = {persona: train_students(demonstrations[persona], labellers[persona], random_returns, params, eval_seed)
+               for persona in params.personas}
+    histories, notes = {}, []
+    for persona in params.personas:
+        X, y, _ = demonstrations[persona].training_pairs(dynamics_checked=True)
+        try:
+            histories[persona] = dagger(STUDENTS["xgboost"], labellers[persona], X, y,
+                                        iterations=params.dagger_iterations,
+                                        rollout_episodes=params.dagger_rollout_episodes,
+                                        max_new_labels=params.dagger_max_labels, eval_episodes=params.eval_episodes,
+                                        seed=eval_seed, progress=False).history
+        except TranscriptMiss as error:
+            notes.append(f"DAgger for {persona} skipped: the replayed transcripts lack its labels ({error}).")
+    return Labels(asked, trained, histories, notes)
 
 
 def _labeller(teacher: Teacher, persona: str) -> Labeller:
