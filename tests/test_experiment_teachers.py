@@ -14,7 +14,6 @@ from IPython.display import Image
 from matplotlib.figure import Figure
 
 from eep_utils.book.figures import teachers as figures
-from eep_utils.book.rerun import decisions_per_episode
 from eep_utils.book.style import figure_problems
 from eep_utils.cartpole.contrasts import PersonaContrast
 from eep_utils.cartpole.embodiment import STUDY_2023
@@ -221,7 +220,7 @@ def test_alone_in_an_empty_folder_it_leaves_the_rollouts_and_datasets_other_chap
     assert (newton.metadata["persona"], newton.metadata["template"], newton.metadata["persona_wording"]) == (
         "newton", "you-are", 1)
     assert newton.metadata["system_prompt"].startswith("You are Sir Isaac Newton. Your task is to balance a cartpole.")
-    assert set(decisions_per_episode(folder / "rollouts", TINY.personas)) == set(TINY.personas)
+    assert all(len(EpisodeSet.load(folder / "rollouts" / persona).decisions) for persona in TINY.personas)
     assert len(result.tables["minari"]) == len(ROLLOUT_FOLDERS) == len(set(result.tables["minari"]["Minari dataset"]))
     assert (folder / "minari").is_dir()
 
