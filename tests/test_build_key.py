@@ -136,6 +136,8 @@ def test_each_chapter_reruns_when_the_recordings_it_replays_change(book):
     assert rebuild() == {"05_ellm_rewards", "07_rerun", "08_appendix", "00_introduction"}
     (reader / "cartpole-newton-labels.jsonl").write_text(json.dumps({"key": "and one more"}) + "\n")
     assert rebuild() == {"04_students", "07_rerun", "08_appendix", "00_introduction"}
+    (reader / "02_teacher_rollouts.jsonl").write_text(json.dumps({"key": "and the rollouts"}) + "\n")
+    assert rebuild() == {"02_teacher_rollouts", "04_students", "07_rerun", "08_appendix", "00_introduction"}
 
 
 def test_changing_the_books_address_reruns_chapter_02_and_what_reads_it(book, monkeypatch):

@@ -115,7 +115,7 @@ class ChapterReads:
 CHAPTER_READS = {
     "01_embodiment": ChapterReads(),
     "02_teacher_rollouts": ChapterReads(settings=CHATBOT_SETTINGS + STUDY_2023_SETTINGS,
-                                        recordings=("cartpole-*-bounded",), study_2023=True, book_address=True),
+                                        recordings=("02_teacher_rollouts*",), study_2023=True, book_address=True),
     "03_baselines": ChapterReads(upstream=("01_embodiment",), settings=STUDY_2023_SETTINGS, study_2023=True),
     "04_students": ChapterReads(upstream=("01_embodiment", "02_teacher_rollouts"),
                                 settings=CHATBOT_SETTINGS + STUDY_2023_SETTINGS, recordings=("cartpole-*-labels",),
@@ -123,7 +123,8 @@ CHAPTER_READS = {
     "05_ellm_rewards": ChapterReads(settings=CHATBOT_SETTINGS + EMBEDDING_SETTINGS,
                                     recordings=("05_ellm_rewards*",)),
     "06_personality": ChapterReads(settings=CHATBOT_SETTINGS + EMBEDDING_SETTINGS, recordings=("06_personality*",)),
-    # The re-run page counts every recording and plans the full book's requests from the parameter file.
+    # The re-run page counts the chatbot chapters' requests by running them over the recordings at the parameter
+    # file's sizes, and reads the faults their runs logged.
     "07_rerun": ChapterReads(upstream=("02_teacher_rollouts", "04_students", "05_ellm_rewards", "06_personality"),
                              recordings=("*",), files=("notebooks/parameters.yaml",)),
     "08_appendix": ChapterReads(upstream=(EVERY_CHAPTER_BEFORE,)),
