@@ -196,7 +196,7 @@ def test_the_page_prices_and_times_the_quick_books_count(quick_page):
     numbers = result.numbers
     assert numbers["sizes"] == "quick" and numbers["model"] == local_alias()
     requests = result.tables["requests"]
-    assert numbers["total_requests"] == int(requests.loc[("all", "total"), "requests"].replace(",", ""))
+    assert numbers["total_requests"] == int(requests.loc["total", "requests"].replace(",", ""))
     assert numbers["total_requests"] == sum(int(v.replace(",", "")) for v in requests["requests"][:-1])
     assert numbers["total_asked"] > numbers["total_requests"]  # the chapters ask some questions again
     assert 0 < numbers["busy_minutes"] <= numbers["serial_minutes"]
@@ -211,8 +211,8 @@ def test_the_page_prices_and_times_the_quick_books_count(quick_page):
 def test_the_page_reports_the_last_builds_faults(quick_page, tmp_path):
     result, _ = quick_page
     faults = result.tables["faults"]
-    assert faults.loc[("06_personality", "06_personality"), "retries by cause"] == "429 ×3, 5xx ×1, malformed ×2"
-    assert faults.loc[("06_personality", "06_personality"), "budget used"] == "64 billed requests, 5,000 tokens"
+    assert faults.loc["06 · 06_personality", "retries by cause"] == "429 ×3, 5xx ×1, malformed ×2"
+    assert faults.loc["06 · 06_personality", "budget used"] == "64 billed requests, 5,000 tokens"
     assert "60 requests" in result.sentences["faults_statement"] and "6 attempts were retried" in \
         result.sentences["faults_statement"] and "1 exchange given up" in result.sentences["faults_statement"]
     assert "No build has logged" in rerun.faults_statement(rerun.fault_table(tmp_path), tmp_path)

@@ -144,12 +144,18 @@ def fault_table(artifacts_dir: Path) -> pd.DataFrame:
 
 def requests_table(counted: pd.DataFrame) -> pd.DataFrame:
     """The counted requests per chapter and experiment, as the page shows them."""
-    shown = pd.DataFrame(index=counted.index)
+    shown = pd.DataFrame(index=pd.Index([shown_name(chapter, experiment) for chapter, experiment in counted.index],
+                                        name="chapter · experiment"))
     for column in ("requests", "not recorded", "prompt tokens", "completion tokens"):
         shown[column] = [f"{value:,.0f}" for value in counted[column]]
     shown["server busy (min)"] = [f"{value / 60:,.1f}" for value in counted["server busy (s)"]]
     shown[f"at {YOUR_PRICE} (USD)"] = [f"{value:,.2f}" for value in counted[f"{YOUR_PRICE} (USD)"]]
     return shown
+
+
+def shown_name(chapter: str, experiment: str) -> str:
+    """A chapter's experiment as a table row names it ("02 · 02_teacher_rollouts"; the total row "total")."""
+    return experiment if chapter == "all" else f"{chapter[:2]} · {experiment}"
 
 
 def prices_table(total: pd.Series, prices: dict[str, tuple[float, float]]) -> pd.DataFrame:
@@ -186,15 +192,18 @@ def recorded_statement(counted: pd.DataFrame, recorded: pd.DataFrame, model: str
 
 
 def faults_display(faults: pd.DataFrame) -> pd.DataFrame:
-    """The fault table as the page shows it: the model a column level only where several answered."""
-    shown = pd.DataFrame(index=faults.index)
-    for column in ("answers", "asked", "HTTP requests", "failures"):
-        shown[column] = [f"{value:,.0f}" for value in faults[column]]
-    shown.insert(3, "retries by cause", faults["retries by cause"])
-    shown["budget used"] = [f"{requests:,.0f} billed requests, {tokens:,.0f} tokens" for requests, tokens
-                            in zip(faults["budget: billed requests"], faults["budget: tokens"])]
-    models = faults.index.get_level_values("model").unique()
-    return shown.droplevel("model") if len(models) <= 1 else shown
+    """The fault table as the page shows it (the model named only where several answered)."""
+    several = faults.index.get_level_values("model").nunique() > 1
+    rows = [{"chapter · experiment": shown_name(chapter, experiment), **({"model": model} if several else {}),
+             "answers": f"{row['answers']:,.0f}", "asked": f"{row['asked']:,.0f}",
+             "HTTP requests": f"{row['HTTP requests']:,.0f}", "retries by cause": row["retries by cause"],
+             "failures": f"{row['failures']:,.0f}",
+             "budget used": (f"{row['budget: billed requests']:,.0f} billed requests, "
+                             f"{row['budget: tokens']:,.0f} tokens")}
+            for (chapter, experiment, model), row in faults.iterrows()]
+    columns = ["chapter · experiment", *(["model"] if several else []), "answers", "asked", "HTTP requests",
+               "retries by cause", "failures", "budget used"]
+    return pd.DataFrame(rows, columns=columns).set_index(columns[:2 if several else 1])
 
 
 def faults_statement(faults: pd.DataFrame, artifacts_dir: Path) -> str:
@@ -208,11 +217,12 @@ def faults_statement(faults: pd.DataFrame, artifacts_dir: Path) -> str:
         return (f"The last build replayed all {answers:,} answers its chapters needed from the recordings of "
                 f"{models}: it sent no request, so it met no fault and spent no budget.")
     retries, failures = int(faults["retries"].sum()), int(faults["failures"].sum())
+    billed, tokens = int(faults["budget: billed requests"].sum()), int(faults["budget: tokens"].sum())
     return (f"The last build asked its chatbots {asked:,} requests ({answers - asked:,} more answers were replayed) "
             f"in {int(faults['HTTP requests'].sum()):,} HTTP requests: {retries:,} attempts were retried "
             f"({retries / max(1, asked):.1%} of the requests asked; by cause in the table) and {failures:,} "
-            f"{'exchange' if failures == 1 else 'exchanges'} given up; the budget counted {int(faults['budget: billed requests'].sum()):,} billed "
-            f"requests and {int(faults['budget: tokens'].sum()):,} tokens.")
+            f"{'exchange' if failures == 1 else 'exchanges'} given up; the budget counted {billed:,} billed "
+            f"requests and {tokens:,} tokens.")
 
 
 def caveat(not_recorded: int) -> str:

@@ -7,12 +7,13 @@ from matplotlib.figure import Figure
 
 from eep_utils.book.style import DOT_COLOUR, figure_size
 from eep_utils.experiments.base import ChapterResult
+from eep_utils.experiments.rerun import shown_name
 
 
 def requests(result: ChapterResult) -> Figure:
     """Distinct requests and minutes of server time per experiment, side by side (bars from zero)."""
     counted = result.figures["requests"]
-    labels = [f"{chapter[:2]} · {experiment}" for chapter, experiment in counted.index]
+    labels = [shown_name(chapter, experiment) for chapter, experiment in counted.index]
     fig, (left, right) = plt.subplots(1, 2, sharey=True, layout="constrained",
                                       figsize=figure_size(0.12 + 0.07 * len(labels), wide=True))
     positions = range(len(labels))
