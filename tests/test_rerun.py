@@ -1,11 +1,15 @@
 """Chapter 07: what a re-run asks is counted by running every chatbot chapter's `ask` against a counting teacher
 over the committed recordings, never by a formula; priced, timed, and beside the last build's faults."""
+import ast
 import gzip
 import json
 import math
 import re
 import time
+from dataclasses import asdict
+from pathlib import Path
 
+import jupytext
 import pandas as pd
 import pytest
 
@@ -23,9 +27,10 @@ from eep_utils.chat.types import ChatAnswer, ChatRequest
 from eep_utils.chat.usage import approximate_tokens
 from eep_utils.experiments import embodiment, ellm, personality, rerun, students
 from eep_utils.experiments import teachers as teacher_rollouts
-from eep_utils.experiments.params import params_for
+from eep_utils.experiments.params import RerunParams, params_for
 from eep_utils.study2023.fetch import LOCAL_FOLDER_VARIABLE
 
+ROOT = Path(__file__).resolve().parent.parent
 COMMITTED = TRANSCRIPTS_DIR / local_alias()  # the book's own chatbot's recordings, as committed
 
 
@@ -218,12 +223,16 @@ def test_the_page_reports_the_last_builds_faults(quick_page, tmp_path):
     assert "No build has logged" in rerun.faults_statement(rerun.fault_table(tmp_path), tmp_path)
 
 
-def test_two_counts_agree():
-    counter = CountingReplay()
-    again = CountingReplay()
-    for each in (counter, again):
-        ellm.ask(params_for(ellm.CHAPTER, True), each.for_chapter(ellm.CHAPTER))
-    pd.testing.assert_frame_equal(counter.table(), again.table())
+def test_two_runs_of_the_page_agree(quick_page):
+    result, artifacts = quick_page
+    assert rerun.run(params_for(rerun.CHAPTER, True), artifacts).summary() == result.summary()
+
+
+def test_the_notebooks_defaults_are_the_quick_values():
+    cell = next(c for c in jupytext.read(ROOT / "notebooks" / "07_rerun.md").cells if c.cell_type == "code")
+    defaults = {s.targets[0].id: ast.literal_eval(s.value) for s in ast.parse(cell.source).body}
+    assert RerunParams.from_notebook(defaults) == params_for(rerun.CHAPTER, True)
+    assert set(defaults) - {"artifacts_dir"} == set(asdict(params_for(rerun.CHAPTER, True)))
 
 
 def test_costs_price_prompt_and_completion_tokens_separately_and_total_them():
