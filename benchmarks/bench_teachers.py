@@ -44,7 +44,7 @@ from eep_utils.cartpole.teaching import (
     run_cartpole_teacher,
 )
 from eep_utils.chat.client import OpenAIChatbot
-from eep_utils.personas_new import Voice
+from eep_utils.personas import Voice
 
 NEWTON = Voice("newton", "you-are", 1)  # the 2023 study's prompt
 

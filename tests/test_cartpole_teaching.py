@@ -12,7 +12,7 @@ import pytest
 from local_openai_server import LocalOpenAIServer
 from eep_utils.cartpole.teaching import (FAILED_MESSAGE_2023, FALLBACK_HISTORY_TEXT, REMINDER, TASK_PROMPT_2023,
                                          BoundedHistoryProtocol, Study2023Protocol, initial_messages,
-                                         label_observations, run_cartpole_teacher, system_prompt)
+                                         run_cartpole_teacher, state_labeller, system_prompt)
 from eep_utils.cartpole.stand_in import STAND_IN_RULES, RuleStandIn, describe_stand_in_rules
 from eep_utils.chat.client import OpenAIChatbot
 from eep_utils.cartpole.embodiment import FIVE_WORDS, STUDY_2023
@@ -24,7 +24,7 @@ from eep_utils.chat.types import BudgetExhausted, ChatRequest
 from eep_utils.chat.usage import Budget
 from eep_utils.chat.recording import RecordingTeacher, ReplayTeacher
 from eep_utils.chat.transcripts import TranscriptStore
-from eep_utils.personas_new import Voice
+from eep_utils.personas import Voice
 
 # The 2023 study's frame: each persona in the template "you-are", wording 1 (Newton's is the 2023 sentence).
 NEWTON, CONTROL, ARISTOTLE = (Voice(persona, "you-are", 1) for persona in ("newton", "no_persona", "aristotle"))
@@ -281,14 +281,19 @@ def test_budget_stops_cleanly_and_the_next_run_resumes(server, tmp_path):
     assert len(server.received) == len(TranscriptStore(store_path))  # nothing asked twice
 
 
-def test_label_observations_asks_single_questions_once_per_text_state(server):
-    observations = np.array([[0, 0, 0.05, 0], [0, 0, -0.05, 0.5], [0.5, -0.5, 0.0, 0.0], [0, 0, 0.051, 0]])
+def test_the_state_labeller_asks_every_text_state_once_then_reads_its_answers(server):
     server.queue("text:right", "text:left", "empty", "empty")
-    actions, p_right, statuses = label_observations(live(server), CONTROL, observations,
-                                                    BoundedHistoryProtocol(turns=0), max_in_flight=1)
+    label = state_labeller(live(server), CONTROL, BoundedHistoryProtocol(turns=0), max_in_flight=1)
+    asked = STUDY_2023.n_states + 1  # every state once; the empty answer asked again with the reminder
+    assert len(server.received) == asked
+    first = STUDY_2023.observation_of_state(0)
+    observations = np.stack([first, STUDY_2023.observation_of_state(1), STUDY_2023.observation_of_state(2),
+                             first + [0.0, 0.0, 0.001, 0.0]])
+    actions, p_right, statuses = label(observations)
     assert list(actions) == [1, 0, 1, 1] and statuses == ["ok", "ok", "fallback", "ok"]
     assert np.allclose(p_right[[0, 1, 3]], [0.8, 0.2, 0.8]) and math.isnan(p_right[2])
-    # The last observation is described as the first one is: its answer is the first one's, not asked again.
-    assert len(server.received) == 4 and all(len(body["messages"]) in (16, 18) for body in server.received)
+    # Labelling asks nothing more: every state was asked once, as a single question.
+    assert len(server.received) == asked
+    assert all(len(body["messages"]) in (16, 18) for body in server.received)
     assert server.received[0]["messages"][0]["content"] == system_prompt(CONTROL)
     assert server.received[0]["top_logprobs"] == 20

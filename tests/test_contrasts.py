@@ -11,7 +11,7 @@ from eep_utils.cartpole.contrasts import (Probes, behaviour_power, contrast_term
 from eep_utils.cartpole.embodiment import STUDY_2023
 from eep_utils.cartpole.stand_in import RuleStandIn
 from eep_utils.cartpole.teaching import BoundedHistoryProtocol, run_cartpole_teacher
-from eep_utils.personas_new import Voice
+from eep_utils.personas import Voice
 from eep_utils.stats import bootstrap_ci
 
 PERSONAS = ("newton", "no_persona", "aristotle")

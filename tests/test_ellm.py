@@ -56,7 +56,7 @@ from eep_utils.ellm.verdicts import (
     verdict,
 )
 from eep_utils.experiments import ellm as ellm_experiment
-from eep_utils.personas import PERSONAS
+from eep_utils.personas import CARTPOLE_PERSONAS as PERSONAS
 from eep_utils.stats import Estimate, mean_ci
 
 CAPTIONER = TransitionCaptioner()

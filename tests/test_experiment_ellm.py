@@ -27,7 +27,7 @@ from eep_utils.ellm.verdicts import verdict
 from eep_utils.experiments import ellm
 from eep_utils.experiments.base import INCONCLUSIVE, NOT_SHOWN, NOT_TESTABLE, NOT_TESTED, SHOWN
 from eep_utils.experiments.params import ParameterError, params_for
-from eep_utils.personas_new import voices
+from eep_utils.personas import voices
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = dict(embeddings="minilm", personas=["newton", "no_persona", "aristotle"], trajectory_episodes=3,

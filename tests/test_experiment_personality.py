@@ -28,7 +28,7 @@ from eep_utils.experiments.params import ParameterError, PersonalityParams, para
 from eep_utils.personality.contrasts import judge_contrast
 from eep_utils.personality.creatures import generate_creatures, sample_traits, write_caption
 from eep_utils.personality.judging import CAPTION_LABEL, judgment_request, one_line, system_message
-from eep_utils.personas_new import MAIN_TEMPLATES, SEARCH_TEMPLATES, voices
+from eep_utils.personas import MAIN_TEMPLATES, SEARCH_TEMPLATES, voices
 
 matplotlib.use("Agg")
 

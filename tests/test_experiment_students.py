@@ -23,7 +23,7 @@ from eep_utils.experiments import students
 from eep_utils.experiments import teachers as teacher_rollouts
 from eep_utils.experiments.base import NOT_TESTABLE, NOT_TESTED, SHOWN
 from eep_utils.experiments.params import StudentsParams, params_for
-from eep_utils.personas_new import Voice
+from eep_utils.personas import Voice
 from eep_utils.study2023.fetch import LOCAL_FOLDER_VARIABLE, local_copy_problem
 
 matplotlib.use("Agg")
@@ -196,6 +196,9 @@ def test_with_the_recordings_the_2023_student_is_reexamined_and_claimed(differin
     # The arrays' misalignment is a property of the recordings, not of the sizes.
     assert differing.sentences["pairing"].startswith("Only 29 of the 4000 rows of the 2023 arrays")
     assert differing.tables["push_check"]["pairs checked"].tolist() == [3999, 3834]
+    # The introduction states the re-examination from these numbers.
+    assert (differing.numbers["own_action_rows"], differing.numbers["rows_2023"]) == (29, 4000)
+    assert differing.numbers["aligned_return"] > 0 and differing.numbers["published_arrays_return"] > 0
     assert ("XGBoost student, published model", "replayed as in 2023") in differing.tables["reproduction"].index
     assert "Why the numbers differ" in differing.sentences["why_numbers_differ"]
     assert "chatgpt_2023" in differing.tables["demonstrations"].index

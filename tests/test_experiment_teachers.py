@@ -15,7 +15,6 @@ from IPython.display import Image
 from matplotlib.figure import Figure
 
 from eep_utils.book.figures import teachers as figures
-from eep_utils.book.rerun import decisions_per_episode
 from eep_utils.book.style import figure_problems
 from eep_utils.cartpole.contrasts import PersonaContrast
 from eep_utils.cartpole.embodiment import STUDY_2023
@@ -29,7 +28,7 @@ from eep_utils.chat.types import ChatAnswer
 from eep_utils.experiments import teachers
 from eep_utils.experiments.base import INCONCLUSIVE, NOT_SHOWN, NOT_TESTED, SHOWN
 from eep_utils.experiments.params import ParameterError, TeacherRolloutsParams, params_for
-from eep_utils.personas_new import PERSONAS, template_named, voices
+from eep_utils.personas import PERSONAS, template_named, voices
 from eep_utils.stats import Estimate
 from eep_utils.study2023.fetch import LOCAL_FOLDER_VARIABLE, local_copy_problem
 
@@ -225,7 +224,7 @@ def test_alone_in_an_empty_folder_it_leaves_the_rollouts_and_datasets_other_chap
     assert (newton.metadata["persona"], newton.metadata["template"], newton.metadata["persona_wording"]) == (
         "newton", "you-are", 1)
     assert newton.metadata["system_prompt"].startswith("You are Sir Isaac Newton. Your task is to balance a cartpole.")
-    assert set(decisions_per_episode(folder / "rollouts", TINY.personas)) == set(TINY.personas)
+    assert all(len(EpisodeSet.load(folder / "rollouts" / persona).decisions) for persona in TINY.personas)
     assert len(result.tables["minari"]) == len(ROLLOUT_FOLDERS) == len(set(result.tables["minari"]["Minari dataset"]))
     assert (folder / "minari").is_dir()
     probes = pd.read_parquet(folder / teachers.PROBES_FILE)  # chapter 04 compares its students on them

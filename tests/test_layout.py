@@ -49,7 +49,7 @@ def test_the_library_has_no_import_cycle():
 
 # The research's parts from the bottom up: a module may import from its own layer and those below it only.
 LAYERS = (
-    ("eep_utils.paths", "eep_utils.stats", "eep_utils.personas", "eep_utils.personas_new"),
+    ("eep_utils.paths", "eep_utils.stats", "eep_utils.personas", "eep_utils.personas"),
     ("eep_utils.chat",),
     ("eep_utils.cartpole", "eep_utils.personality"),
     ("eep_utils.ellm", "eep_utils.study2023"),

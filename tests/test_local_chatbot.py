@@ -23,7 +23,7 @@ from eep_utils.chat.running import complete, complete_all
 from eep_utils.chat.teachers import model_folder
 from eep_utils.chat.transcripts import TranscriptStore, request_key, request_of_record
 from eep_utils.chat.types import ChatRequest
-from eep_utils.personas_new import Voice
+from eep_utils.personas import Voice
 
 NEWTON = Voice("newton", "you-are", 1)  # the 2023 study's prompt
 INSTALL = "python -m pip install -r requirements-record.txt; the test command installs it"

@@ -1,5 +1,6 @@
 """The chapters as sources: paired, parameterised from one file, and in the table of contents."""
 import ast
+from dataclasses import fields
 from pathlib import Path
 
 import jupytext
@@ -9,6 +10,7 @@ import yaml
 
 from eep_utils.book.config import MODES, PARAMETERS_FILE, load_plan
 from eep_utils.book.report import typed_numbers
+from eep_utils.experiments.params import PARAMETERS, params_for
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.md"))
@@ -32,6 +34,17 @@ def test_each_chapter_has_a_parameters_cell_that_the_parameter_file_matches(sour
         plan = next(p for p in load_plan(mode) if p.name == source.stem)
         unknown = set(plan.parameters) - set(defaults)
         assert not unknown, f"{PARAMETERS_FILE.name} sets {sorted(unknown)} that {source.name} does not declare"
+
+
+@pytest.mark.parametrize("source", CHAPTERS, ids=lambda p: p.stem)
+def test_a_notebooks_own_defaults_are_its_quick_values(source):
+    """A reader who runs a notebook by hand gets the quick book's chapter, not sizes of the notebook's own."""
+    defaults = parameters_cell(jupytext.read(source))
+    quick = params_for(source.stem, True)
+    assert set(defaults) - {"artifacts_dir"} == {f.name for f in fields(quick)}, \
+        f"{source.name}'s parameters cell and {type(quick).__name__} name different parameters"
+    assert PARAMETERS[source.stem].from_notebook(defaults) == quick, \
+        f"{source.name}'s defaults differ from the quick values in {PARAMETERS_FILE.name}"
 
 
 @pytest.mark.parametrize("source", CHAPTERS, ids=lambda p: p.stem)

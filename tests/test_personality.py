@@ -24,7 +24,7 @@ from eep_utils.personality.students import (STUDENT_KINDS, OneVerdictStudent, Pi
                                             cuter_half, fit_student, held_out_split)
 from eep_utils.personality.synthetic import synthetic_judges, taste_scores, trait_design
 from eep_utils.personality.training import make_splits
-from eep_utils.personas_new import Voice
+from eep_utils.personas import Voice
 
 # --- judging -------------------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from eep_utils.chat.running import complete
 from eep_utils.chat.teachers import make_teacher
 from eep_utils.chat.types import ChatbotError, ChatRequest
 from eep_utils.chat.batch import export_batch
-from eep_utils.personas_new import Voice
+from eep_utils.personas import Voice
 
 # Assembled at run time so that no key-shaped string is ever committed (a secret scanner would flag it).
 DUMMY_KEY = "sk-" + "test-DUMMY-0123456789abcdefABCDEF"

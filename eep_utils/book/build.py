@@ -124,7 +124,8 @@ CHAPTER_READS = {
     "05_ellm_rewards": ChapterReads(settings=CHATBOT_SETTINGS + EMBEDDING_SETTINGS,
                                     recordings=("05_ellm_rewards*",)),
     "06_personality": ChapterReads(settings=CHATBOT_SETTINGS + EMBEDDING_SETTINGS, recordings=("06_personality*",)),
-    # The re-run page counts every recording and plans the full book's requests from the parameter file.
+    # The re-run page counts the chatbot chapters' requests by running them over the recordings at the parameter
+    # file's sizes, and reads the faults their runs logged.
     "07_rerun": ChapterReads(upstream=("02_teacher_rollouts", "04_students", "05_ellm_rewards", "06_personality"),
                              recordings=("*",), files=("notebooks/parameters.yaml",)),
     "08_appendix": ChapterReads(upstream=(EVERY_CHAPTER_BEFORE,)),

@@ -1,7 +1,7 @@
 """Does a persona change how a chatbot drives CartPole by more than rewording it does? Compared like with like.
 
 **Behaviour is read from probes.** Every voice (a persona in a template and a wording,
-`eep_utils.personas_new.Voice`) is asked once about each text state, as a single question with no
+`eep_utils.personas.Voice`) is asked once about each text state, as a single question with no
 history. The unit is the text state, a distinct prompt: a temperature-0 chatbot asked the same prompt
 again gives the same answer, so repeated decisions add no evidence, and every voice answers the same
 states (the comparisons are paired). `Probes` holds, per voice and state, P(right) (pooled over every

@@ -11,7 +11,7 @@ import pandas as pd
 from eep_utils.cartpole.embodiment import ACTIONS, STUDY_2023, Projection, direction_named, opposite
 from eep_utils.chat.types import ChatAnswer, ChatRequest
 from eep_utils.chat.usage import Usage
-from eep_utils.personas import Persona
+from eep_utils.personas import Voice
 
 TOWARD, AGAINST = "toward", "against"
 
@@ -60,8 +60,8 @@ class RuleStandIn:
 
     is_chatbot = False
 
-    def __init__(self, persona: str | Persona, projection: Projection = STUDY_2023):
-        persona = persona.key if isinstance(persona, Persona) else persona
+    def __init__(self, persona: str | Voice, projection: Projection = STUDY_2023):
+        persona = persona.persona if isinstance(persona, Voice) else persona
         if persona not in STAND_IN_RULES:
             raise ValueError(f"no stand-in rule for persona {persona!r}; rules exist for {', '.join(STAND_IN_RULES)}")
         self.persona = persona  # whose rule: chapters ask one stand-in per persona

@@ -1,7 +1,7 @@
 """CartPole taught through text: the 2023 prompt, conversation protocols, the offline rule stand-in, and teacher rollouts.
 
 Every conversation starts with the 2023 system prompt, opened by who the chatbot is asked to be, and
-the 2023 study's seven example turns. Who it is asked to be is a voice (`eep_utils.personas_new.Voice`:
+the 2023 study's seven example turns. Who it is asked to be is a voice (`eep_utils.personas.Voice`:
 a persona in a template and wording, whose introduction opens the prompt, "You are Sir Isaac Newton."
 for Newton in the template "you-are" and wording 1, the 2023 sentence). A protocol decides what is sent
 at each decision:
@@ -46,7 +46,7 @@ from eep_utils.cartpole.episodes import DECISION_COLUMNS, FRAME_COLUMNS, Episode
 from eep_utils.chat.parsing import MAX_CHARACTERS_PER_TOKEN, agrees_with, choice_reading, parse_choice, within_length
 from eep_utils.chat.running import aclose, run_sync
 from eep_utils.chat.types import BudgetExhausted, ChatAnswer, ChatRequest, Teacher
-from eep_utils.personas_new import Voice, template_named
+from eep_utils.personas import Voice, template_named
 
 # The 2023 study's system prompt, word for word; only the persona sentence and the state schema vary.
 TASK_PROMPT_2023 = """Your task is to balance a cartpole.
@@ -394,17 +394,22 @@ def ask_once(teacher: Teacher, voice: Voice, state_texts: list[str], protocol: B
     return run_sync(main())
 
 
-def label_observations(teacher: Teacher, voice: Voice, observations: np.ndarray, protocol: BoundedHistoryProtocol,
-                       max_in_flight: int = 8, projection: Projection = STUDY_2023):
-    """The teacher's action for each observation (for DAgger and fidelity): its text state asked as an
-    independent single question (`ask_once`), each distinct text once, as a probe of that state is asked.
+def state_labeller(teacher: Teacher, voice: Voice, protocol: BoundedHistoryProtocol, max_in_flight: int = 8,
+                   projection: Projection = STUDY_2023):
+    """A labeller for DAgger and fidelity: the teacher is asked once about every text state of `projection`,
+    each as an independent single question (`ask_once`), as a probe of that state is asked; the labeller then
+    reads those answers. Asked up front, what a chapter asks does not depend on where its students go.
 
-    Returns (actions, p_right, statuses): int64 actions (0 left, 1 right), the teacher's probability
-    of "right" where log-probabilities were given (else NaN), and "ok"/"retried"/"fallback" each."""
-    texts = [projection.describe(o) for o in np.asarray(observations, dtype=np.float64).reshape(-1, 4)]
-    distinct = list(dict.fromkeys(texts))
-    decided = dict(zip(distinct, ask_once(teacher, voice, distinct, protocol, max_in_flight, projection),
-                       strict=True))
-    decisions = [decided[text] for text in texts]
-    return (np.array([d.action for d in decisions], dtype=np.int64),
-            np.array([d.p_right for d in decisions], dtype=np.float64), [d.status for d in decisions])
+    The labeller maps observations to (actions, p_right, statuses): int64 actions (0 left, 1 right), the
+    teacher's probability of "right" where log-probabilities were given (else NaN), and "ok"/"retried"/
+    "fallback" each."""
+    texts = [projection.describe_state(state) for state in range(projection.n_states)]
+    answers = ask_once(teacher, voice, texts, protocol, max_in_flight, projection)
+
+    def label(observations: np.ndarray):
+        states = projection.state_index(np.asarray(observations, dtype=np.float64).reshape(-1, 4))
+        decisions = [answers[int(state)] for state in states]
+        return (np.array([d.action for d in decisions], dtype=np.int64),
+                np.array([d.p_right for d in decisions], dtype=np.float64), [d.status for d in decisions])
+
+    return label

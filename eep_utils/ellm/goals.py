@@ -6,7 +6,7 @@ step the LLM reads a caption of the state and the valid actions and suggests goa
 is rewarded for transitions that look like them (`eep_utils.ellm.rewards`). Here:
 
 - the state caption is the 2023 text projection (`Projection.describe`), the words the 2023
-  chatbot read; the system message opens with a voice's introduction (`eep_utils.personas_new`:
+  chatbot read; the system message opens with a voice's introduction (`eep_utils.personas`:
   a persona in a template and wording, the neutral control `no_persona` included), as chapter 02's;
 - the answer format is shown by worked exchanges from a pool over different states and pushes
   (`WORKED_EXAMPLES`), cut into sets; each state's question shows one set, the same for every voice,
@@ -37,10 +37,10 @@ from eep_utils.cartpole.embodiment import (
 from eep_utils.chat.running import acomplete_all, run_with
 from eep_utils.chat.types import ChatAnswer, ChatRequest, Teacher
 from eep_utils.chat.usage import Usage
-from eep_utils.personas_new import PERSONAS, TEMPLATES, WORDINGS, Voice, template_named
+from eep_utils.personas import PERSONAS, TEMPLATES, WORDINGS, Voice, template_named
 
 # ---------------------------------------------------------------------------------------------
-# The goal prompt: a voice's introduction (eep_utils.personas_new) before the task
+# The goal prompt: a voice's introduction (eep_utils.personas) before the task
 
 VALID_ACTIONS = ("push the cart left", "push the cart right")
 

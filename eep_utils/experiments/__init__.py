@@ -15,7 +15,8 @@ from types import ModuleType
 # Each chapter's experiment module, by notebook name (imported when asked for: the build checks parameters
 # without loading the numerical libraries).
 EXPERIMENTS = {"01_embodiment": "embodiment", "02_teacher_rollouts": "teachers", "03_baselines": "baselines",
-               "04_students": "students", "05_ellm_rewards": "ellm", "06_personality": "personality"}
+               "04_students": "students", "05_ellm_rewards": "ellm", "06_personality": "personality",
+               "07_rerun": "rerun"}
 
 
 def experiment(chapter: str) -> ModuleType:

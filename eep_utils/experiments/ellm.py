@@ -22,6 +22,7 @@ The chapter reads no earlier chapter's artefact. Its tables are also written as 
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +35,7 @@ from eep_utils.cartpole.evaluation import RandomPolicy, play_episodes
 from eep_utils.cartpole.policies import LookupTablePolicy, LQRController
 from eep_utils.cartpole.students import STUDENTS, imitate
 from eep_utils.chat.embeddings import make_encoder
+from eep_utils.chat.types import Teacher
 from eep_utils.ellm.captions import TransitionCaptioner
 from eep_utils.ellm.goals import (
     GoalSuggestions,
@@ -73,7 +75,7 @@ from eep_utils.ellm.verdicts import (
 )
 from eep_utils.experiments.base import ChapterResult, Claim, TeacherFactory, headline_row, teachers_by_setting
 from eep_utils.experiments.params import EllmParams, ParameterError
-from eep_utils.personas_new import Voice, voices
+from eep_utils.personas import Voice, voices
 from eep_utils.stats import Estimate, mean_ci, proportion_ci
 
 CHAPTER = "05_ellm_rewards"
@@ -119,15 +121,16 @@ def run(params: EllmParams, artifacts_dir: str | Path, teachers: TeacherFactory 
     output_dir = Path(artifacts_dir) / "05_ellm"
     output_dir.mkdir(parents=True, exist_ok=True)
 
-    # --- The pieces: who suggests goals, the sentence model, the transition captions
-    goal_teacher = teachers(GOALS_EXPERIMENT, GoalTemplateStandIn())
+    # --- The pieces: who suggests goals (and the goals every voice was given), the sentence model, the captions
+    goals = ask(params, teachers)
+    goal_teacher = goals.teacher
     encoder = make_encoder(params.embeddings)
     captioner = TransitionCaptioner()
     teacher_label = teacher_name(goal_teacher.label, goal_teacher.is_chatbot)
     chatbot = goal_teacher.is_chatbot
 
     # --- Goals, asked once per text state and voice, each question after its dealt worked examples
-    by_voice = {voice: suggest_goals(goal_teacher, voice, params.k, params.worked_examples) for voice in asked}
+    by_voice = goals.by_voice
     suggestions = {p: by_voice[voice] for p, voice in rewarded.items()}
     shown = play_episodes(RandomPolicy(calibration_seed), 1, calibration_seed, HOLD, record=True)
     goal_counts = pd.concat(
@@ -398,6 +401,22 @@ def _state_evidence(main: pd.Series, voice: Voice) -> str:
             f"{100 * MIN_STATE_DEPENDENCE:.0f}%): in {int(main['copied answers'])} states the answer copies a worked "
             f"example its question showed, word for word, in {rest} it repeats the most common answer among the "
             f"states shown the same worked examples, and in {int(main['no goal'])} it gives no goal")
+
+
+@dataclass
+class Goals:
+    """Everything chapter 05 asks its teacher, answered."""
+
+    teacher: Teacher
+    by_voice: dict[Voice, GoalSuggestions]  # every voice's goals in every text state
+
+
+def ask(params: EllmParams, teachers: TeacherFactory) -> Goals:
+    """Every request chapter 05 sends, and the answers: k goals per text state from every persona in every
+    template and wording, each question after the worked examples dealt to its state."""
+    teacher = teachers(GOALS_EXPERIMENT, GoalTemplateStandIn())
+    return Goals(teacher, {voice: suggest_goals(teacher, voice, params.k, params.worked_examples)
+                           for voice in voices(params.personas, params.templates, params.wordings)})
 
 
 def _claims(differences: dict[str, Estimate], rho_rate: Estimate, teacher_label: str, chatbot: bool,

@@ -16,7 +16,7 @@ from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, Literal
 
 from eep_utils.chat.teachers import TEACHER_SETTINGS
-from eep_utils.personas_new import MAIN_TEMPLATES
+from eep_utils.personas import CARTPOLE_PERSONAS, JUDGE_PERSONAS, MAIN_TEMPLATES
 
 
 class ParameterError(ValueError):
@@ -38,29 +38,9 @@ def one_of(*choices) -> Any:
     return field(metadata={"choices": choices})
 
 
-def persona_keys() -> tuple[str, ...]:
-    from eep_utils.personas import PERSONAS  # the registry is data only: cheap to read here
-
-    return tuple(PERSONAS)
-
-
 def personas_field() -> Any:
-    """A non-empty list of keys of the persona registry (`eep_utils.personas`)."""
-    return field(metadata={"choices": persona_keys, "non_empty": True})
-
-
-def judge_persona_keys() -> tuple[str, ...]:
-    """The personas that can judge creatures: those with a taste, and the neutral control."""
-    from eep_utils.personas_new import PERSONAS  # the registry is data only: cheap to read here
-
-    return tuple(key for key, persona in PERSONAS.items() if persona.has_taste or persona.is_control)
-
-
-def main_template_keys() -> tuple[str, ...]:
-    """The templates every persona is asked in (`eep_utils.personas_new.MAIN_TEMPLATES`)."""
-    from eep_utils.personas_new import MAIN_TEMPLATES  # the registry is data only: cheap to read here
-
-    return MAIN_TEMPLATES
+    """A non-empty list of keys of the CartPole personas (`eep_utils.personas.CARTPOLE_PERSONAS`)."""
+    return field(metadata={"choices": CARTPOLE_PERSONAS, "non_empty": True})
 
 
 Teacher = Literal[TEACHER_SETTINGS]  # type: ignore[valid-type]
@@ -132,8 +112,6 @@ def _check_value(where: str, value, annotation, metadata) -> None:
     if metadata.get("non_empty") and not items:
         raise ParameterError(f"{where} is empty; give at least one value")
     choices = metadata.get("choices")
-    if callable(choices):
-        choices = choices()
     for item in items:
         if choices is not None and item not in choices:
             raise ParameterError(f"{where}: {item!r} is not allowed; allowed: {', '.join(map(str, choices))}")
@@ -163,8 +141,8 @@ class TeacherRolloutsParams(ChapterParams):
     seed: int = at_least(0)
     teacher: Teacher = one_of(*TEACHER_SETTINGS)
     personas: list[str] = personas_field()
-    # Every persona in every one of these templates and in both wordings (eep_utils.personas_new).
-    templates: list[str] = field(metadata={"choices": main_template_keys, "non_empty": True})
+    # Every persona in every one of these templates and in both wordings (eep_utils.personas).
+    templates: list[str] = field(metadata={"choices": MAIN_TEMPLATES, "non_empty": True})
     protocol: Literal["bounded", "study2023"] = one_of("bounded", "study2023")
     history_turns: int = at_least(0)
     max_in_flight: int = at_least(1)
@@ -231,7 +209,7 @@ class PersonalityParams(ChapterParams):
     seed: int = at_least(0)
     teacher: Teacher = one_of(*TEACHER_SETTINGS)
     # The judges: these personas (each with a taste) and the neutral control, in every main template and wording.
-    personas: list[str] = field(metadata={"choices": judge_persona_keys, "non_empty": True})
+    personas: list[str] = field(metadata={"choices": JUDGE_PERSONAS, "non_empty": True})
     test_fraction: float = between(0, 1, open_low=True, open_high=True)
     gallery_size: int = at_least(0)
     max_in_flight: int = at_least(1)

@@ -14,6 +14,7 @@ looks for the strongest persona the chatbot holds.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
@@ -37,7 +38,7 @@ from eep_utils.personality.students import STUDENT_KINDS, PixelFeatures, cuter_h
 from eep_utils.personality.synthetic import synthetic_judges, taste_scores, trait_design
 from eep_utils.personality.training import (JUDGE_ITSELF, Split, agreement_on_split, all_at_once, derived_seed,
                                             make_splits, predict)
-from eep_utils.personas_new import (MAIN_TEMPLATES, NEUTRAL, SEARCH_TEMPLATES, TEMPLATES, WORDINGS, Voice,
+from eep_utils.personas import (MAIN_TEMPLATES, NEUTRAL, SEARCH_TEMPLATES, TEMPLATES, WORDINGS, Voice,
                                     persona_named, voices)
 from eep_utils.stats import Estimate, above_zero, mean_ci, minimum_detectable_ci, power_curve, proportion_ci
 
@@ -64,8 +65,7 @@ def run(params: PersonalityParams, artifacts_dir, teachers: TeacherFactory | Non
     numbers, sentences, tables, figures, notes = {}, {}, {}, {}, []
 
     # --- The creatures: pictures for the students, captions for the judges --------------------------
-    creatures = (load_image_folder(params.image_folder) if params.image_folder
-                 else generate_creatures(params.n_creatures, params.seed))
+    creatures = creatures_of(params)
     n = len(creatures)
     numbers.update(n_body_plans=len(BODY_PLANS), n_colours=len(PALETTE), image_size=creatures.images.shape[1], n=n)
     figures["pictures"] = {"images": creatures.images[:12], "source": creatures.source}
@@ -73,13 +73,12 @@ def run(params: PersonalityParams, artifacts_dir, teachers: TeacherFactory | Non
                                       index=[f"#{i}" for i in range(min(6, n))])
 
     # --- The judges: every persona and the control, in both main templates and both wordings ---------
-    judge = teachers(EXPERIMENT, PersonaJudgeStandIn())
+    answers = ask(params, teachers, creatures.captions)
+    judge, judgments = answers.judge, answers.main
     judge_label = teacher_name(judge.label, judge.is_chatbot)
     constrained = accepts_grammar(judge)
     main_voices = voices(params.personas, MAIN_TEMPLATES)
     tables["judges"], tables["templates"] = judges_table(params.personas), templates_table()
-    judgments = {voice: judge_captions(judge, voice, creatures.captions, params.max_in_flight, constrained)
-                 for voice in main_voices}
     save_judgments(judgments, judge_label, Path(artifacts_dir) / EXPERIMENT / "judgments.csv")
     usable = np.all([table["cute"].notna() & table["p_cute"].notna() for table in judgments.values()], axis=0)
     rows = np.flatnonzero(usable)
@@ -109,9 +108,8 @@ def run(params: PersonalityParams, artifacts_dir, teachers: TeacherFactory | Non
 
     # --- The strongest persona: the same contrast in every template tried, on the first pictures ----
     n_search = min(params.n_search, n)
-    searched = {voice: judge_captions(judge, voice, creatures.captions[:n_search], params.max_in_flight, constrained)
-                for voice in voices(params.personas, SEARCH_TEMPLATES)}
-    search, strongest = search_templates(judgments, searched, personas, n_search, params.n_resamples, params.seed)
+    search, strongest = search_templates(judgments, answers.search, personas, n_search, params.n_resamples,
+                                         params.seed)
     tables["search"] = search_table(search, judge_label)
     numbers.update(n_search=n_search, strongest_template=strongest, strongest_contrast=search[strongest][0].pooled,
                    strongest_p=search[strongest][0].test.p_value, n_search_usable=search[strongest][1],
@@ -121,9 +119,7 @@ def run(params: PersonalityParams, artifacts_dir, teachers: TeacherFactory | Non
 
     # --- Asked without the grammar: does the judge answer yes or no on its own? ---------------------
     n_free = min(params.n_unconstrained, n)
-    tables["free"], numbers["free_usable"] = asked_freely(judge, judgments, voices(params.personas, MAIN_TEMPLATES,
-                                                                                    (1,)),
-                                                          creatures.captions[:n_free], params.max_in_flight)
+    tables["free"], numbers["free_usable"] = asked_freely(judgments, answers.free)
     numbers["n_unconstrained"] = n_free
 
     # --- The students: over several splits, one per first-wording judge, template and kind ---------
@@ -352,16 +348,15 @@ def mass_statement(masses: dict[Voice, float], judge: Teacher) -> str:
     return f"{text}: every judge puts at least half its probability on yes or no, so each is answering the question"
 
 
-def asked_freely(judge: Teacher, judgments: dict[Voice, pd.DataFrame], asked_voices: list[Voice], captions: list[str],
-                 max_in_flight: int) -> tuple[pd.DataFrame, Estimate]:
-    """The first-wording judges asked about `captions` without the grammar: per judge, the share of readable
-    answers, how often they match the constrained verdict and the answer mass; over all, the share readable."""
+def asked_freely(judgments: dict[Voice, pd.DataFrame],
+                 free: dict[Voice, pd.DataFrame]) -> tuple[pd.DataFrame, Estimate]:
+    """The first-wording judges' answers about the first captions without the grammar: per judge, the share of
+    readable answers, how often they match the constrained verdict and the answer mass; over all, the share
+    readable."""
     rows, n_usable, n_asked = [], 0, 0
-    for voice in asked_voices:
-        asked = judge_captions(judge, voice, captions, max_in_flight, constrained=False) if captions else \
-            pd.DataFrame({"cute": [], "mass": []})
+    for voice, asked in free.items():
         usable = asked["cute"].notna()
-        same = asked["cute"][usable] == judgments[voice]["cute"][:len(captions)][usable]
+        same = asked["cute"][usable] == judgments[voice]["cute"][:len(asked)][usable]
         rows.append({"judge": voice.label,
                      "readable yes or no (share, 95% CI)": str(proportion_ci(int(usable.sum()), len(asked)))
                      if len(asked) else "—",
@@ -371,6 +366,41 @@ def asked_freely(judge: Teacher, judgments: dict[Voice, pd.DataFrame], asked_voi
         n_usable, n_asked = n_usable + int(usable.sum()), n_asked + len(asked)
     overall = proportion_ci(n_usable, n_asked) if n_asked else Estimate(math.nan, math.nan, math.nan, 0)
     return pd.DataFrame(rows).set_index("judge"), overall
+
+
+@dataclass
+class Judgments:
+    """Everything chapter 06 asks its judge, answered: one table of verdicts per voice and captions asked."""
+
+    judge: Teacher
+    main: dict[Voice, pd.DataFrame]  # every persona and the control in the main templates, on every caption
+    search: dict[Voice, pd.DataFrame]  # the same in the search templates, on the first captions
+    free: dict[Voice, pd.DataFrame]  # the first-wording judges without the grammar, on the first few captions
+
+
+def creatures_of(params: PersonalityParams) -> Creatures:
+    """The pictures judged: the reader's folder, or the generated creatures."""
+    if params.image_folder:
+        return load_image_folder(params.image_folder)
+    return generate_creatures(params.n_creatures, params.seed)
+
+
+def ask(params: PersonalityParams, teachers: TeacherFactory, captions: list[str]) -> Judgments:
+    """Every request chapter 06 sends, and the answers: every persona and the control in the main templates
+    and both wordings about every caption (constrained where the judge honours a grammar), in the search
+    templates about the first `n_search`, and the first-wording judges without the grammar about the first
+    `n_unconstrained`."""
+    judge = teachers(EXPERIMENT, PersonaJudgeStandIn())
+    constrained = accepts_grammar(judge)
+
+    def judged(asked_voices: list[Voice], shown: list[str], grammar: bool = constrained) -> dict[Voice, pd.DataFrame]:
+        return {voice: judge_captions(judge, voice, shown, params.max_in_flight, grammar) if shown else
+                pd.DataFrame({"cute": [], "p_cute": [], "mass": []}) for voice in asked_voices}
+
+    return Judgments(judge, judged(voices(params.personas, MAIN_TEMPLATES), list(captions)),
+                     judged(voices(params.personas, SEARCH_TEMPLATES), list(captions[:params.n_search])),
+                     judged(voices(params.personas, MAIN_TEMPLATES, (1,)), list(captions[:params.n_unconstrained]),
+                            grammar=False))
 
 
 def taste_by_body_plan(judgments: dict[Voice, pd.DataFrame], body_plans: pd.Series) -> pd.DataFrame:

@@ -39,14 +39,14 @@ from eep_utils.cartpole.stand_in import RuleStandIn
 from eep_utils.cartpole.students import (STUDENTS, TUNING_GRIDS, Labeller, agreement_beyond_constant,
                                          assess_student, closed_loop_return, clustered_agreement,
                                          constant_agreement, dagger, split_by_episode, tune_student)
-from eep_utils.cartpole.teaching import label_observations
+from eep_utils.cartpole.teaching import state_labeller
 from eep_utils.chat.types import Teacher, TranscriptMiss, accepts_grammar
 from eep_utils.experiments import embodiment
 from eep_utils.experiments import teachers as teacher_rollouts
 from eep_utils.experiments.base import (ChapterResult, Claim, TeacherFactory, headline_row, made_if_missing, teacher_name,
                                        teachers_by_setting)
 from eep_utils.experiments.params import StudentsParams, params_for
-from eep_utils.personas_new import Voice
+from eep_utils.personas import Voice
 from eep_utils.stats import Estimate, above_zero, proportion_ci
 from eep_utils.study2023.fetch import OriginalStudyUnavailable
 from eep_utils.study2023.recordings import ORIGINAL_TRAINING_ROWS, OriginalStudy, locate
@@ -87,23 +87,26 @@ def run(params: StudentsParams, artifacts_dir: str | Path, teachers: TeacherFact
         result.tables["reproduction"] = _reproduction_display(reproduction)
         result.sentences["pairing"] = pairs.paragraph
         result.sentences["why_numbers_differ"] = why_numbers_differ(reproduction, params.replay_frames)
+        played_here = reproduction[reproduction.origin == HERE].set_index("agent")["mean"]
+        result.numbers.update(own_action_rows=pairs.own_action_rows, rows_2023=pairs.rows,
+                              aligned_return=float(played_here["XGBoost student, aligned pairs"]),
+                              published_arrays_return=float(played_here["XGBoost student retrained as in 2023"]))
     else:
         result.sentences["pairing"] = f"**The reproduction was skipped in this build:** {study_problem}"
         result.sentences["why_numbers_differ"] = ("Without the 2023 recordings this build reproduces no part of "
                                                   "the published table.")
 
-    # 2. Students of chapter 02's teachers, each played against its teacher and the random walk.
+    # 2. Students of chapter 02's teachers, each played against its teacher and the random walk; the personas'
+    # students (and DAgger's, section 4) asked about by their teachers.
     demonstrations, probes = _chapter_02(params, artifacts_dir, notes, teachers)
+    labels = ask(params, teachers, demonstrations, random_walk.returns)
+    asked = labels.teachers
     if chat is not None:
         demonstrations[CHATGPT_2023] = chat
     clusters = {name: prompt_sequences(episodes, shared_history=name == CHATGPT_2023)
                 for name, episodes in demonstrations.items()}
-    voices = {persona: Voice(persona, teacher_rollouts.MAIN_TEMPLATE, teacher_rollouts.MAIN_WORDING)
-              for persona in params.personas}
-    asked = {persona: teachers(CHAPTER, RuleStandIn(persona)) for persona in params.personas}
-    labellers = {persona: _labeller(teacher, voices[persona]) for persona, teacher in asked.items()}
-    trained = {name: train_students(episodes, clusters[name], labellers.get(name), random_walk.returns, params,
-                                    eval_seed)
+    trained = {name: labels.trained[name] if name in labels.trained else
+               train_students(episodes, clusters[name], None, random_walk.returns, params, eval_seed)
                for name, episodes in demonstrations.items()}
     result.tables["demonstrations"] = pd.DataFrame([
         {"demonstrations of": name, "teacher": d.teacher, "chatbot": d.is_chatbot, "episodes": d.n_episodes,
@@ -114,7 +117,7 @@ def run(params: StudentsParams, artifacts_dir: str | Path, teachers: TeacherFact
     result.numbers.update(eval_episodes=params.eval_episodes, walk_episodes=len(random_walk.returns))
 
     # 3. Do Newton's and the control's students differ where their teachers do? Unit: the text state.
-    decisions = {persona: probe_decisions(probes, voices[persona]) for persona in (NEWTON, CONTROL)}
+    decisions = {persona: probe_decisions(probes, main_voice(persona)) for persona in (NEWTON, CONTROL)}
     patterns = {kind: disagreement_patterns(decisions[NEWTON], decisions[CONTROL],
                                             trained[NEWTON].students[kind].predict,
                                             trained[CONTROL].students[kind].predict, n_resamples=N_RESAMPLES,
@@ -130,18 +133,10 @@ def run(params: StudentsParams, artifacts_dir: str | Path, teachers: TeacherFact
     result.numbers.update(states_compared=pattern.teachers.n, states_taught=taught,
                           teachers_differ=pattern.teachers_differ_in)
 
-    # 4. DAgger where the teacher can be asked again; soft labels where it gave log-probabilities.
-    histories = {}
-    for persona in params.personas:
-        X, y, _ = demonstrations[persona].training_pairs(dynamics_checked=True)
-        try:
-            histories[persona] = dagger(STUDENTS["xgboost"], labellers[persona], X, y,
-                                        iterations=params.dagger_iterations,
-                                        rollout_episodes=params.dagger_rollout_episodes,
-                                        max_new_labels=params.dagger_max_labels, eval_episodes=params.eval_episodes,
-                                        seed=eval_seed, progress=False).history
-        except TranscriptMiss as error:
-            notes.append(f"DAgger for {persona} skipped: the replayed transcripts lack its labels ({error}).")
+    # 4. DAgger where the teacher can be asked again (asked in section 2); soft labels where it gave
+    # log-probabilities.
+    histories = labels.dagger
+    notes += labels.notes
     result.figures["dagger"] = {"histories": histories, "teachers": {p: asked[p].label for p in histories}}
     with_probabilities = {name: d for name, d in demonstrations.items() if np.isfinite(d.soft_labels()).any()}
     result.sentences["soft_labels"] = _soft_labels_sentence(with_probabilities)
@@ -248,6 +243,8 @@ class PairCheck:
     table: pd.DataFrame  # the push check on the zipped arrays and on the replayed run
     paragraph: str  # what the check and the pairs' alignment show, in words
     unrelated_sentence: str  # how related the published student's training pairs are
+    own_action_rows: int  # rows of the 2023 arrays that pair an observation with its own action
+    rows: int  # rows of the 2023 arrays
 
 
 def check_2023_pairs(study: OriginalStudy, chat: EpisodeSet) -> PairCheck:
@@ -273,7 +270,8 @@ def check_2023_pairs(study: OriginalStudy, chat: EpisodeSet) -> PairCheck:
                  "so each finished episode shifted the states one row against the actions. "
                  f"{push_sentence} **{unrelated_sentence}** Below, students are trained only on replayed, "
                  "dynamics-checked pairs.")
-    return PairCheck(pd.DataFrame(rows).set_index("pairs"), paragraph, unrelated_sentence)
+    return PairCheck(pd.DataFrame(rows).set_index("pairs"), paragraph, unrelated_sentence, own_action,
+                     len(observations))
 
 
 def why_numbers_differ(reproduction: pd.DataFrame, replay_frames: int) -> str:
@@ -320,11 +318,54 @@ class TrainedStudents:
     training_pairs: int
 
 
+@dataclass
+class Labels:
+    """Everything chapter 04 asks its teachers, with the students it asked about."""
+
+    teachers: dict[str, Teacher]  # per persona, the teacher asked (the `04_students` experiment)
+    trained: dict[str, TrainedStudents]  # per persona, its students, their fidelity labelled by the teacher
+    dagger: dict[str, pd.DataFrame]  # per persona, DAgger's history (none where the labels were not recorded)
+    notes: list[str]  # which DAgger runs were skipped, and why
+
+
+def ask(params: StudentsParams, teachers: TeacherFactory, demonstrations: dict[str, EpisodeSet],
+        random_returns) -> Labels:
+    """Every request chapter 04 sends, and the answers: each persona's teacher (chapter 02's main voice) labels
+    the states its students reach on their own (their fidelity) and the states DAgger's students visit. Which
+    states those are depends on the students, so they are trained and played here, from chapter 02's
+    `demonstrations` of each persona, and assessed against the random walk's `random_returns` (the assessment
+    asks nothing)."""
+    eval_seed = params.seed + EVAL_SEED_OFFSET
+    voices = {persona: main_voice(persona) for persona in params.personas}
+    asked = {persona: teachers(CHAPTER, RuleStandIn(persona)) for persona in params.personas}
+    labellers = {persona: _labeller(teacher, voices[persona]) for persona, teacher in asked.items()}
+    trained = {persona: train_students(demonstrations[persona], prompt_sequences(demonstrations[persona]),
+                                       labellers[persona], random_returns, params, eval_seed)
+               for persona in params.personas}
+    histories, notes = {}, []
+    for persona in params.personas:
+        X, y, _ = demonstrations[persona].training_pairs(dynamics_checked=True)
+        try:
+            histories[persona] = dagger(STUDENTS["xgboost"], labellers[persona], X, y,
+                                        iterations=params.dagger_iterations,
+                                        rollout_episodes=params.dagger_rollout_episodes,
+                                        max_new_labels=params.dagger_max_labels, eval_episodes=params.eval_episodes,
+                                        seed=eval_seed, progress=False).history
+        except TranscriptMiss as error:
+            notes.append(f"DAgger for {persona} skipped: the replayed transcripts lack its labels ({error}).")
+    return Labels(asked, trained, histories, notes)
+
+
+def main_voice(persona: str) -> Voice:
+    """The voice whose students chapter 04 trains: chapter 02's main template, first wording."""
+    return Voice(persona, teacher_rollouts.MAIN_TEMPLATE, teacher_rollouts.MAIN_WORDING)
+
+
 def _labeller(teacher: Teacher, voice: Voice) -> Labeller:
-    """The teacher asked about states it never saw (DAgger, fidelity) as chapter 02 asks its probes: one
-    independent question per text state, in the voice, read the way the model answers."""
-    protocol = teacher_rollouts.answer_protocol(0, accepts_grammar(teacher))
-    return lambda observations: label_observations(teacher, voice, observations, protocol)[:2]
+    """The teacher asked about every text state as chapter 02 asks its probes (one independent question per
+    state, in the voice, read the way the model answers); DAgger and fidelity read its answers."""
+    label = state_labeller(teacher, voice, teacher_rollouts.answer_protocol(0, accepts_grammar(teacher)))
+    return lambda observations: label(observations)[:2]
 
 
 def train_students(episodes: EpisodeSet, clusters: np.ndarray, label_fn: Labeller | None, random_returns,

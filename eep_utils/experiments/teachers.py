@@ -1,7 +1,7 @@
 """Chapter 02, teacher rollouts: the chatbot's personas drive CartPole through text, and the recordings of
 that driving are what a student learns a persona from.
 
-The teachers are voices (`eep_utils.personas_new`): Newton, the explicit neutral control (the chatbot
+The teachers are voices (`eep_utils.personas`): Newton, the explicit neutral control (the chatbot
 asked to be "a helpful assistant", so that every teacher has a system message) and Aristotle, each in
 every template of `params.templates` and both wordings. Each voice is read the way the model answers:
 its answer is constrained to a spelling of left or right in any casing (where the teacher honours a
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -39,10 +40,10 @@ from eep_utils.cartpole.policies import literal_rule_table
 from eep_utils.cartpole.stand_in import RuleStandIn, describe_stand_in_rules
 from eep_utils.cartpole.teaching import (ALL_TOP_LOGPROBS, ANY_CASE_CHOICE_GRAMMAR, BoundedHistoryProtocol, Decision,
                                          Study2023Protocol, ask_once, persona_sentence, run_cartpole_teacher)
-from eep_utils.chat.types import accepts_grammar
+from eep_utils.chat.types import Teacher, accepts_grammar
 from eep_utils.experiments.base import ChapterResult, Claim, TeacherFactory, headline_row, teachers_by_setting
 from eep_utils.experiments.params import ParameterError, TeacherRolloutsParams
-from eep_utils.personas_new import Voice, voices
+from eep_utils.personas import Voice, voices
 from eep_utils.stats import Estimate, above_zero, cluster_bootstrap_ci, proportion_ci
 from eep_utils.study2023.fetch import OriginalStudyUnavailable
 from eep_utils.study2023.recordings import locate
@@ -74,12 +75,12 @@ def run(params: TeacherRolloutsParams, artifacts_dir: str | Path,
     artifacts_dir = Path(artifacts_dir)
     result = ChapterResult(CHAPTER, key_result="")
 
-    # The cast: every persona in every template and both wordings, one teacher per persona (one transcript).
+    # The cast: every persona in every template and both wordings, each asked everything the chapter asks.
     cast = voices(params.personas, params.templates)
-    asked = {persona: teachers(CHAPTER, RuleStandIn(persona)) for persona in params.personas}
+    answers = ask(params, teachers)
+    asked = answers.teachers
     chatbot = all(teacher.is_chatbot for teacher in asked.values())
     who = ", ".join(sorted({teacher_name(t.label, t.is_chatbot) for t in asked.values()}))
-    grammar = all(accepts_grammar(teacher) for teacher in asked.values())
     result.tables["voices"] = voices_table(cast)
     result.sentences["teachers_note"] = (
         f"Every voice is answered by **{who}**, a live or recorded chatbot." if chatbot else
@@ -94,16 +95,11 @@ def run(params: TeacherRolloutsParams, artifacts_dir: str | Path,
                           n_episodes=params.n_episodes, n_resamples=params.n_resamples,
                           n_permutations=params.n_permutations)
 
-    # Probes: each voice asked once about every text state (the unit of behaviour), constrained where the
-    # teacher honours a grammar; each persona's first voice also without the grammar (usable answers).
-    texts = [STUDY_2023.describe_state(state) for state in range(STUDY_2023.n_states)]
-    probed = {voice: ask_once(asked[voice.persona], voice, texts, answer_protocol(0, grammar), params.max_in_flight)
-              for voice in cast}
+    # Probes: each voice's answer about every text state (the unit of behaviour); how usable the answers
+    # are without the grammar.
+    probed, free = answers.probed, answers.free
     probes = probes_of(probed, params)
     save_probes(probed, artifacts_dir)
-    first = {persona: Voice(persona, params.templates[0], 1) for persona in params.personas}
-    free = {persona: ask_once(asked[persona], voice, texts, answer_protocol(0, False), params.max_in_flight)
-            if grammar else probed[voice] for persona, voice in first.items()}
     result.tables["reading"] = reading_table(probed, chatbot)
     result.tables["usable answers"] = usable_table(free, params.templates[0])
     masses = voice_masses(probes)
@@ -150,15 +146,11 @@ def run(params: TeacherRolloutsParams, artifacts_dir: str | Path,
               for voice in cast if voice.persona != CONTROL}
     result.figures["habits"] = habits
 
-    # Rollouts: every voice plays the same starting states; returns clustered by the prompts they replay.
-    protocol = rollout_protocol(params, grammar)
-    rollouts = {}
+    # Rollouts: every voice played the same starting states; returns clustered by the prompts they replay.
+    rollouts = answers.rollouts
     for voice in cast:
-        rollouts[voice] = run_cartpole_teacher(asked[voice.persona], voice, protocol, params.n_episodes, params.seed,
-                                               steps_per_decision=STEPS_PER_DECISION_2023,
-                                               max_in_flight=params.max_in_flight)
         rollouts[voice].save(artifacts_dir / "rollouts" / rollout_folder(voice))
-    result.numbers["protocol_name"] = protocol.name
+    result.numbers["protocol_name"] = answers.protocol_name
     recorded, result.sentences["reproduction_note"] = recordings_2023(artifacts_dir / "rollouts" / "chatgpt_2023")
     played = {**{voice.label: rollouts[voice] for voice in cast}, **recorded}
     clusters = {name: prompt_sequences(episodes, shared_history=name == CHATGPT_2023)
@@ -244,6 +236,38 @@ def run(params: TeacherRolloutsParams, artifacts_dir: str | Path,
     result.caveat = caveat(chatbot, who, newton.verdict, bound, power, newton, newton_share,
                            float(np.mean(masses)) if masses else math.nan, distinct, params)
     return result
+
+
+@dataclass
+class Answers:
+    """Everything chapter 02 asks its teachers, answered."""
+
+    teachers: dict[str, Teacher]  # one per persona: every voice of a persona is recorded in one transcript
+    probed: dict[Voice, list[Decision]]  # every voice asked once about each text state
+    free: dict[str, list[Decision]]  # each persona's first voice asked without the grammar
+    rollouts: dict[Voice, EpisodeSet]  # every voice's episodes
+    protocol_name: str  # the rollouts' protocol
+
+
+def ask(params: TeacherRolloutsParams, teachers: TeacherFactory) -> Answers:
+    """Every request chapter 02 sends, and the answers: each voice asked once about every text state
+    (constrained where the teacher honours a grammar), each persona's first voice asked again without the
+    grammar (where one was honoured: otherwise its probes are those answers), and every voice's rollouts."""
+    cast = voices(params.personas, params.templates)
+    asked = {persona: teachers(CHAPTER, RuleStandIn(persona)) for persona in params.personas}
+    grammar = all(accepts_grammar(teacher) for teacher in asked.values())
+    texts = [STUDY_2023.describe_state(state) for state in range(STUDY_2023.n_states)]
+    probed = {voice: ask_once(asked[voice.persona], voice, texts, answer_protocol(0, grammar), params.max_in_flight)
+              for voice in cast}
+    first = {persona: Voice(persona, params.templates[0], 1) for persona in params.personas}
+    free = {persona: ask_once(asked[persona], voice, texts, answer_protocol(0, False), params.max_in_flight)
+            if grammar else probed[voice] for persona, voice in first.items()}
+    protocol = rollout_protocol(params, grammar)
+    rollouts = {voice: run_cartpole_teacher(asked[voice.persona], voice, protocol, params.n_episodes, params.seed,
+                                            steps_per_decision=STEPS_PER_DECISION_2023,
+                                            max_in_flight=params.max_in_flight)
+                for voice in cast}
+    return Answers(asked, probed, free, rollouts, protocol.name)
 
 
 def answer_protocol(turns: int, constrained: bool) -> BoundedHistoryProtocol:

@@ -1,6 +1,6 @@
 """How a judge is asked about a creature, and how its answer is read: the way the model answers.
 
-The system message is the judge's voice (`eep_utils.personas_new.Voice`): the template's introduction of
+The system message is the judge's voice (`eep_utils.personas.Voice`): the template's introduction of
 the persona's identity, the persona's taste in two lines ("You find cute: …", "You do not find cute: …";
 the neutral control has none) and the template's instruction. The user message asks the question about
 one caption. Every judge has a system message, the control included, so no chat template slips in a
@@ -24,7 +24,7 @@ import pandas as pd
 from eep_utils.chat.parsing import parse_judgment
 from eep_utils.chat.running import complete_all
 from eep_utils.chat.types import ChatAnswer, ChatRequest, Teacher
-from eep_utils.personas_new import DISLIKES_LABEL, LIKES_LABEL, Voice, template_named
+from eep_utils.personas import DISLIKES_LABEL, LIKES_LABEL, Voice, template_named
 
 TASK = "Is this creature cute? Read its caption and answer yes or no."
 CAPTION_LABEL = "Caption:"

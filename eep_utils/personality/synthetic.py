@@ -19,7 +19,7 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from eep_utils.personas_new import Voice
+from eep_utils.personas import Voice
 
 CATEGORICAL_TRAITS = ("body_plan", "palette", "covering")
 NUMERIC_TRAITS = ("size", "roundness", "eye_size", "teeth", "legs")
