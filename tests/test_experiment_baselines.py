@@ -19,7 +19,7 @@ from eep_utils.study2023.fetch import LOCAL_FOLDER_VARIABLE, local_copy_problem
 from test_experiment_embodiment import TINY, glued_names, published_names
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
 ROOT = Path(__file__).resolve().parent.parent
 PARAMS = BaselinesParams.check({"quick": True, "seed": 7, "replay_frames": 2000})

@@ -20,7 +20,7 @@ from eep_utils.experiments.params import EmbodimentParams
 from eep_utils.stats import Estimate
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = EmbodimentParams.check({"quick": True, "seed": 7, "eval_episodes": 20, "cem_iterations": 2,

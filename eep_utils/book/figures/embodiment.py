@@ -19,7 +19,8 @@ def candidates(result: ChapterResult) -> Figure:
     """Each candidate embodiment's score against each requirement (2 met, 1 partly, 0 not), with what it senses
     and does and its total in the row's label."""
     table = result.tables["candidates"]
-    rows = [f"{name} ({row['total (of 10)']} of 10)\n{row['senses']} → {row['acts']}" for name, row in table.iterrows()]
+    rows = [f"{name} ({row['total (of 10)']} of 10)\n{row['senses']} → {row['acts']}"
+            for name, row in table.iterrows()]
     columns = [key.replace("_", "\n") for key in REQUIREMENTS]
     fig, axis = plt.subplots(figsize=figure_size(0.62, wide=True))
     annotated_matrix(axis, table[list(REQUIREMENTS)].to_numpy(), rows, columns, number_format="{:.0f}",
