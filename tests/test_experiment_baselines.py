@@ -8,6 +8,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from eep_utils.book.figures import baselines as figures
+from eep_utils.book.style import figure_problems, use_book_style
 from eep_utils.cartpole.embodiment import STEPS_PER_DECISION_2023
 from eep_utils.cartpole.evaluation import RANDOM_WALK_FILE, RandomWalkBaseline, load_random_walk, save_random_walk
 from eep_utils.experiments import baselines, embodiment
@@ -18,6 +19,8 @@ from eep_utils.study2023.fetch import LOCAL_FOLDER_VARIABLE, local_copy_problem
 from test_experiment_embodiment import TINY, glued_names, published_names
 
 matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
 ROOT = Path(__file__).resolve().parent.parent
 PARAMS = BaselinesParams.check({"quick": True, "seed": 7, "replay_frames": 2000})
 needs_2023 = pytest.mark.skipif(local_copy_problem() is not None, reason=f"{local_copy_problem()}")
@@ -72,8 +75,16 @@ def test_every_name_the_prose_glues_is_published_and_two_runs_agree(artifacts):
     missing = glued_names(ROOT / "notebooks" / "03_baselines.md") - published_names(result)
     assert not missing, f"the chapter's prose glues names its result does not publish: {sorted(missing)}"
     assert baselines.run(PARAMS, artifacts).summary_json() == result.summary_json()
-    assert isinstance(figures.baselines(result), Figure)
     assert result.tables["baselines"].index.tolist() == list(result.figures["baselines"]["estimates"])
+
+
+def test_the_figure_draws_from_the_result_in_the_books_style(artifacts):
+    result = baselines.run(PARAMS, artifacts)
+    with matplotlib.rc_context():
+        use_book_style()
+        figure = figures.baselines(result)
+        assert isinstance(figure, Figure) and figure_problems(figure) == []
+        plt.close(figure)
 
 
 @pytest.mark.parametrize("walk_return, status", [(5, SHOWN), (500, NOT_SHOWN)])

@@ -6,10 +6,12 @@ from pathlib import Path
 import jupytext
 import matplotlib
 import numpy as np
+import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
 from eep_utils.book.figures import embodiment as figures
+from eep_utils.book.style import figure_problems, use_book_style
 from eep_utils.cartpole.embodiment import FIVE_WORDS, STUDY_2023
 from eep_utils.cartpole.evaluation import load_random_walk
 from eep_utils.experiments import embodiment
@@ -18,6 +20,8 @@ from eep_utils.experiments.params import EmbodimentParams
 from eep_utils.stats import Estimate
 
 matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
 ROOT = Path(__file__).resolve().parent.parent
 TINY = EmbodimentParams.check({"quick": True, "seed": 7, "eval_episodes": 20, "cem_iterations": 2,
                                "cem_population": 6, "cem_episodes": 2})
@@ -71,9 +75,27 @@ def test_the_result_has_its_claim_headline_tables_and_figures(tiny):
     assert [c.statement for c in result.claims][0].startswith("The 2023 text channel")
     assert {row["measure"] for row in result.headline} == {f"CartPole return: {n}" for n in embodiment.HEADLINE}
     assert not any(row["is_chatbot"] for row in result.headline)
-    assert result.tables["returns"].index.tolist() == list(result.figures["returns"]["estimates"])
-    for draw in (figures.what_the_chatbot_sees, figures.text_states_met, figures.search_progress, figures.returns):
-        assert isinstance(draw(result), Figure)
+    returns = result.details["Every policy's return on the same episodes"]
+    assert returns["policy"].tolist() == list(result.figures["returns"]["estimates"])
+
+
+def test_the_details_name_their_rows_in_a_column_since_the_appendix_hides_the_index(tiny):
+    result, _, _ = tiny
+    for title, table in result.details.items():
+        assert isinstance(table.index, pd.RangeIndex), title
+    reasons = result.details["Why each candidate body scores as it does"]
+    assert set(reasons["environment"]) == set(result.tables["candidates"].index)
+
+
+def test_the_figures_draw_from_the_result_in_the_books_style(tiny):
+    result, _, _ = tiny
+    with matplotlib.rc_context():
+        use_book_style()
+        for draw in (figures.candidates, figures.what_the_chatbot_sees, figures.text_states_met,
+                     figures.search_progress, figures.returns):
+            figure = draw(result)
+            assert isinstance(figure, Figure) and figure_problems(figure) == [], draw.__name__
+            plt.close(figure)
 
 
 def estimate(value, half_width=1.0):
