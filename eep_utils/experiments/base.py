@@ -80,6 +80,52 @@ class Claim:
         return cls(statement, NOT_TESTABLE, why, teacher)
 
 
+# A chapter's tests need most of a chatbot's answers: below this share of usable answers its claims are not
+# testable with that chatbot (the rest would be fallbacks, and a test would measure the fallback).
+MIN_USABLE_SHARE = 0.5
+
+
+@dataclass(frozen=True)
+class Usability:
+    """How many of a chatbot's answers a chapter could read, with examples of those it could not."""
+
+    what: str  # the answers, in words: "CartPole decisions", "cuteness judgments"
+    usable: int
+    answers: int
+    unusable_examples: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, what: str, answers: list[str], usable: list[bool], n_examples: int = 3) -> "Usability":
+        examples = tuple(dict.fromkeys(text for text, ok in zip(answers, usable, strict=True) if not ok))
+        return cls(what, int(sum(usable)), len(answers), examples[:n_examples])
+
+    @property
+    def sufficient(self) -> bool:
+        return self.answers > 0 and self.usable >= MIN_USABLE_SHARE * self.answers
+
+    def statement(self) -> str:
+        """Why the chapter's claims cannot be tested with this chatbot, with the count and examples."""
+        share = self.usable / self.answers if self.answers else 0.0
+        shown = ", ".join(f"“{_shortened(text)}”" for text in self.unusable_examples) or "none recorded"
+        return (f"Only {self.usable:,} of this chatbot's {self.answers:,} {self.what} could be read ({share:.0%}); "
+                f"the others gave no usable answer (for example {shown}). The chapter's tests need at least "
+                f"{MIN_USABLE_SHARE:.0%}, so its claims are not testable with this chatbot.")
+
+
+def _shortened(text: str, limit: int = 40) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def untestable_result(chapter: str, statements: list[str], usability: Usability, chatbot: str) -> "ChapterResult":
+    """A chapter's result when too few of a chatbot's answers were usable: every claim not testable, saying
+    how many answers were usable, why the others were not, and examples."""
+    why = usability.statement()
+    return ChapterResult(chapter, key_result=f"**Not testable with {chatbot}.** {why}", chatbot=chatbot,
+                         claims=[Claim.not_testable(statement, why, chatbot) for statement in statements],
+                         sentences={"usability": why})
+
+
 STAND_IN_NOTE = "offline stand-in, not a chatbot"
 
 
