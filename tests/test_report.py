@@ -10,10 +10,8 @@ import pytest
 from eep_utils.book import abstract
 from eep_utils.book.abstract import INDEX_MEANING, readable
 from eep_utils.book.config import load_plan
-from eep_utils.book.report import (
-    load_table,
-    save_table,
-)
+from eep_utils.book.report import load_details, load_table, save_results, save_table
+from eep_utils.experiments.base import ChapterResult
 
 matplotlib.use("Agg")
 
@@ -62,3 +60,12 @@ def test_the_extraction_index_is_always_named_as_a_difference_of_aucs():
         readable("extraction index by Spearman 0.3")
 
 
+
+
+def test_the_appendix_lists_the_details_of_chapters_that_left_some_only(tmp_path):
+    table = pd.DataFrame({"measure": ["a"], "value": [1.0]})
+    save_results([ChapterResult("01_embodiment", key_result="", details={"Every policy": table})], tmp_path)
+    save_results([ChapterResult("03_baselines", key_result="")], tmp_path)
+    details = load_details(tmp_path)
+    assert list(details) == ["01_embodiment"]
+    pd.testing.assert_frame_equal(details["01_embodiment"]["Every policy"], table)

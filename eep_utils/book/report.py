@@ -214,12 +214,14 @@ def save_results(results: list[ChapterResult], artifacts_dir: str | Path) -> Non
 
 
 def load_details(artifacts_dir: str | Path) -> dict[str, dict[str, pd.DataFrame]]:
-    """chapter -> title -> table: what each chapter left for the appendix, in the book's order."""
+    """chapter -> title -> table: what each chapter left for the appendix, in the book's order (a chapter that
+    left nothing is not listed)."""
     found = {}
     for folder in sorted((results_dir(artifacts_dir) / "details").glob("*")):
         titles = json.loads((folder / "titles.json").read_text())
-        found[folder.name] = {title: pd.read_parquet(folder / f"{number:02d}.parquet")
-                              for number, title in enumerate(titles)}
+        if titles:
+            found[folder.name] = {title: pd.read_parquet(folder / f"{number:02d}.parquet")
+                                  for number, title in enumerate(titles)}
     return found
 
 
