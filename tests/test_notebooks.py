@@ -36,6 +36,20 @@ def test_each_chapter_has_a_parameters_cell_that_the_parameter_file_matches(sour
         assert not unknown, f"{PARAMETERS_FILE.name} sets {sorted(unknown)} that {source.name} does not declare"
 
 
+def nonblank_lines(notebook, cell_type: str) -> int:
+    return sum(len([line for line in cell.source.splitlines() if line.strip()])
+               for cell in notebook.cells if cell.cell_type == cell_type)
+
+
+@pytest.mark.parametrize("source", CHAPTERS, ids=lambda p: p.stem)
+def test_a_notebook_is_a_lecture_with_little_code(source):
+    """The experiment lives in the library; a notebook sets parameters, calls it, draws and explains."""
+    notebook = jupytext.read(source)
+    code, prose = nonblank_lines(notebook, "code"), nonblank_lines(notebook, "markdown")
+    assert code <= 60, f"{source.name} holds {code} lines of code: move the computation into eep_utils"
+    assert code < prose, f"{source.name} holds more code ({code} lines) than prose ({prose})"
+
+
 @pytest.mark.parametrize("source", CHAPTERS, ids=lambda p: p.stem)
 def test_a_notebooks_own_defaults_are_its_quick_values(source):
     """A reader who runs a notebook by hand gets the quick book's chapter, not sizes of the notebook's own."""
