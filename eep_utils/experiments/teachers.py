@@ -164,8 +164,9 @@ def run(params: TeacherRolloutsParams, artifacts_dir: str | Path,
                for name, episodes in played.items()}
     summary = summary_table(played, clusters, returns)
     shown_in_tables = [voice.label for voice in cast if rollout_folder(voice) == voice.persona]  # the main voices
-    result.tables["teacher summary"] = summary.loc[[*shown_in_tables, *summary.index.difference(
-        [voice.label for voice in cast], sort=False)]]
+    result.tables["teacher summary"] = summary.loc[  # the main voices and the 2023 run; every voice's: details
+        [*shown_in_tables, *summary.index.difference([voice.label for voice in cast], sort=False)],
+        ["episodes", "distinct prompt sequences", f"return, {UNIT_CLUSTERS}", "pushes right (%)", "fallbacks (%)"]]
     result.details["Every voice's rollouts"] = summary.reset_index()
     result.figures["action tables"] = {name: action_grid(action_table(played[name]))
                                        for name in [*shown_in_tables, *recorded]}

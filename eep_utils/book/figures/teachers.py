@@ -23,7 +23,7 @@ POOLED_COLOUR, SYNTHETIC_COLOUR, CHATBOT_COLOUR = "tab:red", "tab:blue", "tab:re
 def probes(result: ChapterResult) -> Figure:
     """P(right) of every voice in every text state, as one heatmap (rows voices, columns states)."""
     shown = result.figures["probes"]
-    fig, axis = plt.subplots(figsize=(WIDE_FIGURE_WIDTH_IN, 0.3 * len(shown["voices"]) + 1.6), layout="constrained")
+    fig, axis = plt.subplots(figsize=(WIDE_FIGURE_WIDTH_IN, 0.22 * len(shown["voices"]) + 1.3), layout="constrained")
     sns.heatmap(shown["p_right"], ax=axis, vmin=0, vmax=1, cmap="coolwarm", yticklabels=shown["voices"],
                 xticklabels=10, cbar_kws={"label": "P(right)"})
     axis.set_xlabel(f"text state (0–{STUDY_2023.n_states - 1}), each asked once as a single question")
@@ -54,7 +54,7 @@ def contrasts(result: ChapterResult) -> Figure:
         rows += [(f"{name}: {template}", estimate, DOT_COLOUR) for template, estimate in contrast.per_template.items()]
         rows.append((f"{name}: pooled", contrast.pooled, POOLED_COLOUR))
     rows = [row for row in rows if np.isfinite(row[1].value)]  # undefined where no state was answered by all
-    fig, axis = plt.subplots(figsize=figure_size(0.06 * len(rows) + 0.2, wide=True), layout="constrained")
+    fig, axis = plt.subplots(figsize=figure_size(0.05 * len(rows) + 0.2, wide=True), layout="constrained")
     dot_plot(axis, [label for label, _, _ in rows], [e.value for _, e, _ in rows], [e.low for _, e, _ in rows],
              [e.high for _, e, _ in rows], colours=[colour for _, _, colour in rows], reference=0,
              unit="persona-and-wording minus wording-only distance,\nmean |ΔP(right)| (95% CI over text states)")
