@@ -9,9 +9,12 @@ from pathlib import Path
 import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 import pytest
 
 from eep_utils.book.figures import students as figures
+from eep_utils.book.ladder import chatbot_folder
+from eep_utils.book.style import figure_problems
 from eep_utils.cartpole.evaluation import RandomPolicy, RandomWalkBaseline, play_episodes, save_random_walk
 from eep_utils.cartpole.stand_in import AGAINST, TOWARD, RuleStandIn, StandInRule
 from eep_utils.cartpole.embodiment import STUDY_2023
@@ -41,6 +44,8 @@ TINY = dict(quick=True, seed=1, teacher="auto", personas=["newton", "no_persona"
             dagger_rollout_episodes=2, dagger_max_labels=20, tune=False)
 N_EPISODES = 10
 MAIN, FOLLOWS = "A student of", "The XGBoost student of Newton differs"
+EVERY_STUDENT, DEMONSTRATIONS = "Every student, trained and played", "The demonstrations each student learns from"
+REPRODUCTION, SOFT_LABELS = "The 2023 table reproduced, every agent", "Students of hard and of soft labels"
 RECORDINGS = os.environ.get(LOCAL_FOLDER_VARIABLE)  # the local copy conftest found, before any test hides it
 
 
@@ -125,8 +130,8 @@ def test_a_persona_difference_the_students_inherit_is_shown(differing):
     assert all(row["is_chatbot"] for row in differing.headline)
     assert differing.sentences["stand_in_note"].startswith("Every teacher here is a chatbot")
     # Every kind of student of every teacher is in the table, each played its episodes.
-    table = differing.tables["students"]
-    assert {(t, k) for t in TINY["personas"] for k in students.STUDENT_KINDS} <= set(table.index)
+    table = differing.details[EVERY_STUDENT]
+    assert {(t, k) for t in TINY["personas"] for k in students.STUDENT_KINDS} <= set(zip(table.teacher, table.student))
     assert {h["n"] for h in differing.headline} == {TINY["eval_episodes"]}
     assert set(differing.figures["dagger"]["histories"]) == set(TINY["personas"])
 
@@ -159,7 +164,7 @@ def test_stand_in_teachers_are_never_reported_as_chatbots(stand_ins):
     assert result.sentences["stand_in_note"].startswith("Students of the stand-in teachers (newton, no_persona)")
     # The fidelity labels came from the chapter's stand-ins (RuleStandIn), which have no log-probabilities.
     assert "No teacher in this build gave token log-probabilities" in result.sentences["soft_labels"]
-    assert "soft_labels" not in result.tables
+    assert SOFT_LABELS not in result.details
 
 
 def test_without_the_recordings_the_2023_claims_are_not_made(stand_ins):
@@ -168,8 +173,9 @@ def test_without_the_recordings_the_2023_claims_are_not_made(stand_ins):
     assert result.claims[0].statement.startswith(MAIN) and result.claims[1].statement.startswith(FOLLOWS)
     assert result.sentences["pairing"].startswith("**The reproduction was skipped in this build:**")
     assert result.sentences["study_statement"] == "The 2023 recordings were not available to this build."
-    assert "push_check" not in result.tables and "reproduction" not in result.tables
-    assert "chatgpt_2023" not in result.tables["demonstrations"].index
+    assert "push_check" not in result.tables and "reproduction" not in result.figures
+    assert REPRODUCTION not in result.details
+    assert "chatgpt_2023" not in result.details[DEMONSTRATIONS]["demonstrations of"].tolist()
 
 
 def test_two_runs_give_equal_summaries(stand_ins):
@@ -179,11 +185,17 @@ def test_two_runs_give_equal_summaries(stand_ins):
 
 
 def test_the_figures_draw_from_the_result(stand_ins):
-    _, result, _ = stand_ins
+    folder, result, _ = stand_ins
     for draw in (figures.returns, figures.dagger):
         figure = draw(result)
         assert isinstance(figure, plt.Figure) and figure.axes[0].get_xlabel()
+        assert figure_problems(figure) == [], draw.__name__
         plt.close(figure)
+    assert figures.reproduction(result) is None  # no 2023 recordings in this run
+    # Every detail reaches the appendix whole: saved as Parquet, its index a column.
+    for title, table in result.details.items():
+        table.to_parquet(folder / "detail.parquet")
+        assert isinstance(table.index, pd.RangeIndex), title
     assert figures.student_episode(result).data[:6] == b"GIF89a"
 
 
@@ -199,10 +211,31 @@ def test_with_the_recordings_the_2023_student_is_reexamined_and_claimed(differin
     # The introduction states the re-examination from these numbers.
     assert (differing.numbers["own_action_rows"], differing.numbers["rows_2023"]) == (29, 4000)
     assert differing.numbers["aligned_return"] > 0 and differing.numbers["published_arrays_return"] > 0
-    assert ("XGBoost student, published model", "replayed as in 2023") in differing.tables["reproduction"].index
+    reproduced = differing.details[REPRODUCTION]
+    assert ("XGBoost student, published model", "replayed as in 2023") in set(zip(reproduced.agent, reproduced.origin))
+    figure = figures.reproduction(differing)
+    assert figure_problems(figure) == []
+    plt.close(figure)
     assert "Why the numbers differ" in differing.sentences["why_numbers_differ"]
-    assert "chatgpt_2023" in differing.tables["demonstrations"].index
+    assert "chatgpt_2023" in differing.details[DEMONSTRATIONS]["demonstrations of"].tolist()
     assert any("chatgpt_2023" in row["measure"] for row in differing.headline)
+
+
+@pytest.mark.skipif(bool(local_copy_problem()), reason="no local copy of the 2023 recordings")
+def test_a_further_chatbots_run_leaves_the_2023_part_to_the_books_own(tmp_path):
+    """On the model ladder a further chatbot runs in its own folder; the 2023 re-examination belongs to the
+    recordings, not to a chatbot, and is made once, by the book's own run (which also keeps the random walk)."""
+    rules = {"newton": LEAN, "no_persona": WITH_THE_SWING}
+    book = prepared_artifacts(tmp_path, rules, is_chatbot=True)
+    further = prepared_artifacts(chatbot_folder(book, "reader-model-7b"), rules, is_chatbot=True)
+    (further / "random_walk.parquet").unlink()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(LOCAL_FOLDER_VARIABLE, RECORDINGS)
+        result = run(further, rules, is_chatbot=True)
+    assert result.notes == []  # the book's random walk was read, not made again
+    assert len(result.claims) == 2 and "push_check" not in result.tables and "reproduction" not in result.figures
+    assert "chatgpt_2023" not in result.details[DEMONSTRATIONS]["demonstrations of"].tolist()
+    assert "once, with the book's own chatbot's run" in result.sentences["pairing"]
 
 
 @pytest.mark.slow
@@ -249,7 +282,7 @@ def test_the_sealed_recording_answers_every_label_the_quick_book_asks(tmp_path, 
     result = students.run(params, tmp_path)
     assert not [note for note in result.notes if "skipped" in note]
     assert set(result.figures["dagger"]["histories"]) == set(params.personas)
-    assert result.tables["students"]["fidelity on own states (%)"].ne("—").all()
+    assert result.details[EVERY_STUDENT]["fidelity on own states (%)"].ne("—").all()
     # Every text state of every teacher is recorded, so no size of the book, and no rollout, can miss one.
     every_state = np.array([STUDY_2023.observation_of_state(state) for state in range(STUDY_2023.n_states)])
     for persona in params.personas:

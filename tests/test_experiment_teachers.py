@@ -151,7 +151,8 @@ def test_the_power_curve_rises_with_the_share_of_deviating_states(with_chatbots)
     powers = [row["power"] for row in power.curve]
     assert [row["strength"] for row in power.curve] == TINY.power_shares
     assert powers[0] < powers[-1] and powers == sorted(powers)
-    assert "synthetic teacher" in with_chatbots[0].tables["power"].index.name
+    power_table = with_chatbots[0].details["The persona test's power against a synthetic teacher"]
+    assert any("synthetic teacher" in column for column in power_table.columns)
 
 
 class RecordingScriptProtocol(BoundedHistoryProtocol):
@@ -225,7 +226,8 @@ def test_alone_in_an_empty_folder_it_leaves_the_rollouts_and_datasets_other_chap
         "newton", "you-are", 1)
     assert newton.metadata["system_prompt"].startswith("You are Sir Isaac Newton. Your task is to balance a cartpole.")
     assert all(len(EpisodeSet.load(folder / "rollouts" / persona).decisions) for persona in TINY.personas)
-    assert len(result.tables["minari"]) == len(ROLLOUT_FOLDERS) == len(set(result.tables["minari"]["Minari dataset"]))
+    datasets = result.details["The rollouts as Minari datasets"]
+    assert len(datasets) == len(ROLLOUT_FOLDERS) == len(set(datasets["Minari dataset"]))
     assert (folder / "minari").is_dir()
     probes = pd.read_parquet(folder / teachers.PROBES_FILE)  # chapter 04 compares its students on them
     assert len(probes) == 12 * STUDY_2023.n_states and set(probes["state"]) == set(range(STUDY_2023.n_states))
@@ -241,7 +243,7 @@ def test_return_intervals_resample_distinct_prompt_sequences_not_episodes(with_c
 
 def test_every_interval_names_its_unit(with_chatbots):
     result = with_chatbots[0]
-    for name, table in result.tables.items():
+    for name, table in {**result.tables, **result.details}.items():
         for column in table.columns:
             if "CI" in column:
                 assert " over " in column or "(" in column, f"table {name!r}, column {column!r} names no unit"
@@ -251,11 +253,14 @@ def test_every_interval_names_its_unit(with_chatbots):
 
 
 def test_the_figures_draw_from_the_result(with_stand_ins):
-    result, _ = with_stand_ins
-    for draw in (figures.probes, figures.action_tables, figures.contrasts, figures.power, figures.habits):
+    result, folder = with_stand_ins
+    for draw in (figures.probes, figures.action_tables, figures.contrasts, figures.power):
         figure = draw(result)
         assert isinstance(figure, Figure) and figure_problems(figure) == [], draw.__name__
         plt.close(figure)
+    for title, table in result.details.items():  # each reaches the appendix whole, its index a column
+        table.to_parquet(folder / "detail.parquet")
+        assert isinstance(table.index, pd.RangeIndex), title
     animation = figures.episode_animation(result)
     assert isinstance(animation, Image) and animation.data[:3] == b"GIF"
 

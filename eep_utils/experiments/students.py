@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from eep_utils.book.ladder import book_folder, further_chatbot
 from eep_utils.cartpole.behaviour import (DisagreementPatterns, disagreement_patterns, disagreement_statement,
                                           follows_teachers)
 from eep_utils.cartpole.body import Rollouts
@@ -77,20 +78,25 @@ def run(params: StudentsParams, artifacts_dir: str | Path, teachers: TeacherFact
     result = ChapterResult(CHAPTER, key_result="", notes=notes)
     random_walk = _random_walk(params, artifacts_dir, notes)
 
-    # 1. The 2023 student, re-examined: its pairs against CartPole's dynamics, its table reproduced.
-    study, chat, study_problem = _study_2023()
+    # 1. The 2023 student, re-examined: its pairs against CartPole's dynamics, its table reproduced. It belongs
+    # to the 2023 recordings, not to a chatbot: on the model ladder only the book's own chatbot's run makes it.
+    study, chat, study_problem = _study_2023() if not further_chatbot(artifacts_dir) else (None, None, "")
     if study is not None:
         pairs = check_2023_pairs(study, chat)
         reproduction = reproduction_table(study, random_walk, params.reproduction_episodes, eval_seed,
                                           replay_frames=params.replay_frames)
         result.tables["push_check"] = pairs.table
-        result.tables["reproduction"] = _reproduction_display(reproduction)
+        result.figures["reproduction"] = reproduction
+        result.details["The 2023 table reproduced, every agent"] = _reproduction_display(reproduction).reset_index()
         result.sentences["pairing"] = pairs.paragraph
         result.sentences["why_numbers_differ"] = why_numbers_differ(reproduction, params.replay_frames)
         played_here = reproduction[reproduction.origin == HERE].set_index("agent")["mean"]
         result.numbers.update(own_action_rows=pairs.own_action_rows, rows_2023=pairs.rows,
                               aligned_return=float(played_here["XGBoost student, aligned pairs"]),
                               published_arrays_return=float(played_here["XGBoost student retrained as in 2023"]))
+    elif further_chatbot(artifacts_dir):
+        result.sentences["pairing"] = "The 2023 student is re-examined once, with the book's own chatbot's run."
+        result.sentences["why_numbers_differ"] = ""
     else:
         result.sentences["pairing"] = f"**The reproduction was skipped in this build:** {study_problem}"
         result.sentences["why_numbers_differ"] = ("Without the 2023 recordings this build reproduces no part of "
@@ -108,11 +114,11 @@ def run(params: StudentsParams, artifacts_dir: str | Path, teachers: TeacherFact
     trained = {name: labels.trained[name] if name in labels.trained else
                train_students(episodes, clusters[name], None, random_walk.returns, params, eval_seed)
                for name, episodes in demonstrations.items()}
-    result.tables["demonstrations"] = pd.DataFrame([
+    result.details["The demonstrations each student learns from"] = pd.DataFrame([
         {"demonstrations of": name, "teacher": d.teacher, "chatbot": d.is_chatbot, "episodes": d.n_episodes,
          "distinct prompt sequences": len(np.unique(clusters[name])), "decisions": len(d.decisions)}
-        for name, d in demonstrations.items()]).set_index("demonstrations of")
-    result.tables["students"] = _students_display(trained)
+        for name, d in demonstrations.items()])
+    result.details["Every student, trained and played"] = _students_display(trained).reset_index()
     result.figures["returns"] = _returns_figure_data(demonstrations, clusters, trained, params.seed)
     result.numbers.update(eval_episodes=params.eval_episodes, walk_episodes=len(random_walk.returns))
 
@@ -141,7 +147,8 @@ def run(params: StudentsParams, artifacts_dir: str | Path, teachers: TeacherFact
     with_probabilities = {name: d for name, d in demonstrations.items() if np.isfinite(d.soft_labels()).any()}
     result.sentences["soft_labels"] = _soft_labels_sentence(with_probabilities)
     if with_probabilities:
-        result.tables["soft_labels"] = soft_label_students(with_probabilities, params.eval_episodes, eval_seed)
+        result.details["Students of hard and of soft labels"] = soft_label_students(
+            with_probabilities, params.eval_episodes, eval_seed).reset_index()
     result.figures["student_episode"] = longest_student_episode(demonstrations[params.personas[0]],
                                                                 params.personas[0], eval_seed)
 
@@ -182,6 +189,8 @@ def run(params: StudentsParams, artifacts_dir: str | Path, teachers: TeacherFact
             "The 2023 recipe does better on correctly paired frames than on the published arrays",
             aligned_better, aligned, chat.teacher))
         result.sentences["study_statement"] = f"{pairs.unrelated_sentence} {aligned}."
+    elif further_chatbot(artifacts_dir):
+        result.sentences["study_statement"] = "The 2023 student is re-examined with the book's own chatbot's run."
     else:
         result.sentences["study_statement"] = "The 2023 recordings were not available to this build."
     result.headline = best_students(demonstrations, trained)
@@ -207,7 +216,9 @@ def _percent(estimate: Estimate) -> Estimate:
 
 
 def _random_walk(params: StudentsParams, artifacts_dir, notes: list[str]) -> RandomWalkBaseline:
-    """Chapter 01's random walk, the book's one baseline (played with the 2023 decision hold)."""
+    """Chapter 01's random walk, the book's one baseline (played with the 2023 decision hold): every chatbot's
+    students are compared with the same walk, the one in the book's own artefacts folder."""
+    artifacts_dir = book_folder(artifacts_dir)
     notes += made_if_missing([Path(artifacts_dir) / RANDOM_WALK_FILE], embodiment.CHAPTER,
                              lambda: embodiment.run(params_for(embodiment.CHAPTER, params.quick), artifacts_dir),
                              params.quick)
@@ -541,7 +552,8 @@ def caveat(chatbot: bool, who: str, pattern: DisagreementPatterns, taught: int,
 
 def _soft_labels_sentence(with_probabilities: dict[str, EpisodeSet]) -> str:
     if with_probabilities:
-        return "Teachers with log-probabilities in this build: " + ", ".join(with_probabilities)
+        return ("The teachers with log-probabilities in this build (" + ", ".join(with_probabilities) + ") also taught "
+                "an XGBoost student their p(right) as soft labels; it is in the appendix beside its hard-label twin.")
     return ("No teacher in this build gave token log-probabilities (stand-ins have none; the 2023 recordings kept "
             "none), so students here learn from hard labels only. With a live chatbot whose endpoint returns "
             "log-probabilities, the rollouts record the teacher's p(right) and students train on it.")

@@ -81,7 +81,7 @@ def run(params: TeacherRolloutsParams, artifacts_dir: str | Path,
     asked = answers.teachers
     chatbot = all(teacher.is_chatbot for teacher in asked.values())
     who = ", ".join(sorted({teacher_name(t.label, t.is_chatbot) for t in asked.values()}))
-    result.tables["voices"] = voices_table(cast)
+    result.details["The voices: who each teacher is asked to be"] = voices_table(cast).reset_index()
     result.sentences["teachers_note"] = (
         f"Every voice is answered by **{who}**, a live or recorded chatbot." if chatbot else
         "**No chatbot endpoint is configured for this build**, so the personas are answered by offline "
@@ -89,7 +89,7 @@ def run(params: TeacherRolloutsParams, artifacts_dir: str | Path,
         "the template and the wording). Their numbers show the pipeline working; they are not a chatbot's "
         "behaviour and are labelled as stand-ins everywhere. The 2023 ChatGPT recordings, further down, are a "
         "chatbot's.")
-    result.tables["stand-in rules"] = describe_stand_in_rules()
+    result.details["The offline stand-ins' rules"] = describe_stand_in_rules().reset_index()
     result.numbers.update(n_voices=len(cast), n_templates=len(params.templates),
                           templates_list=", ".join(params.templates), n_states=STUDY_2023.n_states,
                           n_episodes=params.n_episodes, n_resamples=params.n_resamples,
@@ -100,8 +100,8 @@ def run(params: TeacherRolloutsParams, artifacts_dir: str | Path,
     probed, free = answers.probed, answers.free
     probes = probes_of(probed, params)
     save_probes(probed, artifacts_dir)
-    result.tables["reading"] = reading_table(probed, chatbot)
-    result.tables["usable answers"] = usable_table(free, params.templates[0])
+    result.details["How each voice answered the probes"] = reading_table(probed, chatbot).reset_index()
+    result.details["Usable answers without the grammar"] = usable_table(free, params.templates[0]).reset_index()
     masses = voice_masses(probes)
     result.numbers.update(mass_lowest=min(masses, default=math.nan), mass_highest=max(masses, default=math.nan),
                           free_usable=proportion_ci(sum(d.status == "ok" for ds in free.values() for d in ds),
@@ -115,9 +115,11 @@ def run(params: TeacherRolloutsParams, artifacts_dir: str | Path,
                               params.n_permutations, params.seed)
     everyone = persona_contrast(probes, [(p, q) for p in params.personas for q in params.personas if p != q],
                                 params.n_resamples, params.n_permutations, params.seed)
-    result.tables["distances"] = distance_table(probes)
-    result.tables["persona vs wording"] = contrast_table({"Newton vs the neutral control": newton,
-                                                          "every pair of personas": everyone}, params.templates)
+    result.details["Distances between voices, mean |ΔP(right)| over text states"] = (
+        distance_table(probes).reset_index())
+    result.details["Persona against wording, per template and pooled"] = contrast_table({"Newton vs the neutral control": newton,
+                                                          "every pair of personas": everyone},
+                                                         params.templates).reset_index()
     result.figures["contrasts"] = {"Newton vs control": newton, "every pair of personas": everyone}
     result.numbers.update(newton_effect=newton.pooled, newton_p=newton.p_value, all_effect=everyone.pooled,
                           all_p=everyone.p_value, states_compared=int(probes.answered.sum()))
@@ -129,7 +131,7 @@ def run(params: TeacherRolloutsParams, artifacts_dir: str | Path,
     newton_share = Estimate(power.share_of(newton.pooled.value), power.share_of(newton.pooled.low),
                             power.share_of(newton.pooled.high), newton.pooled.n)
     bound = bound_verdict(newton.pooled, power)
-    result.tables["power"] = power_table(power)
+    result.details["The persona test's power against a synthetic teacher"] = power_table(power).reset_index()
     result.figures["power"] = {"power": power, "newton": newton.pooled}
     result.numbers.update(min_detectable=power.min_detectable, min_detectable_low=power.min_detectable_low,
                           min_detectable_high=power.min_detectable_high, effect_at_min=power.effect_at_min,
@@ -144,7 +146,10 @@ def run(params: TeacherRolloutsParams, artifacts_dir: str | Path,
                                             probes.decision[probes.templates.index(voice.template),
                                                             probes.at(CONTROL), voice.wording - 1])
               for voice in cast if voice.persona != CONTROL}
-    result.figures["habits"] = habits
+    result.details["The generic habit: share of text states where a voice decides as the neutral control"] = (
+        pd.DataFrame([{"voice": name, "share": f"{share.value:.2f}", "Wilson 95% CI over text states":
+                       f"[{share.low:.2f}, {share.high:.2f}]", "text states": share.n}
+                      for name, share in habits.items()]))
 
     # Rollouts: every voice played the same starting states; returns clustered by the prompts they replay.
     rollouts = answers.rollouts
@@ -157,8 +162,12 @@ def run(params: TeacherRolloutsParams, artifacts_dir: str | Path,
                 for name, episodes in played.items()}
     returns = {name: return_ci(episodes.returns(), clusters[name], params.n_resamples, params.seed)
                for name, episodes in played.items()}
-    result.tables["teacher summary"] = summary_table(played, clusters, returns)
+    summary = summary_table(played, clusters, returns)
     shown_in_tables = [voice.label for voice in cast if rollout_folder(voice) == voice.persona]  # the main voices
+    result.tables["teacher summary"] = summary.loc[  # the main voices and the 2023 run; every voice's: details
+        [*shown_in_tables, *summary.index.difference([voice.label for voice in cast], sort=False)],
+        ["episodes", "distinct prompt sequences", f"return, {UNIT_CLUSTERS}", "pushes right (%)", "fallbacks (%)"]]
+    result.details["Every voice's rollouts"] = summary.reset_index()
     result.figures["action tables"] = {name: action_grid(action_table(played[name]))
                                        for name in [*shown_in_tables, *recorded]}
     by_key = {(voice.template, voice.persona, voice.wording): voice.label for voice in cast}
@@ -179,12 +188,12 @@ def run(params: TeacherRolloutsParams, artifacts_dir: str | Path,
     # The rollouts as data: Minari datasets (a rebuild replaces them rather than failing on them).
     minari_root = artifacts_dir / "minari"
     shutil.rmtree(minari_root, ignore_errors=True)
-    result.tables["minari"] = pd.DataFrame([
+    result.details["The rollouts as Minari datasets"] = pd.DataFrame([
         {"teacher": name, "Minari dataset": str(getattr(dataset, "id", dataset)), "episodes": episodes.n_episodes}
         for name, episodes in played.items()
         for dataset in [to_minari(episodes, minari_root, code_permalink=repository_url(),
                                   dataset_id=None if name == CHATGPT_2023 else
-                                  minari_dataset_id(f"{episodes.teacher} as {name}"))]]).set_index("teacher")
+                                  minari_dataset_id(f"{episodes.teacher} as {name}"))]])
     shown_name = shown_in_tables[0]
     longest = int(np.argmax(played[shown_name].returns()))
     result.figures["animation"] = {"teacher": shown_name, "episodes": played[shown_name],
@@ -572,7 +581,7 @@ def templates_disagree(contrast: PersonaContrast) -> str:
                        for template in verdicts)
     return ("The templates disagree about Newton: " + listed + ". The claim rests on the pooled contrast, as the "
             "design fixes in advance; one template alone is one wording of the frame, and a reader who prefers it "
-            "finds its effect in the table above")
+            "finds its effect in the figure above")
 
 
 def in_words(estimate: Estimate, digits: int, unit: str) -> str:
