@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from eep_utils.book.figures import students as figures
-from eep_utils.book.ladder import chatbot_folder
+from eep_utils.experiments.base import chatbot_folder
 from eep_utils.book.style import figure_problems
 from eep_utils.cartpole.evaluation import RandomPolicy, RandomWalkBaseline, play_episodes, save_random_walk
 from eep_utils.cartpole.stand_in import AGAINST, TOWARD, RuleStandIn, StandInRule

@@ -1,7 +1,8 @@
 """The model ladder: one run per chatbot with recordings (and the reader's endpoint), side by side."""
 import pytest
 
-from eep_utils.book.ladder import chatbot_folder, run_every_chatbot
+from eep_utils.book.ladder import run_every_chatbot
+from eep_utils.experiments.base import chatbot_folder
 from eep_utils.book.report import claims_by_chatbot, load_claims, load_summaries, publish
 from eep_utils.chat.local import local_alias
 from eep_utils.chat.teachers import TEACHER_VARIABLE

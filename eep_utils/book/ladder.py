@@ -12,13 +12,12 @@ The first chatbot's run uses the chapter's artefacts folder; each further one ge
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable
 from pathlib import Path
 
 from eep_utils.chat.teachers import ENDPOINT, TEACHER_VARIABLE, available_chatbots
 from eep_utils.experiments import experiment
-from eep_utils.experiments.base import ChapterResult
+from eep_utils.experiments.base import ChapterResult, chatbot_folder
 from eep_utils.experiments.params import ChapterParams
 
 LADDER_SETTINGS = ("auto", "replay")
@@ -27,24 +26,6 @@ LADDER_SETTINGS = ("auto", "replay")
 def effective_setting(setting: str) -> str:
     """The teacher setting in force: $EEP_TEACHER replaces `auto` for a whole build."""
     return (os.environ.get(TEACHER_VARIABLE) or setting) if setting == "auto" else setting
-
-
-CHATBOTS_FOLDER = "chatbots"
-
-
-def chatbot_folder(artifacts_dir: str | Path, model: str) -> Path:
-    return Path(artifacts_dir) / CHATBOTS_FOLDER / re.sub(r"[^A-Za-z0-9_.-]+", "-", model)
-
-
-def further_chatbot(artifacts_dir: str | Path) -> bool:
-    """Whether a run's artefacts folder is a further chatbot's (`chatbot_folder`), not the book's own: what
-    belongs to no chatbot (the 2023 recordings' re-examination) is made once, by the book's own run."""
-    return Path(artifacts_dir).parent.name == CHATBOTS_FOLDER
-
-
-def book_folder(artifacts_dir: str | Path) -> Path:
-    """The book's own artefacts folder, for a run in it or in a further chatbot's folder."""
-    return Path(artifacts_dir).parent.parent if further_chatbot(artifacts_dir) else Path(artifacts_dir)
 
 
 def run_every_chatbot(run: Callable[..., ChapterResult], params: ChapterParams, artifacts_dir: str | Path,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -33,6 +34,25 @@ TeacherFactory = Callable[[str, Teacher], Teacher]
 def teachers_by_setting(setting: str) -> TeacherFactory:
     """The teachers a chapter's `teacher` setting names (auto, local, live, replay, stand-in)."""
     return lambda experiment, stand_in: make_teacher(setting, stand_in=stand_in, experiment=experiment)
+
+
+# Each further chatbot of the model ladder runs a chapter in its own artefacts folder, under the book's.
+CHATBOTS_FOLDER = "chatbots"
+
+
+def chatbot_folder(artifacts_dir: str | Path, model: str) -> Path:
+    return Path(artifacts_dir) / CHATBOTS_FOLDER / re.sub(r"[^A-Za-z0-9_.-]+", "-", model)
+
+
+def further_chatbot(artifacts_dir: str | Path) -> bool:
+    """Whether a run's artefacts folder is a further chatbot's (`chatbot_folder`), not the book's own: what
+    belongs to no chatbot (the 2023 recordings' re-examination) is made once, by the book's own run."""
+    return Path(artifacts_dir).parent.name == CHATBOTS_FOLDER
+
+
+def book_folder(artifacts_dir: str | Path) -> Path:
+    """The book's own artefacts folder, for a run in it or in a further chatbot's folder."""
+    return Path(artifacts_dir).parent.parent if further_chatbot(artifacts_dir) else Path(artifacts_dir)
 
 
 SHOWN, NOT_SHOWN, INCONCLUSIVE = "shown", "not shown", "inconclusive"

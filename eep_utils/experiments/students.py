@@ -27,7 +27,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from eep_utils.book.ladder import book_folder, further_chatbot
 from eep_utils.cartpole.behaviour import (DisagreementPatterns, disagreement_patterns, disagreement_statement,
                                           follows_teachers)
 from eep_utils.cartpole.body import Rollouts
@@ -44,8 +43,8 @@ from eep_utils.cartpole.teaching import state_labeller
 from eep_utils.chat.types import Teacher, TranscriptMiss, accepts_grammar
 from eep_utils.experiments import embodiment
 from eep_utils.experiments import teachers as teacher_rollouts
-from eep_utils.experiments.base import (ChapterResult, Claim, TeacherFactory, headline_row, made_if_missing, teacher_name,
-                                       teachers_by_setting)
+from eep_utils.experiments.base import (ChapterResult, Claim, TeacherFactory, book_folder, further_chatbot,
+                                       headline_row, made_if_missing, teacher_name, teachers_by_setting)
 from eep_utils.experiments.params import StudentsParams, params_for
 from eep_utils.personas import Voice
 from eep_utils.stats import Estimate, above_zero, proportion_ci
