@@ -21,7 +21,7 @@ from eep_utils.cartpole.embodiment import STUDY_2023
 from eep_utils.cartpole.teaching import ALL_TOP_LOGPROBS, ANY_CASE_CHOICE_GRAMMAR, ask_once, run_cartpole_teacher
 from eep_utils.chat.teachers import make_teacher
 from eep_utils.chat.transcripts import request_key
-from eep_utils.chat.types import accepts_grammar
+from eep_utils.chat.types import ChatAnswer, accepts_grammar
 from eep_utils.experiments import students
 from eep_utils.experiments import teachers as teacher_rollouts
 from eep_utils.experiments.base import NOT_TESTABLE, NOT_TESTED, SHOWN
@@ -77,7 +77,7 @@ def main_voice(persona: str) -> Voice:
     return Voice(persona, teacher_rollouts.MAIN_TEMPLATE, teacher_rollouts.MAIN_WORDING)
 
 
-def prepared_artifacts(folder: Path, rules: dict, is_chatbot: bool) -> Path:
+def prepared_artifacts(folder: Path, rules: dict, is_chatbot: bool, teacher_type=None) -> Path:
     """Chapter 01's random walk, and chapter 02's rollouts and probes of the main voices, as those chapters
     save them, at tiny sizes and with chapter 02's protocols."""
     walk = play_episodes(RandomPolicy(1), 20, 2, steps_per_decision=2)
@@ -85,7 +85,7 @@ def prepared_artifacts(folder: Path, rules: dict, is_chatbot: bool) -> Path:
     texts = [STUDY_2023.describe_state(state) for state in range(STUDY_2023.n_states)]
     probed = {}
     for persona, checks in rules.items():
-        teacher, voice = RuleTeacher(checks, is_chatbot), main_voice(persona)
+        teacher, voice = (teacher_type or RuleTeacher)(checks, is_chatbot), main_voice(persona)
         played = run_cartpole_teacher(teacher, voice, teacher_rollouts.answer_protocol(2, False), N_EPISODES,
                                       seed=2023)
         played.save(folder / "rollouts" / persona)
@@ -290,3 +290,21 @@ def test_the_sealed_recording_answers_every_label_the_quick_book_asks(tmp_path, 
                                                    experiment=students.CHAPTER), main_voice(persona))
         actions, p_right = labeller(every_state)
         assert len(actions) == STUDY_2023.n_states and np.isfinite(p_right).any()
+
+
+class UnusableTeacher(RuleTeacher):
+    """Taken for a chatbot, it never answers with a decision (as an endpoint that ignores the instruction)."""
+
+    async def acomplete(self, request):
+        return ChatAnswer(text="Let us discuss optics instead.", model=self.model)
+
+
+def test_a_chatbot_whose_decisions_were_unusable_is_not_testable_and_asked_nothing(tmp_path, without_recordings):
+    rules = {"newton": LEAN, "no_persona": WITH_THE_SWING}
+    folder = prepared_artifacts(tmp_path, rules, is_chatbot=True, teacher_type=UnusableTeacher)
+    asked = []
+    result = students.run(StudentsParams.check(TINY), folder,
+                          lambda experiment, stand_in: asked.append(experiment) or UnusableTeacher({}, True))
+    assert {claim.status for claim in result.claims} == {NOT_TESTABLE} and len(result.claims) == 2
+    assert "“Let us discuss optics instead.”" in result.claims[0].evidence
+    assert asked == []  # no label is asked of a teacher whose decisions the students could not learn from

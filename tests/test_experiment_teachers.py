@@ -26,7 +26,7 @@ from eep_utils.chat.running import run_sync
 from eep_utils.chat.transcripts import request_key
 from eep_utils.chat.types import ChatAnswer
 from eep_utils.experiments import teachers
-from eep_utils.experiments.base import INCONCLUSIVE, NOT_SHOWN, NOT_TESTED, SHOWN
+from eep_utils.experiments.base import INCONCLUSIVE, NOT_SHOWN, NOT_TESTABLE, NOT_TESTED, SHOWN
 from eep_utils.experiments.params import ParameterError, TeacherRolloutsParams, params_for
 from eep_utils.personas import PERSONAS, template_named, voices
 from eep_utils.stats import Estimate
@@ -297,3 +297,21 @@ def test_the_caveat_says_when_the_templates_disagree():
     sentence = teachers.templates_disagree(split)
     assert "you-are, 0.004 (95% CI 0.001 to 0.007 over 81 text states)" in sentence and "imagine, -0.024" in sentence
     assert teachers.templates_disagree(PersonaContrast(above, {"you-are": above, "imagine": above}, 0.01, 200)) == ""
+
+
+class UnusableDouble(ChatbotDouble):
+    """A chatbot whose every answer is no decision (as an endpoint that ignores the instruction)."""
+
+    async def acomplete(self, request):
+        self.requests.append(request)
+        return ChatAnswer(text="I would rather talk about gravitation.", model=self.model)
+
+
+def test_a_chatbot_whose_answers_are_unusable_is_not_testable_and_still_leaves_its_rollouts(tmp_path):
+    result = teachers.run(TINY, tmp_path, teachers=lambda experiment, stand_in: UnusableDouble(stand_in))
+    assert {claim.status for claim in result.claims} == {NOT_TESTABLE} and len(result.claims) == 3
+    assert "Only 0 of this chatbot's" in result.key_result
+    assert "“I would rather talk about gravitation.”" in result.claims[0].evidence
+    # Chapter 04 still finds what it reads (and says, in its turn, what it can test).
+    assert {path.name for path in (tmp_path / "rollouts").iterdir()} == ROLLOUT_FOLDERS
+    assert (tmp_path / teachers.PROBES_FILE).exists()

@@ -43,8 +43,9 @@ from eep_utils.cartpole.teaching import state_labeller
 from eep_utils.chat.types import Teacher, TranscriptMiss, accepts_grammar
 from eep_utils.experiments import embodiment
 from eep_utils.experiments import teachers as teacher_rollouts
-from eep_utils.experiments.base import (ChapterResult, Claim, TeacherFactory, book_folder, further_chatbot,
-                                       headline_row, made_if_missing, teacher_name, teachers_by_setting)
+from eep_utils.experiments.base import (ChapterResult, Claim, TeacherFactory, Usability, book_folder,
+                                       further_chatbot, headline_row, made_if_missing, teacher_name,
+                                       teachers_by_setting, untestable_result)
 from eep_utils.experiments.params import StudentsParams, params_for
 from eep_utils.personas import Voice
 from eep_utils.stats import Estimate, above_zero, proportion_ci
@@ -64,6 +65,7 @@ N_RESAMPLES = 2000  # bootstrap resamples of every interval the chapter computes
 PUBLISHED, HERE = "XGBoost student, published model", "played here"
 UNIT_SEQUENCES = "95% CI over held-out prompt sequences"
 UNIT_STATES = "95% CI over text states"
+FOLLOWS_STATEMENT = "The XGBoost student of Newton differs from the control's where the teachers do"
 
 
 def run(params: StudentsParams, artifacts_dir: str | Path, teachers: TeacherFactory | None = None) -> ChapterResult:
@@ -104,6 +106,13 @@ def run(params: StudentsParams, artifacts_dir: str | Path, teachers: TeacherFact
     # 2. Students of chapter 02's teachers, each played against its teacher and the random walk; the personas'
     # students (and DAgger's, section 4) asked about by their teachers.
     demonstrations, probes = _chapter_02(params, artifacts_dir, notes, teachers)
+    taught = [demonstrations[persona] for persona in params.personas]
+    usability = Usability.of("CartPole decisions its students would learn from",
+                             [answer for d in taught for answer in d.decisions["answer"]],
+                             [status != "fallback" for d in taught for status in d.decisions["status"]])
+    if all(d.is_chatbot for d in taught) and not usability.sufficient:
+        teacher = demonstrations[NEWTON].teacher
+        return untestable_result(CHAPTER, [agreement_statement(teacher), FOLLOWS_STATEMENT], usability, teacher)
     labels = ask(params, teachers, demonstrations, random_walk.returns)
     asked = labels.teachers
     if chat is not None:
@@ -163,20 +172,18 @@ def run(params: StudentsParams, artifacts_dir: str | Path, teachers: TeacherFact
     chatbot = teacher_a.is_chatbot and teacher_b.is_chatbot
     who = teacher_name(teacher_a.teacher, teacher_a.is_chatbot)
     result.claims.append(_claim(
-        f"A student of {teacher_a.teacher} as Newton agrees with its teacher on held-out episodes more often "
-        "than always pushing the teacher's more common way",
+        agreement_statement(teacher_a.teacher),
         tested=teacher_a.is_chatbot, verdict=above_zero(beyond),
         evidence=(f"agreement {agrees.value:.2f}, the constant {constant:.2f}; the difference {beyond.value:.2f} "
                   f"[{beyond.low:.2f}, {beyond.high:.2f}] ({UNIT_SEQUENCES}, {beyond.n} of them)"),
         teacher=teacher_a.teacher))
     follows = follows_teachers(pattern)
-    follows_statement = "The XGBoost student of Newton differs from the control's where the teachers do"
     if not chatbot:
-        result.claims.append(Claim.not_tested(follows_statement, same_way, teacher_a.teacher))
+        result.claims.append(Claim.not_tested(FOLLOWS_STATEMENT, same_way, teacher_a.teacher))
     elif 0 < pattern.teachers.value < 1:
-        result.claims.append(Claim.decided(follows_statement, follows, same_way, teacher_a.teacher))
+        result.claims.append(Claim.decided(FOLLOWS_STATEMENT, follows, same_way, teacher_a.teacher))
     else:  # teachers that never (or always) differ leave no pattern for students to follow
-        result.claims.append(Claim.not_testable(follows_statement, same_way, teacher_a.teacher))
+        result.claims.append(Claim.not_testable(FOLLOWS_STATEMENT, same_way, teacher_a.teacher))
     if study is not None:  # the 2023 part's claims are made only with its recordings
         chatgpt, walk = trained[CHATGPT_2023].rollouts["original_xgboost"].summary(), random_walk.summary()
         result.claims.append(Claim.decided(
@@ -588,6 +595,11 @@ def longest_student_episode(episodes: EpisodeSet, teacher: str, eval_seed: int) 
 def _above(order: int) -> bool | None:
     """A `compared` order as a claim's verdict: above (True), below (False), intervals overlap (None)."""
     return None if order == 0 else order == 1
+
+
+def agreement_statement(teacher: str) -> str:
+    return (f"A student of {teacher} as Newton agrees with its teacher on held-out episodes more often than always "
+            "pushing the teacher's more common way")
 
 
 def _claim(statement: str, tested: bool, verdict: bool | None, evidence: str, teacher: str) -> Claim:

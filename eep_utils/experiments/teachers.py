@@ -28,8 +28,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from eep_utils.experiments.base import teacher_name
-from eep_utils.paths import repository_url
 from eep_utils.cartpole.behaviour import action_grid, action_table, rule_agreement
 from eep_utils.cartpole.contrasts import (POWER, BehaviourPower, PersonaContrast, Probes, behaviour_power,
                                           habit_share, persona_contrast, prompt_sequences, return_ci,
@@ -41,8 +39,10 @@ from eep_utils.cartpole.stand_in import RuleStandIn, describe_stand_in_rules
 from eep_utils.cartpole.teaching import (ALL_TOP_LOGPROBS, ANY_CASE_CHOICE_GRAMMAR, BoundedHistoryProtocol, Decision,
                                          Study2023Protocol, ask_once, persona_sentence, run_cartpole_teacher)
 from eep_utils.chat.types import Teacher, accepts_grammar
-from eep_utils.experiments.base import ChapterResult, Claim, TeacherFactory, headline_row, teachers_by_setting
+from eep_utils.experiments.base import (ChapterResult, Claim, TeacherFactory, Usability, headline_row, teacher_name,
+                                       teachers_by_setting, untestable_result)
 from eep_utils.experiments.params import ParameterError, TeacherRolloutsParams
+from eep_utils.paths import repository_url
 from eep_utils.personas import Voice, voices
 from eep_utils.stats import Estimate, above_zero, cluster_bootstrap_ci, proportion_ci
 from eep_utils.study2023.fetch import OriginalStudyUnavailable
@@ -99,7 +99,15 @@ def run(params: TeacherRolloutsParams, artifacts_dir: str | Path,
     # are without the grammar.
     probed, free = answers.probed, answers.free
     probes = probes_of(probed, params)
+    # What chapter 04 reads (every voice's rollouts and probes) is saved whatever this chatbot's answers allow.
     save_probes(probed, artifacts_dir)
+    for voice in cast:
+        answers.rollouts[voice].save(artifacts_dir / "rollouts" / rollout_folder(voice))
+    usability = Usability.of("CartPole decisions (one per voice and text state)",
+                             [d.answer for decisions in probed.values() for d in decisions],
+                             [d.status != "fallback" for decisions in probed.values() for d in decisions])
+    if chatbot and not usability.sufficient:
+        return untestable_result(CHAPTER, [PERSONA_EFFECT_CLAIM, RETURNS_CLAIM, BOUND_CLAIM], usability, who)
     result.details["How each voice answered the probes"] = reading_table(probed, chatbot).reset_index()
     result.details["Usable answers without the grammar"] = usable_table(free, params.templates[0]).reset_index()
     masses = voice_masses(probes)
@@ -153,8 +161,6 @@ def run(params: TeacherRolloutsParams, artifacts_dir: str | Path,
 
     # Rollouts: every voice played the same starting states; returns clustered by the prompts they replay.
     rollouts = answers.rollouts
-    for voice in cast:
-        rollouts[voice].save(artifacts_dir / "rollouts" / rollout_folder(voice))
     result.numbers["protocol_name"] = answers.protocol_name
     recorded, result.sentences["reproduction_note"] = recordings_2023(artifacts_dir / "rollouts" / "chatgpt_2023")
     played = {**{voice.label: rollouts[voice] for voice in cast}, **recorded}
