@@ -625,7 +625,8 @@ def _top_goals_table(goal_counts: pd.DataFrame, most: int = 6) -> pd.DataFrame:
 
 
 def _sweep_table(sweep: pd.DataFrame) -> pd.DataFrame:
-    """All agents' decisions pooled: the share rewarded and R_int's correlation with the frames remaining, per k and T."""
+    """All agents' decisions pooled: per k and T, the share rewarded and R_int's correlation with the frames
+    remaining."""
     pooled = sweep[sweep["agent"] == "all"]
     return pd.DataFrame({
         "k": pooled["k"], "threshold T": pooled["threshold"],
