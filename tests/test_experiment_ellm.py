@@ -280,14 +280,14 @@ def test_the_figure_draws_from_the_result_in_the_book_style(stand_in):
     with plt.rc_context(BOOK_RC):
         figure = figures.returns(result)
     assert figure_problems(figure) == []
-    assert figure.axes[0].get_xlabel().startswith("CartPole return (frames") and figure.axes[0].get_title("left")
+    assert figure.axes[0].get_xlabel().startswith("CartPole return (frames") and figure.get_suptitle()
     plt.close(figure)
 
 
 def test_the_page_keeps_to_its_argument_and_the_appendix_gets_the_rest(stand_in):
     _, result = stand_in
     assert set(result.tables) == {"top goals", "dependence", "differences", "claims"}
-    assert len(result.details) == 9 and all(table.index.equals(pd.RangeIndex(len(table)))
+    assert len(result.details) == 10 and all(table.index.equals(pd.RangeIndex(len(table)))
                                             for table in result.details.values())  # the appendix hides the index
     goals = result.tables["top goals"]
     assert list(goals.columns) == ["newton", "no_persona", "aristotle"] and goals.index.name == "rank"

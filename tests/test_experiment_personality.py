@@ -224,7 +224,7 @@ def test_every_figure_draws_from_the_result_in_the_book_style_and_nothing_is_pri
 def test_the_page_keeps_to_its_argument_and_the_appendix_gets_the_rest(own_tastes):
     result = own_tastes[0]
     assert set(result.tables) == {"captions", "extraction", "controls"}
-    assert len(result.details) == 11
+    assert len(result.details) == 12
     assert all(table.index.equals(pd.RangeIndex(len(table))) for table in result.details.values())  # index hidden
 
 

@@ -304,10 +304,11 @@ def run(params: EllmParams, artifacts_dir: str | Path, teachers: TeacherFactory 
             "differences": pd.DataFrame([
                 {"comparison": f"R_int agent − {label}", "difference in return (frames)": _interval(d),
                  "paired episodes": d.n} for label, d in differences.items()]).set_index("comparison"),
-            "claims": pd.DataFrame([c.as_row() for c in claims]).set_index("claim")[["status", "evidence"]],
+            # The evidence is the differences above and the sentence beside the table: the appendix has it.
+            "claims": pd.DataFrame([c.as_row() for c in claims]).set_index("claim")[["status"]],
         },
         # The appendix's tables for this chapter: what the page's argument does not rest on.
-        details={title: table.reset_index() for title, table in {
+        details={title: table.reset_index(drop=table.index.names == [None]) for title, table in {
             "Each voice's answer in the example state": pd.DataFrame({
                 "voice": [voice.label for voice in asked],
                 "answer, as received": [by_voice[voice].answers[EXAMPLE_STATE] for voice in asked],
@@ -333,6 +334,7 @@ def run(params: EllmParams, artifacts_dir: str | Path, teachers: TeacherFactory 
                                           ("R_int per frame vs return", rho_rate))]).set_index("measure"),
             "The threshold T and the number of goals k (Newton's goals)": _sweep_table(sweep),
             "Text states with the highest and lowest R_int (Newton's goals)": _states_table(by_state),
+            "The claims and their evidence": pd.DataFrame([c.as_row() for c in claims]),
             "CartPole return of every policy (same seeded starts)": pd.DataFrame([
                 {"policy": name, "learns from": _learns_from(name), "return (frames)": _interval(e, 1),
                  "episodes": e.n} for name, e in returns.items()]).set_index("policy"),

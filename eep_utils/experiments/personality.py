@@ -153,8 +153,7 @@ def run(params: PersonalityParams, artifacts_dir, teachers: TeacherFactory | Non
     main_index, main_test = contrasts["XGBoost", "ROC-AUC"]
     details["The persona-extraction index, every kind of student and measure"] = extraction_table(
         contrasts, judge_label, params.n_splits)
-    tables["extraction"] = details["The persona-extraction index, every kind of student and measure"].drop(
-        columns=["teacher", "resamples left out (undefined)"])  # the page names the judge above it
+    tables["extraction"] = extraction_summary(contrasts)
     for (kind, measure), (estimates, test) in contrasts.items():
         name = f"{KIND_SLUGS[kind]}_{'auc' if measure == 'ROC-AUC' else 'spearman'}"
         numbers.update({f"index_{name}": estimates["index"], f"index_{name}_p": test.p_value})
@@ -176,7 +175,10 @@ def run(params: PersonalityParams, artifacts_dir, teachers: TeacherFactory | Non
         {"correlation of off-diagonal cells with the judges' own matrix":
          {kind: f"{value:.2f}" for kind, value in similarity.items()}}).rename_axis("students")
     numbers.update(similarity_xgb=similarity["XGBoost"], similarity_logistic=similarity["logistic regression"])
-    tables["controls"] = controls_table(shuffled, main_index, judges.pooled, params.n_shuffles)
+    details["The controls, with the resamples left out"] = controls_table(shuffled, main_index, judges.pooled,
+                                                                          params.n_shuffles)
+    tables["controls"] = details["The controls, with the resamples left out"].drop(
+        columns="resamples left out (undefined)")
 
     # --- A gallery of held-out pictures: the judge's label and its XGBoost student's ----------------
     shown = splits[0].test[:params.gallery_size]
@@ -246,7 +248,7 @@ def run(params: PersonalityParams, artifacts_dir, teachers: TeacherFactory | Non
                     f"{sentences['power_statement']}."),
         caveat=caveat(judge, bound, power, carried),
         numbers=numbers, sentences=sentences, tables=tables, figures=figures, claims=claims, headline=headline,
-        details={title: table.reset_index() for title, table in details.items()},
+        details={title: table.reset_index(drop=table.index.names == [None]) for title, table in details.items()},
         # The introduction's headline figure: XGBoost students against the judges (first wording, mean of
         # templates and splits).
         exports={"06_persona_matrix": matrices["XGBoost"]},
@@ -511,6 +513,16 @@ def extraction_table(contrasts, judge_label: str, n_splits: int) -> pd.DataFrame
                      "p (matching permutation)": f"{test.p_value:.3f}",
                      "resamples left out (undefined)": estimates["index"].undefined})
     return pd.DataFrame(rows).set_index("students")
+
+
+def extraction_summary(contrasts) -> pd.DataFrame:
+    """The page's index table: per kind of student, the index by AUC and by Spearman ρ with its matching p."""
+    rows = {}
+    for (kind, measure), (estimates, test) in contrasts.items():
+        students = "the judges themselves (a perfect copy)" if kind == JUDGE_ITSELF else f"{kind} students"
+        column = "by AUC: own − others (95% CI)" if measure == "ROC-AUC" else "by Spearman ρ: own − others (95% CI)"
+        rows.setdefault(students, {})[column] = f"{estimates['index']}, p = {test.p_value:.3f}"
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("students")
 
 
 def controls_table(shuffled: dict[str, Estimate], main: dict[str, Estimate], judges: Estimate,

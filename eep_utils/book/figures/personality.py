@@ -21,7 +21,7 @@ def pictures(result) -> Figure:
         if index < len(data["images"]):
             axis.imshow(data["images"][index])
             axis.set_title(f"#{index}", fontsize=MIN_TEXT_PT)
-    fig.suptitle(f"A student sees only the picture; its judge reads only the caption ({data['source']})")
+    fig.suptitle(f"The first twelve pictures, all a student sees ({data['source']})")
     return fig
 
 
@@ -30,7 +30,7 @@ def judges(result) -> Figure:
     with each persona's rewording (columns). A persona beyond its wording shows as a diagonal above its row."""
     data = result.figures["judges"]
     matrices = data["matrices"]
-    fig, axes = plt.subplots(1, len(matrices), figsize=figure_size(0.58, wide=True), sharey=True)
+    fig, axes = plt.subplots(1, len(matrices), figsize=figure_size(0.58, wide=True))
     axes = np.atleast_1d(axes)
     for axis, (template, values) in zip(axes, matrices.items()):
         cells = annotated_matrix(axis, values.to_numpy(), list(values.index), list(values.columns),
@@ -41,6 +41,8 @@ def judges(result) -> Figure:
         axis.set_xlabel("persona, second wording")
         axis.set_title(f"{template}: {data['by_template'][template]}")
     axes[0].set_ylabel("persona, first wording")
+    for axis in axes[1:]:
+        axis.tick_params(labelleft=False)  # the rows are the same personas (not sharey: it would flip them back)
     fig.colorbar(cells, ax=axes, label="Spearman ρ of P(cute)\nover pictures", shrink=0.8)
     fig.suptitle(f"The judges' persona effect, ρ own rewording − ρ others': {data['pooled']} ({data['n']} pictures)")
     return fig
@@ -51,15 +53,16 @@ def agreement(result) -> Figure:
     themselves, the pattern a perfect copy would show, beside the XGBoost students'."""
     data = result.figures["matrix"]
     panels = {"the judges themselves": data["judges"], "XGBoost students": data["students"]}
-    fig, axes = plt.subplots(1, 2, figsize=figure_size(0.6, wide=True), sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=figure_size(0.62, wide=True))
     for axis, (title, values) in zip(axes, panels.items()):
         cells = annotated_matrix(axis, values.to_numpy(), list(values.index), list(values.columns), vmin=0, vmax=1)
         axis.tick_params(axis="x", labelrotation=30)
         for label in axis.get_xticklabels():
             label.set_horizontalalignment("right")
         axis.set_xlabel("judge j (first wording)")
-        axis.set_title(f"{title}: index {data['index'][title]}")
+        axis.set_title(f"{title}\nindex {data['index'][title]}")
     axes[0].set_ylabel("judge i, or its student")
+    axes[1].tick_params(labelleft=False)  # the same rows (not sharey: it would flip them back)
     fig.colorbar(cells, ax=axes, label="ROC-AUC (0.5 = chance)", shrink=0.8)
     fig.suptitle(f"Own judge (diagonal) against the others: {data['n_test']} held-out pictures × "
                  f"{data['n_splits']} splits")
@@ -94,7 +97,7 @@ def power(result) -> Figure | None:
     axis.set_ylim(0, 1.05)
     axis.set_xlabel("judges' persona effect (ρ own rewording − ρ others')")
     axis.set_ylabel(f"power ({data['replicates']} replicates)")
-    axis.legend(loc="center right")
+    fig.legend(loc="outside lower center", ncols=2)
     smallest = data["min_detectable"]
     axis.set_title(f"The students detect a persona of strength s ≥ {smallest.value:g} with 80% power"
                    if np.isfinite(smallest.value) else "No persona strength tried is detected with 80% power",
