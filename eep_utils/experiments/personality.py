@@ -178,7 +178,7 @@ def run(params: PersonalityParams, artifacts_dir, teachers: TeacherFactory | Non
     details["The controls, with the resamples left out"] = controls_table(shuffled, main_index, judges.pooled,
                                                                           params.n_shuffles)
     tables["controls"] = details["The controls, with the resamples left out"].drop(
-        columns="resamples left out (undefined)")
+        columns=["student", "resamples left out (undefined)"])  # each control's name says whose it is
 
     # --- A gallery of held-out pictures: the judge's label and its XGBoost student's ----------------
     shown = splits[0].test[:params.gallery_size]
