@@ -15,13 +15,13 @@ EFFECT_COLOUR = "#b2182b"  # the chatbot's own judges, against the synthetic one
 def pictures(result) -> Figure:
     """The first twelve pictures, as a student sees them."""
     data = result.figures["pictures"]
-    fig, axes = plt.subplots(2, 6, figsize=figure_size(0.42, wide=True))
+    fig, axes = plt.subplots(2, 6, figsize=figure_size(0.45))
     for index, axis in enumerate(axes.flat):
         axis.set_axis_off()
         if index < len(data["images"]):
             axis.imshow(data["images"][index])
             axis.set_title(f"#{index}", fontsize=MIN_TEXT_PT)
-    fig.suptitle(f"The first twelve pictures, all a student sees ({data['source']})")
+    fig.suptitle(f"All a student sees: the first twelve pictures\n({data['source']})")
     return fig
 
 
@@ -90,7 +90,7 @@ def power(result) -> Figure | None:
                   xerr=[centre - [np.nanmin(e) for e in effects], [np.nanmax(e) for e in effects] - centre],
                   yerr=[detected - [row["power_low"] for row in curve],
                         [row["power_high"] for row in curve] - detected],
-                  color=DOT_COLOUR, marker="o", capsize=3, label="synthetic judges (a positive control)")
+                  color=DOT_COLOUR, marker="o", capsize=3, label="synthetic judges")
     for x, y, row in zip(centre, detected, curve):
         axis.annotate(f"s = {row['strength']:g}", (x, y), xytext=(5, 5), textcoords="offset points",
                       fontsize=MIN_TEXT_PT, color=DOT_COLOUR)
