@@ -30,7 +30,7 @@ def judges(result) -> Figure:
     with each persona's rewording (columns). A persona beyond its wording shows as a diagonal above its row."""
     data = result.figures["judges"]
     matrices = data["matrices"]
-    fig, axes = plt.subplots(1, len(matrices), figsize=figure_size(0.58, wide=True))
+    fig, axes = plt.subplots(1, len(matrices), figsize=figure_size(0.52, wide=True))
     axes = np.atleast_1d(axes)
     for axis, (template, values) in zip(axes, matrices.items()):
         cells = annotated_matrix(axis, values.to_numpy(), list(values.index), list(values.columns),
@@ -53,7 +53,7 @@ def agreement(result) -> Figure:
     themselves, the pattern a perfect copy would show, beside the XGBoost students'."""
     data = result.figures["matrix"]
     panels = {"the judges themselves": data["judges"], "XGBoost students": data["students"]}
-    fig, axes = plt.subplots(1, 2, figsize=figure_size(0.62, wide=True))
+    fig, axes = plt.subplots(1, 2, figsize=figure_size(0.56, wide=True))
     for axis, (title, values) in zip(axes, panels.items()):
         cells = annotated_matrix(axis, values.to_numpy(), list(values.index), list(values.columns), vmin=0, vmax=1)
         axis.tick_params(axis="x", labelrotation=30)
