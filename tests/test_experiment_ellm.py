@@ -8,10 +8,12 @@ from pathlib import Path
 import jupytext
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 import pytest
 
 from eep_utils.book.figures import ellm as figures
 from eep_utils.book.report import publish
+from eep_utils.book.style import BOOK_RC, figure_problems
 from eep_utils.cartpole.embodiment import STUDY_2023
 from eep_utils.chat.teachers import make_teacher
 from eep_utils.chat.types import ChatAnswer
@@ -273,13 +275,22 @@ def test_numbers_are_plain_and_sentences_are_text(stand_in):
     assert result.sentences["example_question"].count("[assistant]") == result.numbers["worked_examples"] == 2
 
 
-def test_the_figures_draw_from_the_result(stand_in):
+def test_the_figure_draws_from_the_result_in_the_book_style(stand_in):
     _, result = stand_in
-    for draw, panels in ((figures.trajectories, 1), (figures.threshold_sweep, 3), (figures.training, 2)):
-        figure = draw(result)
-        assert len(figure.axes) == panels and all(axis.get_ylabel() for axis in figure.axes)
-        assert figure.axes[-1].get_xlabel() and (figure.get_suptitle() or figure.axes[0].get_title())
-        plt.close(figure)
+    with plt.rc_context(BOOK_RC):
+        figure = figures.returns(result)
+    assert figure_problems(figure) == []
+    assert figure.axes[0].get_xlabel().startswith("CartPole return (frames") and figure.get_suptitle()
+    plt.close(figure)
+
+
+def test_the_page_keeps_to_its_argument_and_the_appendix_gets_the_rest(stand_in):
+    _, result = stand_in
+    assert set(result.tables) == {"top goals", "dependence", "differences", "claims"}
+    assert len(result.details) == 10 and all(table.index.equals(pd.RangeIndex(len(table)))
+                                            for table in result.details.values())  # the appendix hides the index
+    goals = result.tables["top goals"]
+    assert list(goals.columns) == ["newton", "no_persona", "aristotle"] and goals.index.name == "rank"
 
 
 def test_without_newton_the_chapter_says_which_setting_to_fix(tmp_path):

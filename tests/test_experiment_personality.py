@@ -20,6 +20,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from eep_utils.book.figures import personality as figures
+from eep_utils.book.style import BOOK_RC, figure_problems
 from eep_utils.chat.types import ChatAnswer
 from eep_utils.chat.usage import Usage
 from eep_utils.experiments import personality
@@ -207,18 +208,24 @@ def test_the_chapter_runs_alone_in_seconds_and_writes_its_judgments_and_matrix(o
     matrix = result.exports["06_persona_matrix"]
     assert matrix.shape == (4, 4) and matrix.index.name == "student" and matrix.columns.name == "teacher"
     assert result.numbers["n_undefined_resamples"] == 0
-    verdicts = result.tables["verdicts"]
+    verdicts = result.details["Each judge's verdicts, P(cute) and answer mass"]
     assert verdicts["answer mass, mean (lowest)"].str.startswith("0.60").all()  # every spelling of yes and no
 
 
-def test_every_figure_draws_from_the_result_and_nothing_is_printed(own_tastes, capsys):
+def test_every_figure_draws_from_the_result_in_the_book_style_and_nothing_is_printed(own_tastes, capsys):
     assert own_tastes[3] == ""  # the run printed nothing
-    drawn = [draw(own_tastes[0]) for draw in (figures.pictures, figures.taste_by_body_plan, figures.judges,
-                                              figures.agreement, figures.controls, figures.power, figures.search,
-                                              figures.gallery)]
-    assert all(isinstance(figure, Figure) for figure in drawn)
+    with plt.rc_context(BOOK_RC):
+        drawn = [draw(own_tastes[0]) for draw in (figures.pictures, figures.judges, figures.agreement, figures.power)]
+        assert all(isinstance(figure, Figure) and figure_problems(figure) == [] for figure in drawn)
     plt.close("all")
     assert capsys.readouterr().out == ""
+
+
+def test_the_page_keeps_to_its_argument_and_the_appendix_gets_the_rest(own_tastes):
+    result = own_tastes[0]
+    assert set(result.tables) == {"captions", "extraction", "controls"}
+    assert len(result.details) == 12
+    assert all(table.index.equals(pd.RangeIndex(len(table))) for table in result.details.values())  # index hidden
 
 
 def test_the_judges_must_include_the_neutral_control_and_two_personas_with_a_taste():

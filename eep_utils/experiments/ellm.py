@@ -187,9 +187,6 @@ def run(params: EllmParams, artifacts_dir: str | Path, teachers: TeacherFactory 
                              "rewarded": proportion_ci(int(np.sum(rewards > 0)), len(rewards)),
                              "return": transitions.returns.mean()})
     _save_reward_by_agent(by_agent, teacher_label, output_dir / "intrinsic_reward_by_agent.csv")
-    cumulative = _cumulative_reward(
-        {agent: (transitions, rewards_for(MAIN_PERSONA, thresholds[MAIN_PERSONA], transitions))
-         for agent, transitions in trajectories.items()})
 
     # --- Does R_int track survival? (intervals resample whole episodes)
     everyone = Rollouts.concatenate(list(trajectories.values()))
@@ -302,45 +299,49 @@ def run(params: EllmParams, artifacts_dir: str | Path, teachers: TeacherFactory 
             "agent_vs_teacher": compared(differences["the chatbot acting on its own goals"]),
         },
         tables={
-            "answers": pd.DataFrame({
+            "top goals": _top_goals_table(goal_counts),
+            "dependence": _dependence_table(dependence),
+            "differences": pd.DataFrame([
+                {"comparison": f"R_int agent − {label}", "difference in return (frames)": _interval(d),
+                 "paired episodes": d.n} for label, d in differences.items()]).set_index("comparison"),
+            # The evidence is the differences above and the sentence beside the table: the appendix has it.
+            "claims": pd.DataFrame([c.as_row() for c in claims]).set_index("claim")[["status"]],
+        },
+        # The appendix's tables for this chapter: what the page's argument does not rest on.
+        details={title: table.reset_index(drop=table.index.names == [None]) for title, table in {
+            "Each voice's answer in the example state": pd.DataFrame({
                 "voice": [voice.label for voice in asked],
                 "answer, as received": [by_voice[voice].answers[EXAMPLE_STATE] for voice in asked],
                 "goals parsed": ["; ".join(by_voice[voice].goals[EXAMPLE_STATE]) for voice in asked],
             }).set_index("voice"),
-            "dependence": _dependence_table(dependence),
-            "captions": pd.DataFrame({
+            "Transition captions of a random walk's first decisions": pd.DataFrame({
                 "text state before": [", ".join(STUDY_2023.words_of_state(s))
                                       for s in STUDY_2023.state_index(shown.observations)],
                 "transition caption": captioner.captions(shown.observations, shown.actions, shown.next_observations),
             }).head(8),
-            "top goals": goal_counts.groupby("persona", sort=False).head(8).set_index(["persona", "goal"])[["states"]],
-            "thresholds": pd.DataFrame({
+            "Calibrated thresholds T": pd.DataFrame({
                 "calibrated T": {p: f"{thresholds[p]:.3f}" for p in personas},
                 "highest similarity": {p: f"{float(s.max()):.3f}" for p, s in similarities.items()},
                 "distinct goals": {p: len(suggestions[p].vocabulary) for p in personas},
             }).rename_axis("persona"),
-            "push contrast": contrast.map(lambda value: f"{value:.3f}"),
-            "R_int by agent": _reward_by_agent_table(by_agent),
-            "correlations": pd.DataFrame([
+            "Newton's push goals: similarity to captions of that push and of the opposite push":
+                contrast.map(lambda value: f"{value:.3f}"),
+            "R_int per episode by agent": _reward_by_agent_table(by_agent),
+            "Does R_int track survival? (Spearman ρ, 95% CI resampling episodes)": pd.DataFrame([
                 {"measure": measure, "Spearman ρ": _interval(estimate), "episodes resampled": estimate.n}
                 for measure, estimate in (("R_int per decision vs frames remaining", rho_remaining),
                                           ("R_int per episode vs return", rho_return),
                                           ("R_int per frame vs return", rho_rate))]).set_index("measure"),
-            "states": _states_table(by_state),
-            "returns": pd.DataFrame([
+            "The threshold T and the number of goals k (Newton's goals)": _sweep_table(sweep),
+            "Text states with the highest and lowest R_int (Newton's goals)": _states_table(by_state),
+            "The claims and their evidence": pd.DataFrame([c.as_row() for c in claims]),
+            "CartPole return of every policy (same seeded starts)": pd.DataFrame([
                 {"policy": name, "learns from": _learns_from(name), "return (frames)": _interval(e, 1),
                  "episodes": e.n} for name, e in returns.items()]).set_index("policy"),
-            "differences": pd.DataFrame([
-                {"comparison": f"R_int agent − {label}", "difference in return (frames)": _interval(d),
-                 "paired episodes": d.n} for label, d in differences.items()]).set_index("comparison"),
-            "claims": pd.DataFrame([c.as_row() for c in claims]).set_index("claim")[["status", "evidence"]],
-        },
+        }.items()},
         figures={
-            "trajectories": {"cumulative": cumulative, "threshold": thresholds[MAIN_PERSONA],
-                             "teacher": teacher_label, "hold": HOLD},
-            "sweep": {"sweep": sweep, "k": max(params.sweep_ks), "teacher": teacher_label},
-            "training": {"histories": {name: learned.history for name, learned in learners.items()},
-                         "teacher": teacher_label},
+            "returns": {"returns": returns, "agent": newton_agent, "random walk": RANDOM_WALK,
+                        "episodes": params.eval_episodes, "teacher": teacher_label},
         },
         claims=claims,
         headline=[headline_row(f"CartPole return: {name}", returns[name], teacher_label, chatbot)
@@ -591,20 +592,6 @@ def _example_question(voice: Voice, k: int, worked_examples: int) -> str:
     return f"```text\n{turns}\n```"
 
 
-def _cumulative_reward(rewarded: dict[str, tuple[Rollouts, np.ndarray]], decisions: int = 60) -> pd.DataFrame:
-    """Per agent, the cumulative R_int per episode started, over the first `decisions` decisions."""
-    rows = []
-    for agent, (transitions, rewards) in rewarded.items():
-        steps = np.arange(min(decisions, transitions.decision.max() + 1))
-        mean = np.array([rewards[transitions.decision == d].sum() for d in steps]) / transitions.n_episodes
-        rows.append(pd.DataFrame({"agent": agent, "frame": steps * HOLD, "cumulative R_int": np.cumsum(mean)}))
-    return pd.concat(rows, ignore_index=True)
-
-
-# ---------------------------------------------------------------------------------------------
-# Tables
-
-
 def _interval(estimate: Estimate, digits: int = 2) -> str:
     """An estimate as "value [low, high]" at `digits` decimals ("undefined" where it is NaN)."""
     if not np.isfinite(estimate.value):
@@ -628,6 +615,27 @@ def _reward_by_agent_table(rows: list[dict]) -> pd.DataFrame:
                           "R_int per episode": _interval(row["R_int"]), "episodes": row["R_int"].n,
                           "decisions rewarded": f"{100 * row['rewarded'].value:.1f}%",
                           "return (frames)": f"{row['return']:.1f}"} for row in rows]).set_index(["goals of", "agent"])
+
+
+def _top_goals_table(goal_counts: pd.DataFrame, most: int = 6) -> pd.DataFrame:
+    """Each persona's most frequent goals side by side, each with the number of text states it was suggested in."""
+    columns = {persona: [f"{row.goal} ({row.states})" for row in rows.head(most).itertuples()]
+               for persona, rows in goal_counts.groupby("persona", sort=False)}
+    length = max(len(goals) for goals in columns.values())
+    return pd.DataFrame({persona: goals + [""] * (length - len(goals)) for persona, goals in columns.items()},
+                        index=pd.RangeIndex(1, length + 1, name="rank"))
+
+
+def _sweep_table(sweep: pd.DataFrame) -> pd.DataFrame:
+    """All agents' decisions pooled: per k and T, the share rewarded and R_int's correlation with the frames
+    remaining."""
+    pooled = sweep[sweep["agent"] == "all"]
+    return pd.DataFrame({
+        "k": pooled["k"], "threshold T": pooled["threshold"],
+        "decisions rewarded": pooled["share_rewarded"].map(lambda share: f"{100 * share:.1f}%"),
+        "Spearman ρ, R_int vs frames remaining": pooled["spearman_remaining"].map(
+            lambda rho: "undefined" if not np.isfinite(rho) else f"{rho:.2f}"),
+    }).set_index(["k", "threshold T"])
 
 
 def _states_table(by_state: pd.DataFrame) -> pd.DataFrame:

@@ -63,14 +63,15 @@ def run(params: PersonalityParams, artifacts_dir, teachers: TeacherFactory | Non
     teachers = teachers or teachers_by_setting(params.teacher)
     personas = [key for key in params.personas if key != CONTROL]  # the personas with a taste
     numbers, sentences, tables, figures, notes = {}, {}, {}, {}, []
+    details = {}  # the appendix's tables for this chapter: what the page's argument does not rest on
 
     # --- The creatures: pictures for the students, captions for the judges --------------------------
     creatures = creatures_of(params)
     n = len(creatures)
     numbers.update(n_body_plans=len(BODY_PLANS), n_colours=len(PALETTE), image_size=creatures.images.shape[1], n=n)
     figures["pictures"] = {"images": creatures.images[:12], "source": creatures.source}
-    tables["captions"] = pd.DataFrame({"caption (what the judge reads)": creatures.captions[:6]},
-                                      index=[f"#{i}" for i in range(min(6, n))])
+    tables["captions"] = pd.DataFrame({"caption (what the judge reads)": creatures.captions[:4]},
+                                      index=[f"#{i}" for i in range(min(4, n))])
 
     # --- The judges: every persona and the control, in both main templates and both wordings ---------
     answers = ask(params, teachers, creatures.captions)
@@ -78,7 +79,7 @@ def run(params: PersonalityParams, artifacts_dir, teachers: TeacherFactory | Non
     judge_label = teacher_name(judge.label, judge.is_chatbot)
     constrained = accepts_grammar(judge)
     main_voices = voices(params.personas, MAIN_TEMPLATES)
-    tables["judges"], tables["templates"] = judges_table(params.personas), templates_table()
+    details["The judges' personas"], details["The prompt templates"] = judges_table(params.personas), templates_table()
     save_judgments(judgments, judge_label, Path(artifacts_dir) / EXPERIMENT / "judgments.csv")
     usable = np.all([table["cute"].notna() & table["p_cute"].notna() for table in judgments.values()], axis=0)
     rows = np.flatnonzero(usable)
@@ -88,13 +89,14 @@ def run(params: PersonalityParams, artifacts_dir, teachers: TeacherFactory | Non
                    n_personas=len(personas), n_templates=len(MAIN_TEMPLATES), n_usable=len(rows),
                    n_unusable=n - len(rows), control_identity=NEUTRAL.identity(1),
                    control_identity_2=NEUTRAL.identity(2))
-    tables["verdicts"] = pd.DataFrame([verdict_row(voice, table) for voice, table in judgments.items()]
-                                      ).set_index("judge")
+    details["Each judge's verdicts, P(cute) and answer mass"] = pd.DataFrame(
+        [verdict_row(voice, table) for voice, table in judgments.items()]).set_index("judge")
     masses = {voice: table["mass"].mean() for voice, table in judgments.items()}
     sentences["verdict_statement"] = verdict_statement(judgments)
     sentences["mass_statement"] = mass_statement(masses, judge)
     if "body_plan" in creatures.traits:
-        figures["taste"] = {"taste": taste_by_body_plan(judgments, creatures.traits["body_plan"]), "judge": judge_label}
+        details["Each judge's mean P(cute) by body plan, minus its own mean"] = taste_by_body_plan(
+            judgments, creatures.traits["body_plan"]).T.map(lambda value: f"{value:+.2f}").rename_axis("judge")
 
     # --- The judges themselves: persona against wording, like with like, on every usable picture ----
     judges = judges_contrast(p_cute, personas, MAIN_TEMPLATES, params.n_resamples, params.seed)
@@ -104,22 +106,20 @@ def run(params: PersonalityParams, artifacts_dir, teachers: TeacherFactory | Non
                    **{f"judges_contrast_{slug(t)}": e for t, e in judges.by_template.items()})
     figures["judges"] = {"matrices": {t: pd.DataFrame(m, index=personas, columns=personas)
                                       for t, m in judges.matrices.items()},
-                         "by_template": judges.by_template, "n": len(rows), "judge": judge_label}
+                         "by_template": judges.by_template, "pooled": judges.pooled, "n": len(rows)}
 
     # --- The strongest persona: the same contrast in every template tried, on the first pictures ----
     n_search = min(params.n_search, n)
     search, strongest = search_templates(judgments, answers.search, personas, n_search, params.n_resamples,
                                          params.seed)
-    tables["search"] = search_table(search, judge_label)
+    details["The judges' persona effect in every template tried"] = search_table(search, judge_label)
     numbers.update(n_search=n_search, strongest_template=strongest, strongest_contrast=search[strongest][0].pooled,
                    strongest_p=search[strongest][0].test.p_value, n_search_usable=search[strongest][1],
                    templates_tried=", ".join(search))
-    figures["search"] = {"estimates": {t: contrast.pooled for t, (contrast, _) in search.items()},
-                         "n": {t: used for t, (_, used) in search.items()}, "judge": judge_label}
 
     # --- Asked without the grammar: does the judge answer yes or no on its own? ---------------------
     n_free = min(params.n_unconstrained, n)
-    tables["free"], numbers["free_usable"] = asked_freely(judgments, answers.free)
+    details["Asked without the grammar"], numbers["free_usable"] = asked_freely(judgments, answers.free)
     numbers["n_unconstrained"] = n_free
 
     # --- The students: over several splits, one per first-wording judge, template and kind ---------
@@ -151,7 +151,9 @@ def run(params: PersonalityParams, artifacts_dir, teachers: TeacherFactory | Non
     contrasts = {(kind, measure): pooled_contrasts(on_splits, kind, measure, personas, n_test, params.seed)
                  for kind in KINDS for measure in MEASURES}
     main_index, main_test = contrasts["XGBoost", "ROC-AUC"]
-    tables["extraction"] = extraction_table(contrasts, judge_label, params.n_splits)
+    details["The persona-extraction index, every kind of student and measure"] = extraction_table(
+        contrasts, judge_label, params.n_splits)
+    tables["extraction"] = extraction_summary(contrasts)
     for (kind, measure), (estimates, test) in contrasts.items():
         name = f"{KIND_SLUGS[kind]}_{'auc' if measure == 'ROC-AUC' else 'spearman'}"
         numbers.update({f"index_{name}": estimates["index"], f"index_{name}_p": test.p_value})
@@ -161,32 +163,34 @@ def run(params: PersonalityParams, artifacts_dir, teachers: TeacherFactory | Non
                                              for e in estimates.values()),
                    shuffled_xgb=shuffled["XGBoost"])
     matrices = {kind: mean_matrix(on_splits, kind, params.personas) for kind in KINDS}
-    figures["matrix"] = {"panels": {"row: judge i's P(cute) vs judge j": matrices[JUDGE_ITSELF],
-                                    **{f"row: {kind} student of persona i vs judge j": matrices[kind]
-                                       for kind in STUDENT_KINDS}},
-                         "n_test": n_test, "n_splits": params.n_splits, "judge": judge_label}
+    figures["matrix"] = {"judges": matrices[JUDGE_ITSELF], "students": matrices["XGBoost"],
+                         "index": {"the judges themselves": contrasts[JUDGE_ITSELF, "ROC-AUC"][0]["index"],
+                                   "XGBoost students": main_index["index"]},
+                         "n_test": n_test, "n_splits": params.n_splits}
+    details["Logistic-regression students against every judge (ROC-AUC, mean of templates and splits)"] = (
+        matrices["logistic regression"].map(lambda value: f"{value:.2f}"))
     similarity = {kind: offdiagonal_correlation(matrices[JUDGE_ITSELF].to_numpy(), matrices[kind].to_numpy())
                   for kind in STUDENT_KINDS}
-    tables["similarity"] = pd.DataFrame(
+    details["Do students disagree where their judges do?"] = pd.DataFrame(
         {"correlation of off-diagonal cells with the judges' own matrix":
          {kind: f"{value:.2f}" for kind, value in similarity.items()}}).rename_axis("students")
     numbers.update(similarity_xgb=similarity["XGBoost"], similarity_logistic=similarity["logistic regression"])
-    tables["controls"] = controls_table(shuffled, main_index, judges.pooled, params.n_shuffles)
-    figures["controls"] = {"cells": persona_cells(on_splits, personas, n_test), "personas": personas,
-                           "n_test": n_test, "n_splits": params.n_splits, "judge": judge_label}
+    details["The controls, with the resamples left out"] = controls_table(shuffled, main_index, judges.pooled,
+                                                                          params.n_shuffles)
+    tables["controls"] = details["The controls, with the resamples left out"].drop(
+        columns=["student", "resamples left out (undefined)"])  # each control's name says whose it is
 
     # --- A gallery of held-out pictures: the judge's label and its XGBoost student's ----------------
     shown = splits[0].test[:params.gallery_size]
-    figures["gallery"] = {"images": creatures.images[rows[shown]], "pictures": list(rows[shown]),
-                          "judge": judge_label}
-    tables["gallery"] = gallery_table(shown, splits[0], labels, predictions, first_wording, creatures, rows)
+    details["Held-out pictures of the first split: each you-are judge (J) and its XGBoost student (S)"] = (
+        gallery_table(shown, splits[0], labels, predictions, first_wording, creatures, rows))
 
     # --- Power: synthetic judges with a persona taste of known strength, through the same pipeline --
     carried = persona_carried(main_index, main_test)
     if "body_plan" in creatures.traits:
         power = power_analysis(p_cute, features, creatures.traits.iloc[rows], params, personas)
-        tables["power"] = power_table(power)
-        figures["power"] = {**power, "chatbot_effect": judges.pooled, "judge": judge_label}
+        details["Power of the students' test, by synthetic strength"] = power_table(power)
+        figures["power"] = {**power, "chatbot_effect": judges.pooled}
     else:
         power = no_power(params)
         notes.append("Pictures from a folder have no generator traits, so no synthetic taste and no power analysis.")
@@ -244,6 +248,7 @@ def run(params: PersonalityParams, artifacts_dir, teachers: TeacherFactory | Non
                     f"{sentences['power_statement']}."),
         caveat=caveat(judge, bound, power, carried),
         numbers=numbers, sentences=sentences, tables=tables, figures=figures, claims=claims, headline=headline,
+        details={title: table.reset_index(drop=table.index.names == [None]) for title, table in details.items()},
         # The introduction's headline figure: XGBoost students against the judges (first wording, mean of
         # templates and splits).
         exports={"06_persona_matrix": matrices["XGBoost"]},
@@ -496,31 +501,6 @@ def mean_matrix(on_splits, kind: str, keys: list[str]) -> pd.DataFrame:
     return pd.DataFrame(values, index=pd.Index(keys, name="student"), columns=pd.Index(keys, name="teacher"))
 
 
-def persona_cells(on_splits, personas: list[str], n_test: int) -> dict[str, list[Estimate]]:
-    """Per persona, the XGBoost student's AUC against its own judge, its own persona reworded, the control and
-    the other personas (mean), averaged over templates, pooled over splits."""
-    def cells(template_columns):
-        per_persona = []
-        for i, persona in enumerate(personas):
-            per_split = []
-            for on_split in on_splits:
-                values = []
-                for template in MAIN_TEMPLATES:
-                    matrix = on_split["XGBoost", template]["ROC-AUC"]
-                    replicates = np.concatenate([matrix.value[None], matrix.replicates])
-                    row = matrix.students.index(Voice(persona, template, 1).label)
-                    columns = [matrix.teachers.index(label) for label in template_columns(i, persona, template)]
-                    values.append(replicates[:, row, columns].mean(axis=1))
-                per_split.append(np.mean(values, axis=0))
-            per_persona.append(pooled_over_splits(per_split, n_test))
-        return per_persona
-
-    return {"own judge": cells(lambda i, p, t: [Voice(p, t, 1).label]),
-            "own persona reworded": cells(lambda i, p, t: [Voice(p, t, 2).label]),
-            "neutral control": cells(lambda i, p, t: [Voice(CONTROL, t, 1).label]),
-            "other personas (mean)": cells(lambda i, p, t: [Voice(q, t, 1).label for q in personas if q != p])}
-
-
 def extraction_table(contrasts, judge_label: str, n_splits: int) -> pd.DataFrame:
     names = {"ROC-AUC": "extraction index (AUC own − AUC others)",
              "Spearman": "extraction index (ρ own − ρ others)"}
@@ -533,6 +513,16 @@ def extraction_table(contrasts, judge_label: str, n_splits: int) -> pd.DataFrame
                      "p (matching permutation)": f"{test.p_value:.3f}",
                      "resamples left out (undefined)": estimates["index"].undefined})
     return pd.DataFrame(rows).set_index("students")
+
+
+def extraction_summary(contrasts) -> pd.DataFrame:
+    """The page's index table: per kind of student, the index by AUC and by Spearman ρ with its matching p."""
+    rows = {}
+    for (kind, measure), (estimates, test) in contrasts.items():
+        students = "the judges themselves (a perfect copy)" if kind == JUDGE_ITSELF else f"{kind} students"
+        column = "by AUC: own − others (95% CI)" if measure == "ROC-AUC" else "by Spearman ρ: own − others (95% CI)"
+        rows.setdefault(students, {})[column] = f"{estimates['index']}, p = {test.p_value:.3f}"
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("students")
 
 
 def controls_table(shuffled: dict[str, Estimate], main: dict[str, Estimate], judges: Estimate,
@@ -560,7 +550,7 @@ def gallery_table(shown, split: Split, labels, predictions, first_wording, creat
         voice.persona: f"J {mark(labels[voice][picture])} · S {mark(predictions['XGBoost', voice][position[picture]])}"
         for voice in judges} for picture in shown})
     gallery.loc["caption"] = [creatures.captions[rows[picture]] for picture in shown]
-    return gallery.T
+    return gallery.T.rename_axis("picture")
 
 
 def persona_carried(estimates: dict[str, Estimate], test: MatchingTest) -> bool | None:
