@@ -303,3 +303,19 @@ def test_the_notebooks_parameter_defaults_are_the_quick_values():
     defaults = {node.targets[0].id: ast.literal_eval(node.value) for node in ast.parse(cell.source).body}
     quick = params_for("05_ellm_rewards", quick=True)
     assert {name: value for name, value in defaults.items() if name != "artifacts_dir"} == vars(quick)
+
+
+class SilentChatbot(CopyingChatbot):
+    """A chatbot that answers every goal question with no goal at all."""
+
+    label, model = "silent chatbot (test double)", "silent"
+
+    async def acomplete(self, request):
+        return ChatAnswer("As an AI, I can't advise on that.", self.model)
+
+
+def test_a_chatbot_that_gives_no_goals_is_not_testable_and_says_why(tmp_path):
+    result = ellm.run(tiny(), tmp_path, teachers=answered_by(SilentChatbot))
+    assert {claim.status for claim in result.claims} == {NOT_TESTABLE} and len(result.claims) == 4
+    assert f"Only 0 of this chatbot's {STUDY_2023.n_states} goal lists as newton" in result.key_result
+    assert "“As an AI, I can't advise on that.”" in result.claims[0].evidence

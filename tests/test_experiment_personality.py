@@ -24,7 +24,7 @@ from eep_utils.book.style import BOOK_RC, figure_problems
 from eep_utils.chat.types import ChatAnswer
 from eep_utils.chat.usage import Usage
 from eep_utils.experiments import personality
-from eep_utils.experiments.base import NOT_TESTED, SHOWN
+from eep_utils.experiments.base import NOT_TESTABLE, NOT_TESTED, SHOWN
 from eep_utils.experiments.params import ParameterError, PersonalityParams, params_for
 from eep_utils.personality.contrasts import judge_contrast
 from eep_utils.personality.creatures import generate_creatures, sample_traits, write_caption
@@ -235,3 +235,21 @@ def test_the_judges_must_include_the_neutral_control_and_two_personas_with_a_tas
         TINY.replace(personas=["newton", "no_persona"])
     with pytest.raises(ParameterError, match="aristotle.* is not allowed"):
         TINY.replace(personas=["aristotle", "newton", "aquarist", "no_persona"])
+
+
+class JsonDouble(LogprobDouble):
+    """A chatbot that answers its judgments as JSON cut short by max_tokens, as a model that ignores the
+    instruction might: no verdict can be read."""
+
+    async def acomplete(self, request):
+        self.requests.append(request)
+        return ChatAnswer('{"cute": tr', self.model)
+
+
+def test_a_judge_whose_answers_are_unreadable_is_not_testable_and_says_why(tmp_path):
+    result = run_with(JsonDouble(own_taste), tmp_path)
+    assert {claim.status for claim in result.claims} == {NOT_TESTABLE}
+    assert [c.statement for c in result.claims] == [personality.TRANSFER_STATEMENT, personality.JUDGES_STATEMENT,
+                                                    personality.BOUND_STATEMENT]
+    assert f"Only 0 of this chatbot's {TINY.n_creatures} pictures judged readably" in result.key_result
+    assert "“{\"cute\": tr”" in result.claims[0].evidence

@@ -139,3 +139,15 @@ def test_the_appendix_tables_name_the_index_and_format_every_interval(tmp_path):
     assert INDEX_MEANING in claims[claims.chapter == "06_personality"].evidence.iloc[0]
     listed = abstract.key_results_list(results).splitlines()
     assert listed[0] == "- **01_embodiment**: 01_embodiment found something."
+
+
+def test_a_chatbot_whose_personas_could_not_be_tested_is_said_so_and_drawn_without_a_dot(tmp_path):
+    why = "Only 0 of this chatbot's 90 pictures judged readably by all 8 judges could be read (0%)."
+    untestable = ChapterResult("06_personality", key_result="", chatbot=READER,
+                               claims=[Claim.not_testable(statement, why, READER)
+                                       for statement in (TRANSFER_CLAIM, JUDGES_CLAIM, BOUND_CLAIM)])
+    results = load_results(book(tmp_path, results_06=[judging(SMOL), untestable]))
+    text = compose_abstract(results)
+    assert f"**{READER}:** its personas could not be tested. {why}" in text
+    assert f"For {READER}, too few answers could be read" in figure_caption(results)
+    headline_figure(results)

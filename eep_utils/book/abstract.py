@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from eep_utils.personality.agreement import INDEX_MEANING
 from eep_utils.book.ladder import run_chapter
 from eep_utils.book.report import (
     load_claims,
@@ -25,7 +24,9 @@ from eep_utils.book.report import (
     results_dir,
     save_results,
 )
+from eep_utils.experiments.base import NOT_TESTABLE
 from eep_utils.experiments.params import params_for
+from eep_utils.personality.agreement import INDEX_MEANING
 
 # The chapters whose results the introduction summarises, in the book's order. Each
 # saves a headline; the re-run page, the introduction and the appendix save none.
@@ -170,6 +171,9 @@ def _numbers(results: BookResults, chapter: str, chatbot: str) -> dict:
 
 def answer_for(results: BookResults, chatbot: str) -> str:
     """The book's answer for one chatbot, chosen by the claims' statuses and stated with their numbers."""
+    untestable = _claim(results, ANSWER_CHAPTER, JUDGES_CLAIM, chatbot)
+    if untestable is not None and untestable.status == NOT_TESTABLE:
+        return f"**{chatbot}:** its personas could not be tested. {untestable.evidence}"
     judging = _numbers(results, ANSWER_CHAPTER, chatbot)
     transfer = _status(results, ANSWER_CHAPTER, TRANSFER_CLAIM, chatbot)
     judges = _status(results, ANSWER_CHAPTER, JUDGES_CLAIM, chatbot)
@@ -332,6 +336,9 @@ def figure_caption(results: BookResults) -> str:
     for name in chatbots(results):
         judging = _numbers(results, ANSWER_CHAPTER, name)
         detectable, measured = judging.get("synthetic_effect_at_min"), judging.get("judges_contrast")
+        if measured is None:
+            sentences.append(f"For {name}, too few answers could be read to measure a persona effect")
+            continue
         if not (isinstance(detectable, dict) and np.isfinite(detectable["value"])):
             sentences.append(f"For {name}, no synthetic persona tried was detected with 80% power, so the figure "
                              "bounds nothing")

@@ -28,7 +28,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from eep_utils.experiments.base import teacher_name
 from eep_utils.cartpole.body import Rollouts
 from eep_utils.cartpole.embodiment import STEPS_PER_DECISION_2023, STUDY_2023
 from eep_utils.cartpole.evaluation import RandomPolicy, play_episodes
@@ -73,7 +72,8 @@ from eep_utils.ellm.verdicts import (
     state_dependent,
     verdict,
 )
-from eep_utils.experiments.base import ChapterResult, Claim, TeacherFactory, headline_row, teachers_by_setting
+from eep_utils.experiments.base import (ChapterResult, Claim, TeacherFactory, Usability, headline_row, teacher_name,
+                                       teachers_by_setting, untestable_result)
 from eep_utils.experiments.params import EllmParams, ParameterError
 from eep_utils.personas import Voice, voices
 from eep_utils.stats import Estimate, mean_ci, proportion_ci
@@ -128,6 +128,14 @@ def run(params: EllmParams, artifacts_dir: str | Path, teachers: TeacherFactory 
     captioner = TransitionCaptioner()
     teacher_label = teacher_name(goal_teacher.label, goal_teacher.is_chatbot)
     chatbot = goal_teacher.is_chatbot
+    # Rewards need goals: the voice whose answers gave the fewest goal lists decides whether the claims can be
+    # tested (a persona with no goal at all has no reward).
+    usability = min((Usability.of(f"goal lists as {voice.label}", goals.by_voice[voice].answers,
+                                  [bool(listed) for listed in goals.by_voice[voice].goals])
+                     for voice in rewarded.values()), key=lambda found: found.usable / max(found.answers, 1))
+    if chatbot and not usability.sufficient:
+        return untestable_result(CHAPTER, [*(CLAIM_AGAINST.format(label) for label in BASELINES), CLAIM_RATE],
+                                 usability, teacher_label)
 
     # --- Goals, asked once per text state and voice, each question after its dealt worked examples
     by_voice = goals.by_voice

@@ -21,12 +21,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from eep_utils.personality.agreement import INDEX_MEANING
-from eep_utils.experiments.base import teacher_name
 from eep_utils.chat.types import Teacher, accepts_grammar
-from eep_utils.experiments.base import ChapterResult, Claim, TeacherFactory, headline_row, teachers_by_setting
+from eep_utils.experiments.base import (ChapterResult, Claim, TeacherFactory, Usability, headline_row, teacher_name,
+                                       teachers_by_setting, untestable_result)
 from eep_utils.experiments.params import PersonalityParams
-from eep_utils.personality.agreement import AgreementMatrix, auc_by_row, offdiagonal_correlation
+from eep_utils.personality.agreement import INDEX_MEANING, AgreementMatrix, auc_by_row, offdiagonal_correlation
 from eep_utils.personality.contrasts import (JudgeContrast, MatchingTest, judge_contrast, matching_test,
                                              persona_indices, pooled_over_splits, rank_correlations,
                                              student_contrasts)
@@ -46,6 +45,10 @@ EXPERIMENT = "06_personality"
 CONTROL = NEUTRAL.key
 KINDS = (*STUDENT_KINDS, JUDGE_ITSELF)
 MEASURES = ("ROC-AUC", "Spearman")
+TRANSFER_STATEMENT = "A chatbot's persona, not its wording or generic habit, carries into a pixel student"
+JUDGES_STATEMENT = "The chatbot's judging personas differ by more than rewording the same persona"
+BOUND_STATEMENT = ("The chatbot's personas, if any, are weaker than the smallest persona the students detect with "
+                   "80% power")
 SIGNIFICANCE = 0.05  # the matching test's level, beside the 95% intervals
 POWER = 0.8  # the power at which the smallest detectable persona is read
 SYNTHETIC = "synthetic judges (a positive control, not a chatbot)"
@@ -83,6 +86,14 @@ def run(params: PersonalityParams, artifacts_dir, teachers: TeacherFactory | Non
     save_judgments(judgments, judge_label, Path(artifacts_dir) / EXPERIMENT / "judgments.csv")
     usable = np.all([table["cute"].notna() & table["p_cute"].notna() for table in judgments.values()], axis=0)
     rows = np.flatnonzero(usable)
+    # A picture is usable when every judge's verdict on it could be read; the examples are unreadable answers.
+    unreadable = [answer for table in judgments.values()
+                  for answer in table.loc[table["cute"].isna() | table["p_cute"].isna(), "answer"]]
+    usability = Usability(f"pictures judged readably by all {len(judgments)} judges", len(rows), n,
+                          tuple(dict.fromkeys(unreadable))[:3])
+    if judge.is_chatbot and not usability.sufficient:
+        return untestable_result(EXPERIMENT, [TRANSFER_STATEMENT, JUDGES_STATEMENT, BOUND_STATEMENT], usability,
+                                 judge_label)
     p_cute = {voice: table["p_cute"].to_numpy(float)[rows] for voice, table in judgments.items()}
     numbers.update(judge_label=judge_label, judge_description=describe(judge), grammar_used=constrained,
                    generic_like=GENERIC_LIKES[0], generic_dislike=GENERIC_DISLIKES[0], n_judges=len(judgments),
@@ -213,16 +224,15 @@ def run(params: PersonalityParams, artifacts_dir, teachers: TeacherFactory | Non
                                        "the students' pattern of disagreement does not clearly follow their judges'")
     bound_text = bound_evidence(power, judges.pooled)
     claims = [
-        claim("A chatbot's persona, not its wording or generic habit, carries into a pixel student", carried,
+        claim(TRANSFER_STATEMENT, carried,
               f"extraction index (AUC difference) {main_index['index']}, matching p = {main_test.p_value:.3f}; "
               f"wording control {main_index['wording']}; generic-habit control {main_index['generic']}; "
               f"within template, pooled over {len(MAIN_TEMPLATES)} templates and {params.n_splits} splits; "
               f"{bound_text}", judge, judge_label),
-        claim("The chatbot's judging personas differ by more than rewording the same persona", judges_differ,
+        claim(JUDGES_STATEMENT, judges_differ,
               f"ρ(persona, its rewording) − ρ(persona, other personas' rewordings), within template, pooled: "
               f"{judges.pooled} over {len(rows)} pictures, matching p = {judges.test.p_value:.3f}", judge, judge_label),
-        claim("The chatbot's personas, if any, are weaker than the smallest persona the students detect with "
-              "80% power", bound, bound_text, judge, judge_label, needs_traits=power["available"]),
+        claim(BOUND_STATEMENT, bound, bound_text, judge, judge_label, needs_traits=power["available"]),
     ]
     headline = [headline_row(f"persona-extraction index, AUC own − AUC others ({kind} students, within template)",
                              contrasts[kind, "ROC-AUC"][0]["index"], judge_label, judge.is_chatbot)
