@@ -7,7 +7,7 @@ from eep_utils.book.abstract import (BOUND_CLAIM, CARTPOLE_BOUND_CLAIM, CARTPOLE
                                      TRANSFER_CLAIM, MissingResults, compose_abstract, figure_caption,
                                      headline_figure, load_results, main_claims)
 from eep_utils.book.report import save_results
-from eep_utils.experiments.base import ChapterResult, Claim, headline_row
+from eep_utils.experiments.base import ChapterResult, Claim, Usability, headline_row, untestable_result
 from eep_utils.personality.agreement import INDEX_MEANING
 from eep_utils.stats import Estimate
 
@@ -142,12 +142,13 @@ def test_the_appendix_tables_name_the_index_and_format_every_interval(tmp_path):
 
 
 def test_a_chatbot_whose_personas_could_not_be_tested_is_said_so_and_drawn_without_a_dot(tmp_path):
-    why = "Only 0 of this chatbot's 90 pictures judged readably by all 8 judges could be read (0%)."
-    untestable = ChapterResult("06_personality", key_result="", chatbot=READER,
-                               claims=[Claim.not_testable(statement, why, READER)
-                                       for statement in (TRANSFER_CLAIM, JUDGES_CLAIM, BOUND_CLAIM)])
+    # The ladder names the chatbot; its claims name the teacher as the chapter saw it.
+    untestable = untestable_result("06_personality", [TRANSFER_CLAIM, JUDGES_CLAIM, BOUND_CLAIM],
+                                   Usability("pictures judged readably by all 8 judges", 0, 90), "reader-7b at a URL")
+    untestable.chatbot = READER
+    why = untestable.sentences["usability"]
     results = load_results(book(tmp_path, results_06=[judging(SMOL), untestable]))
     text = compose_abstract(results)
-    assert f"**{READER}:** its personas could not be tested. {why}" in text
+    assert f"**{READER}:** its judging personas could not be tested. {why}" in text
     assert f"For {READER}, too few answers could be read" in figure_caption(results)
     headline_figure(results)

@@ -24,7 +24,7 @@ from eep_utils.book.report import (
     results_dir,
     save_results,
 )
-from eep_utils.experiments.base import NOT_TESTABLE
+from eep_utils.experiments.base import USABILITY
 from eep_utils.experiments.params import params_for
 from eep_utils.personality.agreement import INDEX_MEANING
 
@@ -169,11 +169,16 @@ def _numbers(results: BookResults, chapter: str, chatbot: str) -> dict:
     return summary[chatbot]["numbers"]
 
 
+def _untestable(results: BookResults, chapter: str, chatbot: str) -> str:
+    """Why a chapter's claims were not testable with this chatbot (its answers could not be read), or ""."""
+    return results.summaries.get(chapter, {}).get(chatbot, {}).get("sentences", {}).get(USABILITY, "")
+
+
 def answer_for(results: BookResults, chatbot: str) -> str:
     """The book's answer for one chatbot, chosen by the claims' statuses and stated with their numbers."""
-    untestable = _claim(results, ANSWER_CHAPTER, JUDGES_CLAIM, chatbot)
-    if untestable is not None and untestable.status == NOT_TESTABLE:
-        return f"**{chatbot}:** its personas could not be tested. {untestable.evidence}"
+    why = _untestable(results, ANSWER_CHAPTER, chatbot)
+    if why:
+        return f"**{chatbot}:** its judging personas could not be tested. {why}"
     judging = _numbers(results, ANSWER_CHAPTER, chatbot)
     transfer = _status(results, ANSWER_CHAPTER, TRANSFER_CLAIM, chatbot)
     judges = _status(results, ANSWER_CHAPTER, JUDGES_CLAIM, chatbot)
@@ -198,7 +203,9 @@ def answer_for(results: BookResults, chatbot: str) -> str:
                      "tried, so this null result sets no bound.")
     driving = _numbers(results, CARTPOLE_CHAPTER, chatbot) if chatbot in results.summaries.get(
         CARTPOLE_CHAPTER, {}) else None
-    if driving is not None:
+    if driving is not None and _untestable(results, CARTPOLE_CHAPTER, chatbot):
+        sentence += " Its CartPole decisions could not be tested: too few of them could be read."
+    elif driving is not None:
         moved = {"shown": "moved its CartPole decisions more than rewording did",
                  "not shown": "moved its CartPole decisions no more than rewording did"}.get(
             _status(results, CARTPOLE_CHAPTER, CARTPOLE_CLAIM, chatbot), "had an undecided effect on its decisions")

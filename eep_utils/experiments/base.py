@@ -100,6 +100,7 @@ class Claim:
         return cls(statement, NOT_TESTABLE, why, teacher)
 
 
+USABILITY = "usability"  # the sentence of a result whose chatbot's answers could not be read (`untestable_result`)
 # A chapter's tests need most of a chatbot's answers: below this share of usable answers its claims are not
 # testable with that chatbot (the rest would be fallbacks, and a test would measure the fallback).
 MIN_USABLE_SHARE = 0.5
@@ -143,7 +144,7 @@ def untestable_result(chapter: str, statements: list[str], usability: Usability,
     why = usability.statement()
     return ChapterResult(chapter, key_result=f"**Not testable with {chatbot}.** {why}", chatbot=chatbot,
                          claims=[Claim.not_testable(statement, why, chatbot) for statement in statements],
-                         sentences={"usability": why})
+                         sentences={USABILITY: why})
 
 
 STAND_IN_NOTE = "offline stand-in, not a chatbot"
