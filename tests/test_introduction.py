@@ -60,6 +60,8 @@ def test_the_abstract_gives_the_answer_as_a_bound_with_its_numbers_and_the_2023_
     text = compose_abstract(load_results(book(tmp_path)))
     assert text.startswith(abstract.QUESTION)
     assert f"**{SMOL}:**" in text and "0.03 [0.02, 0.05]" in text
+    assert "differ from each other by more than from their own rewordings" in text
+    assert "(-0.010 [-0.013, -0.007] in P(right) over text states)" in text
     assert "Any persona it holds is weaker than the smallest this pipeline detects with 80% power" in text
     assert "s = 0.40 [0.35, 0.40]" in text and "0.33 [0.30, 0.35]" in text
     assert "no pixel student is shown to carry them (extraction index 0.01 [-0.02, 0.03]" in text
@@ -82,7 +84,7 @@ def test_every_chatbot_gets_its_answer_and_its_column(tmp_path):
     results = load_results(book(tmp_path, [judging(SMOL), judging(READER, judges=False, bound=False)]))
     text = compose_abstract(results)
     assert text.index(f"**{SMOL}:**") < text.index(f"**{READER}:**")
-    assert "differ no more than their own rewordings do" in text
+    assert "differ from each other no more than from their own rewordings" in text
     table = main_claims(results.claims)
     assert {SMOL, READER} <= set(table.columns)
     bound_row = table[table.claim.str.startswith(BOUND_CLAIM)].iloc[0]

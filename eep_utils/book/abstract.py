@@ -8,6 +8,7 @@ numbers change says something else.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -138,10 +139,13 @@ def _first(frame: pd.DataFrame, chapter: str) -> pd.Series | None:
 
 
 def _estimate(value) -> str:
-    """An Estimate as the chapters saved it ({"value", "low", "high", …}), in words: "0.03 [0.02, 0.05]"."""
+    """An Estimate as the chapters saved it ({"value", "low", "high", …}), in words: "0.03 [0.02, 0.05]", with
+    enough decimals that a narrow interval keeps its ends apart ("-0.010 [-0.013, -0.008]")."""
     if not isinstance(value, dict) or not np.isfinite(value["value"]):
         return "undefined"
-    return f"{value['value']:.2f} [{value['low']:.2f}, {value['high']:.2f}]"
+    width = value["high"] - value["low"]
+    decimals = max(2, -math.floor(math.log10(width))) if np.isfinite(width) and width > 0 else 2
+    return f"{value['value']:.{decimals}f} [{value['low']:.{decimals}f}, {value['high']:.{decimals}f}]"
 
 
 def chatbots(results: BookResults) -> list[str]:
@@ -183,8 +187,10 @@ def answer_for(results: BookResults, chatbot: str) -> str:
     transfer = _status(results, ANSWER_CHAPTER, TRANSFER_CLAIM, chatbot)
     judges = _status(results, ANSWER_CHAPTER, JUDGES_CLAIM, chatbot)
     bound = _status(results, ANSWER_CHAPTER, BOUND_CLAIM, chatbot)
-    judges_words = {"shown": "differ from their own rewordings by a little more than from each other",
-                    "not shown": "differ no more than their own rewordings do",
+    # The effect is ρ(persona, its rewording) − ρ(persona, other personas' rewordings): above zero, a persona
+    # agrees with its own rewording more than with other personas.
+    judges_words = {"shown": "differ from each other by more than from their own rewordings",
+                    "not shown": "differ from each other no more than from their own rewordings",
                     }.get(judges, "cannot be told from their rewordings in this build")
     sentence = (f"**{chatbot}:** its judging personas {judges_words} (a persona effect beyond wording of "
                 f"{_estimate(judging['judges_contrast'])}, Spearman ρ over pictures), and ")
