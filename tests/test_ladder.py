@@ -2,11 +2,10 @@
 import pytest
 
 from eep_utils.book.ladder import run_every_chatbot
-from eep_utils.experiments.base import chatbot_folder
 from eep_utils.book.report import claims_by_chatbot, load_claims, load_summaries, publish
 from eep_utils.chat.local import local_alias
 from eep_utils.chat.teachers import TEACHER_VARIABLE
-from eep_utils.experiments.base import ChapterResult, Claim
+from eep_utils.experiments.base import NOT_TESTABLE, ChapterResult, Claim, Usability, chatbot_folder, untestable_result
 from eep_utils.experiments.params import params_for
 
 OTHER = "reader-model-7b"
@@ -69,3 +68,15 @@ def test_published_side_by_side_every_chatbots_claims_are_saved(tmp_path, transc
     assert list(summaries) == [results[0].chatbot, results[1].chatbot]
     assert set(summaries[results[0].chatbot]) == {"numbers", "sentences"}
     assert "One chatbot answered in this build" in claims_by_chatbot(results[:1])
+
+
+def test_a_chatbot_whose_answers_could_not_be_read_is_explained_under_the_table(tmp_path, transcripts, monkeypatch):
+    monkeypatch.delenv(TEACHER_VARIABLE, raising=False)
+    readable = run_every_chatbot(fake_run([]), params(), tmp_path, transcripts)[0]
+    unreadable = untestable_result("06_personality", [c.statement for c in readable.claims],
+                                   Usability("cuteness judgments", 1, 10, ("Maybe.",)), "teacher 2")
+    unreadable.chatbot = "reader's model"
+    text = claims_by_chatbot([readable, unreadable])
+    assert f"| {readable.claims[0].statement} | {readable.claims[0].status} | {NOT_TESTABLE} |" in text
+    assert text.endswith(f"**reader's model:** {unreadable.sentences['usability']}")
+    assert "Only 1 of this chatbot's 10 cuteness judgments could be read (10%)" in text and "“Maybe.”" in text

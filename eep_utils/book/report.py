@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from eep_utils.experiments.base import CLAIM_STATUSES, ChapterResult, Claim
+from eep_utils.experiments.base import CLAIM_STATUSES, USABILITY, ChapterResult, Claim
 from eep_utils.stats import Estimate
 
 
@@ -242,4 +242,7 @@ def claims_by_chatbot(results: list[ChapterResult]) -> str:
     for number, claim_of_first in enumerate(results[0].claims):
         statuses = [result.claims[number].status if number < len(result.claims) else "—" for result in results]
         lines.append(f"| {claim_of_first.statement} | " + " | ".join(statuses) + " |")
-    return "\n".join(lines)
+    # A chatbot whose answers could not be read: the chapter says how many were, why not, with examples.
+    untestable = [f"**{name}:** {result.sentences[USABILITY]}" for name, result in zip(names, results)
+                  if USABILITY in result.sentences]
+    return "\n\n".join(["\n".join(lines), *untestable])
