@@ -240,10 +240,9 @@ def compose_abstract(results: BookResults) -> str:
     names = chatbots(results)
     if not names:
         raise MissingResults(f"{ANSWER_CHAPTER} names no chatbot: run `python -m eep_utils.build`")
-    done = (f"We asked {' and '.join(names)} to be different personas, each in two prompt templates and two "
-            "wordings, as it drove CartPole-v1 through text and judged from captions whether cartoon creatures are "
-            "cute; we recorded every answer and trained students that see only the cart's numbers or the "
-            "creatures' pixels to imitate them.")
+    done = (f"We asked {' and '.join(names)} to be different personas (each in two prompt templates and two "
+            "wordings) as it drove CartPole-v1 through text and judged cartoon creatures' cuteness from captions, "
+            "and trained students that see only numbers or pixels to imitate its recorded answers.")
     return "\n\n".join([f"{QUESTION} {done}", *(answer_for(results, name) for name in names),
                          study_2023_sentence(results)])
 

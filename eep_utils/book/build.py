@@ -304,9 +304,12 @@ def execute(plan: NotebookPlan, out_dir: Path, key: str) -> Path:
         raise BuildError(f"notebook {plan.name} could not be executed: {type(error).__name__}: {error}{kept}") from None
     notebook = nbformat.read(executed, as_version=4)
     notebook.metadata[KEY_METADATA] = key
+    # The values this build used, folded (the defaults are not shown); a page whose only parameters are the mode
+    # and the artefacts folder (the introduction, the appendix) shows none.
+    sizes = set(plan.parameters) - {"quick", "artifacts_dir"}
     for cell in notebook.cells:
         if "injected-parameters" in cell.metadata.get("tags", []):
-            cell.metadata["tags"].append("hide-cell")  # the values this build used, folded; the defaults are not shown
+            cell.metadata["tags"].append("hide-cell" if sizes else "remove-cell")
     nbformat.write(notebook, executed)
     return executed
 

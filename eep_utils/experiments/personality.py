@@ -73,8 +73,8 @@ def run(params: PersonalityParams, artifacts_dir, teachers: TeacherFactory | Non
     n = len(creatures)
     numbers.update(n_body_plans=len(BODY_PLANS), n_colours=len(PALETTE), image_size=creatures.images.shape[1], n=n)
     figures["pictures"] = {"images": creatures.images[:12], "source": creatures.source}
-    tables["captions"] = pd.DataFrame({"caption (what the judge reads)": creatures.captions[:4]},
-                                      index=[f"#{i}" for i in range(min(4, n))])
+    tables["captions"] = pd.DataFrame({"caption (what the judge reads)": creatures.captions[:2]},
+                                      index=[f"#{i}" for i in range(min(2, n))])
 
     # --- The judges: every persona and the control, in both main templates and both wordings ---------
     answers = ask(params, teachers, creatures.captions)

@@ -91,15 +91,19 @@ def power(result) -> Figure | None:
                   yerr=[detected - [row["power_low"] for row in curve],
                         [row["power_high"] for row in curve] - detected],
                   color=DOT_COLOUR, marker="o", capsize=3, label="synthetic judges")
+    labelled = []  # strengths whose points crowd an already labelled one go unlabelled (their labels would overlap)
+    x_span = max(np.nanmax(centre) - np.nanmin(centre), 1e-9)
     for x, y, row in zip(centre, detected, curve):
-        axis.annotate(f"s = {row['strength']:g}", (x, y), xytext=(5, 5), textcoords="offset points",
-                      fontsize=MIN_TEXT_PT, color=DOT_COLOUR)
+        if all(abs(x - x0) > 0.08 * x_span or abs(y - y0) > 0.1 for x0, y0 in labelled):
+            axis.annotate(f"s = {row['strength']:g}", (x, y), xytext=(5, -14), textcoords="offset points",
+                          fontsize=MIN_TEXT_PT, color=DOT_COLOUR)
+            labelled.append((x, y))
     axis.set_ylim(0, 1.05)
     axis.set_xlabel("judges' persona effect (ρ own rewording − ρ others')")
     axis.set_ylabel(f"power ({data['replicates']} replicates)")
     fig.legend(loc="outside lower center", ncols=2)
     smallest = data["min_detectable"]
-    axis.set_title(f"The students detect a persona of strength s ≥ {smallest.value:g} with 80% power"
+    axis.set_title(f"Detected with 80% power from strength s = {smallest.value:g}"
                    if np.isfinite(smallest.value) else "No persona strength tried is detected with 80% power",
                    loc="left")
     return fig

@@ -47,9 +47,10 @@ def reproduction(result: ChapterResult) -> Figure | None:
 
 
 def returns(result: ChapterResult) -> Figure:
-    """Each teacher's mean return and its students', with 95% CIs (a teacher's over the distinct prompt
-    sequences its episodes replay, a student's over its episodes)."""
+    """Each teacher's mean return and its XGBoost student's, with 95% CIs (a teacher's over the distinct prompt
+    sequences its episodes replay, a student's over its episodes); every other student is in the appendix."""
     data = result.figures["returns"]
+    data = data[data["who"].isin(["teacher", "xgboost"])]
     fig, axis = plt.subplots(figsize=figure_size(ROW_HEIGHT * len(data) + 0.12, wide=True))
     teacher = (data["who"] == "teacher").to_numpy()
     dot_plot(axis, data["label"].tolist(), data["mean"], data["ci_low"], data["ci_high"],
