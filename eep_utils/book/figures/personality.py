@@ -94,7 +94,7 @@ def power(result) -> Figure | None:
     labelled = []  # strengths whose points crowd an already labelled one go unlabelled (their labels would overlap)
     x_span = max(np.nanmax(centre) - np.nanmin(centre), 1e-9)
     for x, y, row in zip(centre, detected, curve):
-        if all(abs(x - x0) > 0.08 * x_span or abs(y - y0) > 0.1 for x0, y0 in labelled):
+        if all(abs(x - x0) > 0.15 * x_span or abs(y - y0) > 0.1 for x0, y0 in labelled):
             axis.annotate(f"s = {row['strength']:g}", (x, y), xytext=(5, -14), textcoords="offset points",
                           fontsize=MIN_TEXT_PT, color=DOT_COLOUR)
             labelled.append((x, y))
