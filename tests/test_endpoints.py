@@ -1,4 +1,4 @@
-"""A reader's own endpoint builds the whole quick book beside SmolLM2: one that answers as hosted models do
+"""A reader's own endpoint builds the whole quick and full book beside SmolLM2: one that answers as hosted models do
 (capitalised, punctuated, no grammar, its own log-probability tokens), and one whose answers are all unusable.
 
 Each build runs in a copy of the repository's tracked files (so the endpoint's recordings land in the copy's
@@ -7,6 +7,8 @@ import os
 import shutil
 import subprocess
 import sys
+import typing
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -29,22 +31,28 @@ def copy_of_the_repository(destination):
     return destination
 
 
-def built_against(style: str, model: str, folder):
-    """The quick book built in a copy of the repository against a local server answering in `style`."""
+def built_against(style: str, model: str, folder, mode: str):
+    """The quick or full book built in a copy of the repository against a local server answering in `style`."""
     checkout = copy_of_the_repository(folder)
     with LocalOpenAIServer(style=style) as server:
         env = {**os.environ, "OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": DUMMY_KEY,
                "EEP_CHATBOT_MODEL": model, "PYTHONPATH": str(checkout)}
-        build = subprocess.run([sys.executable, "-m", "eep_utils.build", "--quick"], cwd=checkout, env=env,
-                               capture_output=True, text=True, timeout=1800)
-    assert build.returncode == 0, f"the quick build against a {style} server failed:\n" \
+        build = subprocess.run([sys.executable, "-m", "eep_utils.build", *(["--quick"] if mode == "quick" else [])],
+                               cwd=checkout, env=env, capture_output=True, text=True, timeout=3600)
+    assert build.returncode == 0, f"the {mode} build against a {style} server failed:\n" \
                                   f"{build.stdout[-4000:]}\n{build.stderr[-4000:]}"
-    return checkout, build
+    return Built(checkout, build, mode)
 
 
-def page_text(checkout, chapter: str) -> str:
+class Built(typing.NamedTuple):
+    checkout: Path
+    build: subprocess.CompletedProcess
+    mode: str
+
+
+def page_text(built: Built, chapter: str) -> str:
     """What a chapter's executed notebook shows: its prose and its outputs."""
-    notebook = nbformat.read(checkout / "_build" / "quick" / "book" / "notebooks" / f"{chapter}.ipynb", 4)
+    notebook = nbformat.read(built.checkout / "_build" / built.mode / "book" / "notebooks" / f"{chapter}.ipynb", 4)
     parts = []
     for cell in notebook.cells:
         parts.append(cell.source)
@@ -55,21 +63,22 @@ def page_text(checkout, chapter: str) -> str:
     return "\n".join(parts)
 
 
-@pytest.fixture(scope="module")
-def hosted(tmp_path_factory):
-    return built_against("hosted", "hosted-model", tmp_path_factory.mktemp("hosted"))
+# Both books: the full one asks the endpoint about 8,800 requests (about 6 minutes on 2 cores).
+@pytest.fixture(scope="module", params=["quick", "full"])
+def hosted(request, tmp_path_factory):
+    return built_against("hosted", "hosted-model", tmp_path_factory.mktemp("hosted"), request.param)
 
 
-@pytest.fixture(scope="module")
-def unusable(tmp_path_factory):
-    return built_against("unusable", "useless-model", tmp_path_factory.mktemp("unusable"))
+@pytest.fixture(scope="module", params=["quick", "full"])
+def unusable(request, tmp_path_factory):
+    return built_against("unusable", "useless-model", tmp_path_factory.mktemp("unusable"), request.param)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("chapter", CHATBOT_CHAPTERS)
 def test_a_hosted_style_endpoint_stands_beside_smollm2_in_every_chatbot_chapter(hosted, chapter):
-    checkout, _ = hosted
-    text = page_text(checkout, chapter)
+    checkout = hosted.checkout
+    text = page_text(hosted, chapter)
     assert "hosted-model" in text and SMOLLM2 in text, f"{chapter} does not show both chatbots"
     # The reader's recordings are the reader's own: beside the shipped ones, never in their place.
     assert list((checkout / "data" / "transcripts" / "hosted-model").glob("*.jsonl"))
@@ -80,16 +89,14 @@ def test_a_hosted_style_endpoint_stands_beside_smollm2_in_every_chatbot_chapter(
 
 @pytest.mark.slow
 def test_a_hosted_style_endpoints_answers_are_read(hosted):
-    checkout, _ = hosted
-    assert "not testable with this chatbot" not in page_text(checkout, "06_personality")
+    assert "not testable with this chatbot" not in page_text(hosted, "06_personality")
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("chapter", CHATBOT_CHAPTERS)
 def test_an_endpoint_whose_answers_are_unusable_is_reported_not_tested(unusable, chapter):
-    checkout, build = unusable
-    text = page_text(checkout, chapter)
+    text = page_text(unusable, chapter)
     assert "useless-model" in text and SMOLLM2 in text
     assert "not testable with this chatbot" in text, f"{chapter} does not say its claims cannot be tested"
     assert "usable" in text
-    assert (checkout / "_build" / "quick" / "_build" / "html" / "index.html").exists()
+    assert (unusable.checkout / "_build" / unusable.mode / "_build" / "html" / "index.html").exists()
