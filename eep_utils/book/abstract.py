@@ -1,7 +1,7 @@
 """The introduction's abstract, headline figure and claims, from the chapters' results.
 
 The introduction types no result: every number it shows comes from the files the
-chapters wrote in this build (`report.save_headline`, `report.key_result`,
+chapters wrote in this build (`report.save_results`, which `report.publish` calls,
 `report.save_table`), and every conclusion from a claim's status, so a build whose
 numbers change says something else.
 """

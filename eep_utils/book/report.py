@@ -107,15 +107,6 @@ def _load(artifacts_dir: str | Path, part: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def key_result(artifacts_dir: str | Path, chapter: str, markdown: str) -> None:
-    """The key result of a chapter not yet moved into eep_utils.experiments (chapter 07): glued and saved."""
-    from IPython.display import Markdown
-    from myst_nb import glue
-
-    glue("key_result", Markdown(markdown), display=False)
-    (results_dir(artifacts_dir) / f"{chapter}.key_result.md").write_text(markdown)
-
-
 def load_key_results(artifacts_dir: str | Path) -> dict[str, str]:
     """Each chapter's saved key result, by chapter name, in the book's order."""
     return {path.name.removesuffix(".key_result.md"): path.read_text()
