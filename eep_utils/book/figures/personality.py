@@ -35,9 +35,7 @@ def judges(result) -> Figure:
     for axis, (template, values) in zip(axes, matrices.items()):
         cells = annotated_matrix(axis, values.to_numpy(), list(values.index), list(values.columns),
                                  vmin=-1, vmax=1)
-        axis.tick_params(axis="x", labelrotation=30)
-        for label in axis.get_xticklabels():
-            label.set_horizontalalignment("right")
+        _slanted_column_names(axis)
         axis.set_xlabel("persona, second wording")
         axis.set_title(f"{template}: {data['by_template'][template]}")
     axes[0].set_ylabel("persona, first wording")
@@ -48,6 +46,13 @@ def judges(result) -> Figure:
     return fig
 
 
+def _slanted_column_names(axis) -> None:
+    """A matrix's column names slanted, each ending under its column (persona names are long)."""
+    axis.tick_params(axis="x", labelrotation=30)
+    for label in axis.get_xticklabels():
+        label.set_horizontalalignment("right")
+
+
 def agreement(result) -> Figure:
     """Who agrees with whom (ROC-AUC against judge j's cuter half, mean of templates and splits): the judges
     themselves, the pattern a perfect copy would show, beside the XGBoost students'."""
@@ -56,9 +61,7 @@ def agreement(result) -> Figure:
     fig, axes = plt.subplots(1, 2, figsize=figure_size(0.56, wide=True))
     for axis, (title, values) in zip(axes, panels.items()):
         cells = annotated_matrix(axis, values.to_numpy(), list(values.index), list(values.columns), vmin=0, vmax=1)
-        axis.tick_params(axis="x", labelrotation=30)
-        for label in axis.get_xticklabels():
-            label.set_horizontalalignment("right")
+        _slanted_column_names(axis)
         axis.set_xlabel("judge j (first wording)")
         axis.set_title(f"{title}\nindex {data['index'][title]}")
     axes[0].set_ylabel("judge i, or its student")
